@@ -1,0 +1,106 @@
+/**
+ * The policy document, version 1 (DESIGN.md "Policy document"), as a zod schema.
+ * Unknown keys are refused everywhere: a typo in a security policy must not be
+ * silently ignored.
+ */
+import { z } from 'zod';
+
+const nonEmpty = z.string().min(1);
+
+const cosignVerifier = z
+  .object({
+    type: z.literal('cosign'),
+    publicKey: nonEmpty.optional(),
+    publicKeyFile: nonEmpty.optional(),
+    kmsKey: nonEmpty.optional(),
+  })
+  .strict()
+  .refine((v) => [v.publicKey, v.publicKeyFile, v.kmsKey].filter(Boolean).length === 1, {
+    message: 'a cosign verifier needs exactly one of publicKey, publicKeyFile, kmsKey',
+  });
+
+const notationVerifier = z
+  .object({
+    type: z.literal('notation'),
+    trustPolicyFile: nonEmpty.optional(),
+    trustPolicy: z.record(z.unknown()).optional(),
+    trustStore: nonEmpty,
+  })
+  .strict()
+  .refine((v) => Boolean(v.trustPolicyFile) !== Boolean(v.trustPolicy), {
+    message: 'a notation verifier needs exactly one of trustPolicyFile, trustPolicy',
+  });
+
+const awsSignerVerifier = z
+  .object({
+    type: z.literal('aws-signer'),
+    signingProfiles: z.array(nonEmpty).min(1),
+    /** enforce: Signer unreachable is an error (onError); warn: logged and admitted; skip: not asked */
+    revocation: z.enum(['enforce', 'warn', 'skip']).default('enforce'),
+    /** folder with extra trusted roots (tests, private partitions); default: layers/trust */
+    trustStore: nonEmpty.optional(),
+  })
+  .strict();
+
+export const verifierSchema = z.union([cosignVerifier, notationVerifier, awsSignerVerifier]);
+
+const ruleSchema = z
+  .object({
+    name: nonEmpty,
+    images: z.array(nonEmpty).min(1),
+    require: z.number().int().min(1).default(1),
+    verifiers: z.array(verifierSchema).min(1),
+  })
+  .strict()
+  .refine((r) => r.require <= r.verifiers.length, {
+    message: 'require cannot be larger than the number of verifiers',
+    path: ['require'],
+  });
+
+const registrySettings = z
+  .object({
+    insecure: z.boolean().default(false),
+    /** static credentials for registries outside ECR (tests, private mirrors) */
+    username: z.string().optional(),
+    password: z.string().optional(),
+  })
+  .strict();
+
+const allowSchema = z
+  .object({
+    images: z.array(nonEmpty).default([]),
+    digests: z.array(z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 lowercase hex>')).default([]),
+    prefixes: z.array(nonEmpty).default([]),
+    repositories: z.array(nonEmpty).default([]),
+  })
+  .strict();
+
+export const policySchema = z
+  .object({
+    version: z.literal(1),
+    mode: z.enum(['enforce', 'audit']).default('enforce'),
+    onError: z.enum(['deny', 'allow']).default('deny'),
+    unmatched: z.enum(['deny', 'allow']).default('deny'),
+    /** resolve a tag to a digest when ECS gave none (versionConsistency: disabled); off by default */
+    resolveTags: z.boolean().default(false),
+    registries: z.record(registrySettings).default({}),
+    allow: allowSchema.default({}),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .strict();
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type PolicyInput = z.input<typeof policySchema>;
+export type RuleConfig = z.infer<typeof ruleSchema>;
+export type VerifierConfig = z.infer<typeof verifierSchema>;
+export type CosignVerifierConfig = z.infer<typeof cosignVerifier>;
+export type NotationVerifierConfig = z.infer<typeof notationVerifier>;
+export type AwsSignerVerifierConfig = z.infer<typeof awsSignerVerifier>;
+export type RegistrySettings = z.infer<typeof registrySettings>;
+
+/** "rules.0.verifiers.1: a cosign verifier needs exactly one of ..." */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(document)'}: ${i.message}`)
+    .join('; ');
+}

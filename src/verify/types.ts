@@ -1,0 +1,70 @@
+/**
+ * The verifier contract. A verifier reads the signatures of one image digest through
+ * a RepositoryClient and returns a verdict; it never decides allow/deny on its own
+ * (decide() does, from the policy's `require`, mode and onError).
+ *
+ * Bad evidence is a returned failure with a reason code. Trouble reaching the
+ * evidence (registry, KMS, Signer) is a thrown error: RegistryError, or
+ * VerifierError with an error code (KEY_ERROR, TIMEOUT, ...), so decide() can apply
+ * `onError` to it and the hook can wait on transient ones.
+ */
+import type { ReasonCode } from '../policy/decision.js';
+import type { ImageReference } from '../registry/reference.js';
+import type { Descriptor, RepositoryClient } from '../registry/types.js';
+
+export interface VerifyTarget {
+  ref: ImageReference;
+  /** the digest that will run; every signature must bind to exactly this */
+  digest: string;
+  /** the image's manifest descriptor (mediaType, size), fetched once per decision */
+  descriptor: () => Promise<Descriptor>;
+}
+
+export interface VerifyContext {
+  target: VerifyTarget;
+  repo: RepositoryClient;
+  signal: AbortSignal;
+  now: Date;
+}
+
+export type Verdict =
+  | { ok: true; by: string; detail?: string }
+  | { ok: false; reason: FailureReason; detail: string };
+
+/** The codes a verifier may return as a failed verdict (bad or absent evidence). */
+export type FailureReason = Extract<
+  ReasonCode,
+  'SIGNATURE_MISSING' | 'SIGNATURE_INVALID' | 'UNTRUSTED_SIGNER' | 'DIGEST_MISMATCH' | 'EXPIRED' | 'REVOKED'
+>;
+
+export interface Verifier {
+  /** e.g. "cosign key sha256:ab12…" — shown in verifiedBy and logs */
+  readonly description: string;
+  verify(ctx: VerifyContext): Promise<Verdict>;
+}
+
+/** An error while verifying that is not the signature's fault. */
+export class VerifierError extends Error {
+  constructor(
+    readonly reason: Extract<ReasonCode, 'KEY_ERROR' | 'TIMEOUT' | 'REGISTRY_ERROR' | 'INTERNAL_ERROR' | 'POLICY_ERROR'>,
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+    this.name = 'VerifierError';
+  }
+}
+
+/** When several failures are seen, report the most telling one (tampering over absence). */
+const FAILURE_RANK: Record<FailureReason, number> = {
+  REVOKED: 6,
+  DIGEST_MISMATCH: 5,
+  SIGNATURE_INVALID: 4,
+  EXPIRED: 3,
+  UNTRUSTED_SIGNER: 2,
+  SIGNATURE_MISSING: 1,
+};
+
+export function worstFailure<T extends { reason: FailureReason }>(failures: T[]): T | undefined {
+  return failures.reduce<T | undefined>((worst, f) => (!worst || FAILURE_RANK[f.reason] > FAILURE_RANK[worst.reason] ? f : worst), undefined);
+}
