@@ -1,0 +1,67 @@
+/**
+ * AWS SDK v3 clients, made once per Lambda container and only when first used.
+ * They take region, credentials and endpoints from the SDK's standard settings
+ * (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...): no endpoint is written here.
+ */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SignerClient } from '@aws-sdk/client-signer';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+
+export interface AwsClients {
+  ecs: ECSClient;
+  ecrFor(region: string): ECRClient;
+  kmsFor(region?: string): KMSClient;
+  signerFor(region?: string): SignerClient;
+  ssm: SSMClient;
+  sns: SNSClient;
+  eventBridge: EventBridgeClient;
+}
+
+let clients: AwsClients | undefined;
+
+export function awsClients(): AwsClients {
+  clients ??= makeClients();
+  return clients;
+}
+
+/** Tests that change the environment between cases start from fresh clients. */
+export function resetAwsClients(): void {
+  clients = undefined;
+}
+
+function makeClients(): AwsClients {
+  const perRegion = <T>(make: (region?: string) => T) => {
+    const made = new Map<string, T>();
+    return (region?: string): T => {
+      const key = region ?? '';
+      let client = made.get(key);
+      if (!client) made.set(key, (client = make(region)));
+      return client;
+    };
+  };
+  let ecs: ECSClient | undefined;
+  let ssm: SSMClient | undefined;
+  let sns: SNSClient | undefined;
+  let eventBridge: EventBridgeClient | undefined;
+  return {
+    get ecs() {
+      return (ecs ??= new ECSClient({}));
+    },
+    ecrFor: perRegion((region) => new ECRClient(region ? { region } : {})),
+    kmsFor: perRegion((region) => new KMSClient(region ? { region } : {})),
+    signerFor: perRegion((region) => new SignerClient(region ? { region } : {})),
+    get ssm() {
+      return (ssm ??= new SSMClient({}));
+    },
+    get sns() {
+      return (sns ??= new SNSClient({}));
+    },
+    get eventBridge() {
+      return (eventBridge ??= new EventBridgeClient({}));
+    },
+  };
+}
