@@ -147,7 +147,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     const put = await fetch(location, {
       method: 'PUT',
       headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
-      body: bytes,
+      body: new Uint8Array(bytes),
     });
     await expectStatus(put, 201, `upload blob ${digest} to ${repo}`);
     return { mediaType: 'application/octet-stream', digest, size: bytes.length };
@@ -163,7 +163,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     const res = await fetch(`${base}/v2/${repo}/manifests/${opts2.tag ?? digest}`, {
       method: 'PUT',
       headers: { ...authHeader(repo), 'content-type': opts2.mediaType },
-      body: bytes,
+      body: new Uint8Array(bytes),
     });
     await expectStatus(res, 201, `push manifest to ${repo}:${opts2.tag ?? digest}`);
     return { mediaType: opts2.mediaType, digest, size: bytes.length };
