@@ -56,6 +56,8 @@ export interface Decision {
    * code in `reason` and `decision` stays 'deny'; the caller admits by mode.
    */
   mode: 'enforce' | 'audit';
+  /** present when the cause may pass by itself (registry 5xx, timeout): worth a later retry */
+  retryable?: true;
 }
 
 /** "web: 1234.dkr.ecr…/app@sha256:ab… DENIED SIGNATURE_MISSING, no cosign signature found, rule app" */

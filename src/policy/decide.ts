@@ -1,0 +1,269 @@
+/**
+ * decide(): the one core every entry point shares. Images in, one Decision per
+ * container out, each with a reason code. Handlers only translate their input into
+ * images and the decisions into their answer.
+ *
+ * Order of checks for one image: reference → digest → allow-list → rule → signatures.
+ * Signature results are cached per (policy, repository, digest, rule) and shared by
+ * concurrent lookups; only VERIFIED is kept, so a newly signed image is never held
+ * back by an old deny.
+ */
+import { RegistryError, type RepositoryClient } from '../registry/types.js';
+import { parseReference, ReferenceError, repositoryPath, type ImageReference } from '../registry/reference.js';
+import { VerifierError, worstFailure, type FailureReason, type Verifier, type VerifyContext } from '../verify/types.js';
+import type { CoalescingCache } from './cache.js';
+import { ruleFor, type CompiledPolicy, type CompiledRule } from './compile.js';
+import type { Decision, ReasonCode } from './decision.js';
+import { matchAllowList } from './match.js';
+
+export interface ImageInput {
+  container: string;
+  image: string;
+  /** the digest ECS resolved (imageDigest); absent with versionConsistency: disabled */
+  digest?: string | null;
+}
+
+export interface RegistryAccess {
+  repository(registry: string, repository: string): RepositoryClient;
+}
+
+export interface Gate {
+  policy: CompiledPolicy;
+  registry: RegistryAccess;
+  cache: CoalescingCache<Outcome>;
+}
+
+export interface DecideOptions {
+  /** epoch ms by which every decision must be final (Lambda remaining time minus a margin) */
+  deadline: number;
+  /** how many images are verified at once */
+  concurrency?: number;
+  now?: () => Date;
+}
+
+type ErrorReason = Extract<ReasonCode, 'REGISTRY_AUTH_FAILURE' | 'REGISTRY_ERROR' | 'KEY_ERROR' | 'TIMEOUT' | 'INTERNAL_ERROR' | 'POLICY_ERROR'>;
+
+/** What the signature check of one image came to; cached when verified. */
+export type Outcome =
+  | { kind: 'verified'; verifiedBy: string[]; detail: string }
+  | { kind: 'failed'; reason: FailureReason; detail: string }
+  | { kind: 'error'; reason: ErrorReason; detail: string; retryable: boolean };
+
+export const DEFAULT_CONCURRENCY = 8;
+
+export async function decide(images: ImageInput[], gate: Gate, options: DecideOptions): Promise<Decision[]> {
+  const limit = limiter(options.concurrency ?? DEFAULT_CONCURRENCY);
+  return Promise.all(images.map((image) => limit(() => decideOne(image, gate, options))));
+}
+
+async function decideOne(input: ImageInput, gate: Gate, options: DecideOptions): Promise<Decision> {
+  const started = performance.now();
+  const policy = gate.policy.document;
+  const finish = (verdict: Verdict): Decision => ({
+    container: input.container,
+    image: input.image,
+    digest: verdict.digest ?? null,
+    decision: verdict.allow ? 'allow' : 'deny',
+    reason: verdict.reason,
+    rule: verdict.rule ?? null,
+    verifiedBy: verdict.verifiedBy ?? [],
+    detail: verdict.detail,
+    durationMs: Math.round((performance.now() - started) * 100) / 100,
+    mode: policy.mode,
+    ...(verdict.retryable ? { retryable: true as const } : {}),
+  });
+  try {
+    return finish(await judge(input, gate, options));
+  } catch (e) {
+    // Nothing below should throw; if it does, the error is a deny like any other.
+    return finish(fromOutcome(errorOutcome(e), gate, {}));
+  }
+}
+
+interface Verdict {
+  allow: boolean;
+  reason: ReasonCode;
+  detail: string;
+  digest?: string;
+  rule?: string;
+  verifiedBy?: string[];
+  retryable?: boolean;
+}
+
+async function judge(input: ImageInput, gate: Gate, options: DecideOptions): Promise<Verdict> {
+  const policy = gate.policy.document;
+  let ref: ImageReference;
+  try {
+    ref = parseReference(input.image);
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    return { allow: false, reason: 'POLICY_ERROR', detail: e.message };
+  }
+  const digest = input.digest || ref.digest;
+  if (input.digest && ref.digest && input.digest !== ref.digest) {
+    return { allow: false, reason: 'DIGEST_MISMATCH', digest: input.digest, detail: `ECS reports ${input.digest} but the reference pins ${ref.digest}` };
+  }
+  const allowed = matchAllowList(policy.allow, ref, digest);
+  if (allowed) return { allow: true, reason: 'ALLOWLISTED', digest, detail: `allow.${allowed.by} entry ${allowed.entry}` };
+  const path = repositoryPath(ref);
+  const rule = ruleFor(gate.policy, path);
+  if (!rule) {
+    return policy.unmatched === 'allow'
+      ? { allow: true, reason: 'UNMATCHED_ALLOWED', digest, detail: `no rule matches ${path}; unmatched is allow` }
+      : { allow: false, reason: 'NO_MATCHING_RULE', digest, detail: `no rule matches ${path} and unmatched is deny` };
+  }
+  const resolved = digest ? { digest } : await resolveDigest(ref, rule, gate, options);
+  if ('verdict' in resolved) return resolved.verdict;
+  const outcome = await withinDeadline(
+    gate.cache.getOrCompute(cacheKey(gate, path, resolved.digest, rule), () =>
+      verifyWithRule(rule, ref, resolved.digest, gate, options),
+    ),
+    options.deadline,
+  );
+  return fromOutcome(outcome, gate, { rule: rule.name, digest: resolved.digest });
+}
+
+/** ECS gave no digest: DIGEST_MISSING, unless the policy opted into resolving the tag now. */
+async function resolveDigest(
+  ref: ImageReference,
+  rule: CompiledRule,
+  gate: Gate,
+  options: DecideOptions,
+): Promise<{ digest: string } | { verdict: Verdict }> {
+  if (!gate.policy.document.resolveTags || !ref.tag) {
+    const detail = ref.tag
+      ? `ECS gave no digest for tag ${ref.tag} (versionConsistency disabled?), and a tag can move after it is checked`
+      : 'no digest and no tag in the image reference';
+    return { verdict: { allow: false, reason: 'DIGEST_MISSING', rule: rule.name, detail } };
+  }
+  const signal = AbortSignal.timeout(Math.max(1, options.deadline - Date.now()));
+  try {
+    return { digest: await gate.registry.repository(ref.registry, ref.repository).resolveTag(ref.tag, signal) };
+  } catch (e) {
+    return { verdict: fromOutcome(errorOutcome(e), gate, { rule: rule.name }) };
+  }
+}
+
+async function verifyWithRule(
+  rule: CompiledRule,
+  ref: ImageReference,
+  digest: string,
+  gate: Gate,
+  options: DecideOptions,
+): Promise<Outcome> {
+  const repo = gate.registry.repository(ref.registry, ref.repository);
+  const signal = AbortSignal.timeout(Math.max(1, options.deadline - Date.now()));
+  const ctx: VerifyContext = {
+    target: { ref, digest, descriptor: once(async () => (await repo.getManifest(digest, signal)).descriptor) },
+    repo,
+    signal,
+    now: (options.now ?? (() => new Date()))(),
+  };
+  const results = await Promise.all(rule.verifiers.map((v) => runVerifier(v, ctx)));
+  return combine(results, rule);
+}
+
+type VerifierResult = { verifier: Verifier } & (
+  | { ok: true; by: string }
+  | { ok: false; reason: FailureReason; detail: string }
+  | { ok: 'error'; outcome: Extract<Outcome, { kind: 'error' }> }
+);
+
+async function runVerifier(verifier: Verifier, ctx: VerifyContext): Promise<VerifierResult> {
+  try {
+    const verdict = await verifier.verify(ctx);
+    return verdict.ok ? { verifier, ok: true, by: verdict.by } : { verifier, ...verdict };
+  } catch (e) {
+    return { verifier, ok: 'error', outcome: errorOutcome(e) };
+  }
+}
+
+/**
+ * `require` of the rule's verifiers must pass. When too few pass, an error that could
+ * still have made up the difference wins over a failure (a retry may pass); otherwise
+ * the most telling failure is reported.
+ */
+function combine(results: VerifierResult[], rule: CompiledRule): Outcome {
+  const passed = results.flatMap((r) => (r.ok === true ? [r.by] : []));
+  if (passed.length >= rule.require) {
+    return { kind: 'verified', verifiedBy: passed, detail: `${passed.length} of ${rule.verifiers.length} verifiers passed (require ${rule.require})` };
+  }
+  const errors = results.flatMap((r) => (r.ok === 'error' ? [r.outcome] : []));
+  if (errors.length && passed.length + errors.length >= rule.require) return errors[0]!;
+  const failures = results.flatMap((r) => (r.ok === false ? [r] : []));
+  const worst = worstFailure(failures);
+  if (!worst) return errors[0] ?? { kind: 'error', reason: 'INTERNAL_ERROR', detail: 'no verifier gave a verdict', retryable: false };
+  const shortfall = rule.require > 1 ? ` (${passed.length} of required ${rule.require} passed)` : '';
+  return { kind: 'failed', reason: worst.reason, detail: `${worst.detail}${shortfall}` };
+}
+
+/** Applies mode and onError: the only place an outcome becomes allow or deny. */
+function fromOutcome(outcome: Outcome, gate: Gate, where: { rule?: string; digest?: string }): Verdict {
+  const policy = gate.policy.document;
+  const base = { ...(where.rule ? { rule: where.rule } : {}), ...(where.digest ? { digest: where.digest } : {}) };
+  switch (outcome.kind) {
+    case 'verified':
+      return { ...base, allow: true, reason: 'VERIFIED', verifiedBy: outcome.verifiedBy, detail: outcome.detail };
+    case 'failed':
+      return { ...base, allow: false, reason: outcome.reason, detail: outcome.detail };
+    case 'error': {
+      const admitted = policy.mode === 'enforce' && policy.onError === 'allow';
+      return {
+        ...base,
+        allow: admitted,
+        reason: outcome.reason,
+        detail: admitted ? `${outcome.detail} (admitted: onError is allow)` : outcome.detail,
+        ...(outcome.retryable ? { retryable: true } : {}),
+      };
+    }
+  }
+}
+
+export function errorOutcome(e: unknown): Extract<Outcome, { kind: 'error' }> {
+  if (e instanceof RegistryError) {
+    const reason = e.kind === 'AUTH' ? 'REGISTRY_AUTH_FAILURE' : e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'REGISTRY_ERROR';
+    return { kind: 'error', reason, detail: e.message, retryable: e.transient };
+  }
+  if (e instanceof VerifierError) return { kind: 'error', reason: e.reason, detail: e.message, retryable: e.transient };
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+    return { kind: 'error', reason: 'TIMEOUT', detail: 'the decision ran out of time', retryable: true };
+  }
+  return { kind: 'error', reason: 'INTERNAL_ERROR', detail: `unexpected error: ${(e as Error)?.message ?? String(e)}`, retryable: false };
+}
+
+/** A decision that runs out of time answers TIMEOUT; the work it started is left to finish or abort. */
+function withinDeadline(work: Promise<Outcome>, deadline: number): Promise<Outcome> {
+  const remaining = deadline - Date.now();
+  const timeout: Outcome = { kind: 'error', reason: 'TIMEOUT', detail: 'the decision did not finish before the deadline', retryable: true };
+  if (remaining <= 0) return Promise.resolve(timeout);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => resolve(timeout), remaining);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+function cacheKey(gate: Gate, path: string, digest: string, rule: CompiledRule): string {
+  return `${gate.policy.hash}|${rule.name}|${path}|${digest}`;
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
+/** At most `n` tasks at once, in order of arrival. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}

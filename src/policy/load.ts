@@ -1,0 +1,156 @@
+/**
+ * Where the policy comes from: one document source (POLICY inline, POLICY_FILE, or
+ * POLICY_PARAMETER in SSM), or a document built from the environment shortcuts that
+ * users of the existing ECS admission controllers already have. Mixing a document
+ * with a trust shortcut, or two sources, is refused at start with both names.
+ */
+import { readFileSync } from 'node:fs';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { parse as parseYaml } from 'yaml';
+import { describeIssues, policySchema, type PolicyDocument, type PolicyInput } from './schema.js';
+
+export class PolicyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+export interface LoadedPolicy {
+  document: PolicyDocument;
+  /** where it came from, for logs and error messages */
+  origin: string;
+  /** NOTATION_PATH: a notation binary to delegate Notation verification to */
+  notationPath?: string;
+}
+
+const DOCUMENT_SOURCES = ['POLICY', 'POLICY_FILE', 'POLICY_PARAMETER'] as const;
+const TRUST_SHORTCUTS = [
+  'COSIGN_KEY_PEM',
+  'COSIGN_KEY_ARN',
+  'TRUSTED_SIGNING_PROFILES',
+  'NOTATION_PATH',
+  'ALLOWLIST_IMAGES',
+  'ALLOWLIST_DIGESTS',
+  'ALLOWLIST_PREFIXES',
+  'REPO_ALLOWLIST',
+] as const;
+
+export async function loadPolicy(env: Env, ssm: () => SSMClient): Promise<LoadedPolicy> {
+  const given = (names: readonly string[]) => names.filter((n) => nonBlank(env[n]));
+  const sources = given(DOCUMENT_SOURCES);
+  if (sources.length > 1) throw conflict(sources[0]!, sources[1]!, 'give the policy document in one place only');
+  refuseNotationConflict(env);
+  const source = sources[0];
+  if (!source) return fromShortcuts(env);
+  const shortcut = given(TRUST_SHORTCUTS)[0];
+  if (shortcut) throw conflict(source, shortcut, `put the ${shortcut} setting into the policy document instead`);
+  const text = await readSource(source, env[source]!.trim(), ssm);
+  const document = parseDocument(text, source);
+  applyFailureBehavior(document, env, source);
+  return { document, origin: source };
+}
+
+function refuseNotationConflict(env: Env): void {
+  if (nonBlank(env.NOTATION_PATH) && nonBlank(env.TRUSTED_SIGNING_PROFILES)) {
+    throw conflict(
+      'NOTATION_PATH',
+      'TRUSTED_SIGNING_PROFILES',
+      'the in-process AWS Signer verifier and a delegated notation binary would both judge Signer signatures; keep one',
+    );
+  }
+}
+
+async function readSource(source: string, value: string, ssm: () => SSMClient): Promise<string> {
+  if (source === 'POLICY') return value;
+  if (source === 'POLICY_FILE') {
+    try {
+      return readFileSync(value, 'utf8');
+    } catch (e) {
+      throw new PolicyError(`POLICY_FILE: cannot read ${value}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    const out = await ssm().send(new GetParameterCommand({ Name: value, WithDecryption: true }));
+    const text = out.Parameter?.Value;
+    if (!text) throw new Error('the parameter has no value');
+    return text;
+  } catch (e) {
+    throw new PolicyError(`POLICY_PARAMETER: cannot read SSM parameter ${value}: ${(e as Error).message}`);
+  }
+}
+
+/** YAML is a superset of JSON, so one parser reads both forms. */
+export function parseDocument(text: string, origin: string): PolicyDocument {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new PolicyError(`${origin}: not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return validate(raw, origin);
+}
+
+export function validate(raw: unknown, origin: string): PolicyDocument {
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) throw new PolicyError(`${origin}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+const FAILURE_BEHAVIOR_MODES = { BLOCK_ON_FAILURE: 'enforce', LOG_ON_FAILURE: 'audit' } as const;
+
+function failureBehaviorMode(env: Env): 'enforce' | 'audit' | undefined {
+  const value = env.FAILURE_BEHAVIOR?.trim();
+  if (!value) return undefined;
+  const mode = FAILURE_BEHAVIOR_MODES[value as keyof typeof FAILURE_BEHAVIOR_MODES];
+  if (!mode) throw new PolicyError(`FAILURE_BEHAVIOR: "${value}" is not one of BLOCK_ON_FAILURE, LOG_ON_FAILURE`);
+  return mode;
+}
+
+/** FAILURE_BEHAVIOR next to a document must agree with its mode, or it is a conflict. */
+function applyFailureBehavior(document: PolicyDocument, env: Env, source: string): void {
+  const mode = failureBehaviorMode(env);
+  if (mode && mode !== document.mode) {
+    throw conflict('FAILURE_BEHAVIOR', `${source} (mode: ${document.mode})`, 'set the mode in one place only');
+  }
+}
+
+function fromShortcuts(env: Env): LoadedPolicy {
+  const list = (name: string) => (env[name] ?? '').split(/[,\s]+/).filter(Boolean);
+  const verifiers: NonNullable<PolicyInput['rules']>[number]['verifiers'] = [];
+  if (nonBlank(env.COSIGN_KEY_PEM)) verifiers.push({ type: 'cosign', publicKey: env.COSIGN_KEY_PEM!.replace(/\\n/g, '\n') });
+  if (nonBlank(env.COSIGN_KEY_ARN)) verifiers.push({ type: 'cosign', kmsKey: env.COSIGN_KEY_ARN!.trim() });
+  const profiles = list('TRUSTED_SIGNING_PROFILES');
+  if (profiles.length) verifiers.push({ type: 'aws-signer', signingProfiles: profiles });
+  const notationPath = env.NOTATION_PATH?.trim() || undefined;
+  const allow = {
+    images: list('ALLOWLIST_IMAGES'),
+    digests: list('ALLOWLIST_DIGESTS'),
+    prefixes: list('ALLOWLIST_PREFIXES'),
+    repositories: list('REPO_ALLOWLIST'),
+  };
+  const anyAllow = Object.values(allow).some((entries) => entries.length > 0);
+  if (!verifiers.length && !notationPath && !anyAllow) {
+    throw new PolicyError(
+      'no policy configured: set POLICY, POLICY_FILE or POLICY_PARAMETER, or at least one of COSIGN_KEY_PEM, COSIGN_KEY_ARN, TRUSTED_SIGNING_PROFILES, NOTATION_PATH',
+    );
+  }
+  const input: PolicyInput = {
+    version: 1,
+    mode: failureBehaviorMode(env) ?? 'enforce',
+    allow,
+    // The delegated notation binary is added to this rule by the compiler (it is not a document verifier).
+    rules: verifiers.length ? [{ name: 'default', images: ['**'], verifiers }] : [],
+  };
+  return { document: validate(input, 'environment'), origin: 'environment', ...(notationPath ? { notationPath } : {}) };
+}
+
+function conflict(a: string, b: string, fix: string): PolicyError {
+  return new PolicyError(`conflicting settings ${a} and ${b}: ${fix}`);
+}
+
+function nonBlank(v: string | undefined): boolean {
+  return v !== undefined && v.trim() !== '';
+}
