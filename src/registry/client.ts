@@ -1,0 +1,450 @@
+/**
+ * OCI Distribution client: manifests, blobs, referrers and tags of one repository, with
+ * every manifest and blob checked against its digest and capped in size, credentials
+ * only for the registry's own origin, and identical concurrent fetches shared.
+ */
+import { createHash } from 'node:crypto';
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import { RegistryAuth, raceSignal } from './auth.js';
+import { EcrAuth, parseEcrHost, type EcrHost } from './ecr.js';
+import { discard, Http, isLoopbackHost, registryOrigin, type RegistrySettings, type Sent, statusError } from './http.js';
+import {
+  type Descriptor,
+  MANIFEST_ACCEPT,
+  type Manifest,
+  type ManifestJson,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPES,
+  RegistryError,
+  type RepositoryClient,
+} from './types.js';
+
+export interface RegistryClientOptions {
+  /** per registry host[:port]: { insecure?: boolean; username?: string; password?: string } (RegistrySettings from src/policy/schema.ts) */
+  registries?: Record<string, RegistrySettings>;
+  /** makes an ECR client for a region; default: new ECRClient({ region }) */
+  ecrClientFor?: (region: string) => ECRClient;
+  /** per-request timeout, default 10_000 ms */
+  requestTimeoutMs?: number;
+  /**
+   * TEST ONLY: send requests for a registry name to another origin (e.g. an ECR host name
+   * to a loopback server). The origin is used as given, plain HTTP included, so never
+   * set this from configuration.
+   */
+  resolveHost?: (registry: string) => { origin: string } | undefined;
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const MAX_REFERRER_PAGES = 20;
+
+export class RegistryClient {
+  readonly #http: Http;
+  readonly #ecr: EcrAuth;
+  readonly #auth = new Map<string, RegistryAuth>();
+  readonly #inFlight = new InFlight();
+
+  constructor(private readonly options: RegistryClientOptions = {}) {
+    this.#http = new Http(options.requestTimeoutMs ?? 10_000);
+    this.#ecr = new EcrAuth(options.ecrClientFor);
+  }
+
+  repository(registry: string, repository: string): RepositoryClient {
+    return new OciRepository(registry, repository, {
+      http: this.#http,
+      ecr: this.#ecr,
+      inFlight: this.#inFlight,
+      settings: this.options.registries?.[registry],
+      auth: this.#authFor(registry),
+      resolveHost: this.options.resolveHost,
+    });
+  }
+
+  /** number of HTTP requests sent so far (bench counts requests per image) */
+  get requestCount(): number {
+    return this.#http.requestCount;
+  }
+
+  #authFor(registry: string): RegistryAuth {
+    let auth = this.#auth.get(registry);
+    if (!auth) {
+      auth = new RegistryAuth(registry, this.options.registries?.[registry], this.#http);
+      this.#auth.set(registry, auth);
+    }
+    return auth;
+  }
+}
+
+interface RepositoryDeps {
+  http: Http;
+  ecr: EcrAuth;
+  inFlight: InFlight;
+  settings: RegistrySettings | undefined;
+  auth: RegistryAuth;
+  resolveHost: RegistryClientOptions['resolveHost'];
+}
+
+class OciRepository implements RepositoryClient {
+  readonly #ecrHost: EcrHost | null;
+  readonly #scope: string;
+
+  constructor(
+    readonly registry: string,
+    readonly repository: string,
+    private readonly deps: RepositoryDeps,
+  ) {
+    this.#ecrHost = parseEcrHost(registry);
+    this.#scope = `repository:${repository}:pull`;
+  }
+
+  getManifest(reference: string, signal?: AbortSignal): Promise<Manifest> {
+    return this.#manifest(reference, signal).then((m) => m ?? Promise.reject(this.#notFound(reference)));
+  }
+
+  findManifest(reference: string, signal?: AbortSignal): Promise<Manifest | null> {
+    return this.#manifest(reference, signal);
+  }
+
+  getBlob(digest: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+    const key = `${this.registry}/${this.repository}@blob:${digest}:${maxBytes}`;
+    return this.deps.inFlight.run(key, signal, (shared) => this.#fetchBlob(digest, maxBytes, shared));
+  }
+
+  async listReferrers(digest: string, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    this.#checkDigest(digest);
+    const all = (await this.#referrersApi(digest, artifactType, signal)) ?? (await this.#referrersTagSchema(digest, signal));
+    if (artifactType === undefined) return all;
+    const matched = await Promise.all(all.map((d) => this.#withArtifactType(d, signal)));
+    return matched.filter((d): d is Descriptor => d !== null && d.artifactType === artifactType);
+  }
+
+  async resolveTag(tag: string, signal?: AbortSignal): Promise<string> {
+    this.#checkReference(tag);
+    const sent = await this.#request(`manifests/${tag}`, { method: 'HEAD', accept: MANIFEST_ACCEPT, signal });
+    await discard(sent.response);
+    const header = sent.response.headers.get('docker-content-digest');
+    if (sent.response.ok && header && DIGEST.test(header)) return header;
+    if (sent.response.status === 404) throw this.#notFound(tag);
+    if (!sent.response.ok && sent.response.status !== 405) throw statusError(sent.response.status, `HEAD ${this.#name(tag)}`);
+    // no digest header (or no HEAD): fetch the bytes and hash them ourselves
+    return (await this.getManifest(tag, signal)).descriptor.digest;
+  }
+
+  // --- manifests ---
+
+  #manifest(reference: string, signal?: AbortSignal): Promise<Manifest | null> {
+    try {
+      this.#checkReference(reference);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const key = `${this.registry}/${this.repository}@manifest:${reference}`;
+    return this.deps.inFlight.run(key, signal, (shared) => this.#fetchManifest(reference, shared));
+  }
+
+  async #fetchManifest(reference: string, signal: AbortSignal): Promise<Manifest | null> {
+    const what = `manifest ${this.#name(reference)}`;
+    const sent = await this.#request(`manifests/${reference}`, { accept: MANIFEST_ACCEPT, signal });
+    if (sent.response.status === 404) {
+      await discard(sent.response);
+      return null;
+    }
+    const bytes = await this.#okBody(sent, MAX_MANIFEST_BYTES);
+    const digest = sha256(bytes);
+    if (DIGEST.test(reference) && digest !== reference) {
+      throw new RegistryError('BAD_RESPONSE', `${what}: digest mismatch, the registry sent bytes with digest ${digest}`);
+    }
+    const claimed = sent.response.headers.get('docker-content-digest');
+    if (claimed?.startsWith('sha256:') && claimed !== digest) {
+      throw new RegistryError('BAD_RESPONSE', `${what}: digest mismatch, Docker-Content-Digest says ${claimed} but the bytes are ${digest}`);
+    }
+    const json = parseManifestJson(bytes, what);
+    const mediaType = json.mediaType ?? contentType(sent.response) ?? MEDIA_TYPES.ociManifest;
+    const descriptor: Descriptor = {
+      mediaType,
+      digest,
+      size: bytes.length,
+      ...(json.artifactType ? { artifactType: json.artifactType } : {}),
+    };
+    return { descriptor, bytes, json };
+  }
+
+  // --- blobs ---
+
+  async #fetchBlob(digest: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+    this.#checkDigest(digest);
+    const sent = await this.#request(`blobs/${digest}`, { signal });
+    const bytes = await this.#okBody(sent, maxBytes);
+    const actual = sha256(bytes);
+    if (actual !== digest) {
+      throw new RegistryError('BAD_RESPONSE', `blob ${this.#name(digest)}: digest mismatch, the registry sent bytes with digest ${actual}`);
+    }
+    return bytes;
+  }
+
+  // --- referrers ---
+
+  /** OCI 1.1 referrers API; null when the registry does not have it. */
+  async #referrersApi(digest: string, artifactType: string | undefined, signal?: AbortSignal): Promise<Descriptor[] | null> {
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    let path: string | null = `referrers/${digest}${query}`;
+    const found: Descriptor[] = [];
+    for (let page = 0; path; page++) {
+      if (page >= MAX_REFERRER_PAGES) {
+        throw new RegistryError('BAD_RESPONSE', `referrers of ${this.#name(digest)}: more than ${MAX_REFERRER_PAGES} pages`);
+      }
+      const sent: Sent = await this.#request(path, { accept: MEDIA_TYPES.ociIndex, signal });
+      const { status } = sent.response;
+      if (page === 0 && (status === 404 || status === 405)) {
+        await discard(sent.response);
+        return null;
+      }
+      const bytes = await this.#okBody(sent, MAX_MANIFEST_BYTES);
+      const index = tryParseIndex(bytes);
+      if (!index) {
+        if (page === 0) return null; // not an OCI index: a registry without the API answering something else
+        throw new RegistryError('BAD_RESPONSE', `referrers of ${this.#name(digest)}: page ${page + 1} is not an OCI index`);
+      }
+      found.push(...descriptorList(index.manifests, `referrers of ${this.#name(digest)}`));
+      path = this.#nextPage(sent);
+    }
+    return found;
+  }
+
+  /** `Link: </v2/repo/referrers/sha256:…?n=…>; rel="next"` → the next path under /v2/<repo>/ */
+  #nextPage(sent: Sent): string | null {
+    const link = sent.response.headers.get('link');
+    const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+    if (!m) return null;
+    const next = new URL(m[1]!, sent.url);
+    const prefix = `/v2/${this.repository}/`;
+    if (next.origin !== sent.url.origin || !next.pathname.startsWith(prefix)) {
+      throw new RegistryError('BAD_RESPONSE', `referrers: next page link leaves the repository: ${m[1]}`);
+    }
+    return next.pathname.slice(prefix.length) + next.search;
+  }
+
+  /** The fallback: an index tagged `sha256-<hex>` whose manifests are the referrers. */
+  async #referrersTagSchema(digest: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    const tag = digest.replace(':', '-');
+    const index = await this.findManifest(tag, signal);
+    if (!index) return [];
+    if (!Array.isArray(index.json.manifests)) {
+      throw new RegistryError('BAD_RESPONSE', `referrers tag ${this.#name(tag)} is not an index`);
+    }
+    return index.json.manifests;
+  }
+
+  /**
+   * A referrer's artifactType; when the index entry lacks it, read the manifest: its
+   * artifactType, or (the older Notation and cosign form) its config media type.
+   * null when the referrer manifest is gone.
+   */
+  async #withArtifactType(d: Descriptor, signal?: AbortSignal): Promise<Descriptor | null> {
+    if (d.artifactType) return d;
+    const manifest = await this.findManifest(d.digest, signal);
+    if (!manifest) return null;
+    const artifactType = manifest.json.artifactType ?? manifest.json.config?.mediaType;
+    return artifactType ? { ...d, artifactType } : d;
+  }
+
+  // --- one authenticated request ---
+
+  async #request(path: string, req: { method?: 'GET' | 'HEAD'; accept?: string; signal?: AbortSignal }): Promise<Sent> {
+    if (!REPOSITORY.test(this.repository)) {
+      throw new RegistryError('BAD_RESPONSE', `invalid repository name "${this.repository}"`);
+    }
+    const { origin, loopbackHttp } = this.#origin();
+    const url = new URL(`/v2/${this.repository}/${path}`, origin);
+    const send = (authorization: string | undefined) =>
+      this.deps.http.send(url, {
+        method: req.method ?? 'GET',
+        headers: req.accept ? { accept: req.accept } : {},
+        ...(authorization ? { authorization, credentialsOrigin: origin } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+        allowLoopbackHttp: loopbackHttp,
+        what: `${req.method ?? 'GET'} ${this.registry}/${this.repository}/${path}`,
+      });
+
+    const first = await this.#currentAuthorization(req.signal);
+    let sent = await send(first);
+    if (sent.response.status === 401) {
+      await discard(sent.response);
+      const retry = await this.#challengedAuthorization(sent.response, first, req.signal);
+      sent = await send(retry);
+    }
+    const { status } = sent.response;
+    if (status === 401 || status === 403) {
+      await discard(sent.response);
+      throw new RegistryError('AUTH', `${this.registry}/${this.repository}: access denied (HTTP ${status}) for ${path}`, status);
+    }
+    return sent;
+  }
+
+  #origin(): { origin: string; loopbackHttp: boolean } {
+    const mapped = this.deps.resolveHost?.(this.registry);
+    if (mapped) return { origin: new URL(mapped.origin).origin, loopbackHttp: true };
+    const origin = registryOrigin(this.registry, this.deps.settings);
+    return { origin, loopbackHttp: origin.startsWith('http:') && isLoopbackHost(this.registry) };
+  }
+
+  #currentAuthorization(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.#ecrHost) return withOptionalSignal(this.deps.ecr.authorization(this.registry, this.#ecrHost), signal, 'ECR token');
+    return this.deps.auth.current(this.#scope, signal);
+  }
+
+  async #challengedAuthorization(response: Response, sentAuth: string | undefined, signal?: AbortSignal): Promise<string> {
+    if (this.#ecrHost) {
+      // the cached ECR token was refused: fetch a new one, once
+      this.deps.ecr.invalidate(this.registry);
+      const fresh = await withOptionalSignal(this.deps.ecr.authorization(this.registry, this.#ecrHost), signal, 'ECR token');
+      if (fresh === sentAuth) throw new RegistryError('AUTH', `${this.registry}: ECR refused its own authorization token`, 401);
+      return fresh;
+    }
+    return this.deps.auth.challenged(response.headers.get('www-authenticate'), this.#scope, signal);
+  }
+
+  async #okBody(sent: Sent, maxBytes: number): Promise<Buffer> {
+    if (!sent.response.ok) {
+      await discard(sent.response);
+      throw statusError(sent.response.status, sent.what);
+    }
+    return this.deps.http.readCapped(sent, maxBytes);
+  }
+
+  // --- input checks: a reference goes into a URL path, so it must be exactly a tag or digest ---
+
+  #checkReference(reference: string): void {
+    if (!DIGEST.test(reference) && !TAG.test(reference)) {
+      throw new RegistryError('BAD_RESPONSE', `"${reference}" is neither a tag nor a sha256 digest`);
+    }
+  }
+
+  #checkDigest(digest: string): void {
+    if (!DIGEST.test(digest)) throw new RegistryError('BAD_RESPONSE', `"${digest}" is not a sha256 digest`);
+  }
+
+  #name(reference: string): string {
+    const sep = DIGEST.test(reference) ? '@' : ':';
+    return `${this.registry}/${this.repository}${sep}${reference}`;
+  }
+
+  #notFound(reference: string): RegistryError {
+    return new RegistryError('NOT_FOUND', `manifest ${this.#name(reference)} not found`, 404);
+  }
+}
+
+/**
+ * Identical concurrent requests share one fetch. Each caller may give up on its own
+ * signal; the shared fetch is cancelled only when every caller has given up. Results are
+ * not kept after the fetch settles (decide() owns caching).
+ */
+class InFlight {
+  #entries = new Map<string, { promise: Promise<unknown>; controller: AbortController; waiters: number }>();
+
+  run<T>(key: string, signal: AbortSignal | undefined, fetch: (shared: AbortSignal) => Promise<T>): Promise<T> {
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      const controller = new AbortController();
+      const created = { promise: Promise.resolve() as Promise<unknown>, controller, waiters: 0 };
+      created.promise = fetch(controller.signal).finally(() => {
+        if (this.#entries.get(key) === created) this.#entries.delete(key);
+      });
+      created.promise.catch(() => undefined); // errors reach the callers, not the process
+      this.#entries.set(key, created);
+      entry = created;
+    }
+    const current = entry;
+    current.waiters++;
+    const promise = current.promise as Promise<T>;
+    if (!signal) return promise;
+    const onGiveUp = () => {
+      if (--current.waiters === 0) {
+        if (this.#entries.get(key) === current) this.#entries.delete(key);
+        current.controller.abort(signal.reason);
+      }
+    };
+    signal.addEventListener('abort', onGiveUp, { once: true });
+    if (signal.aborted) onGiveUp();
+    const raced = raceSignal(promise, signal, key);
+    void promise.then(
+      () => signal.removeEventListener('abort', onGiveUp),
+      () => signal.removeEventListener('abort', onGiveUp),
+    );
+    return raced;
+  }
+}
+
+function withOptionalSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  return signal ? raceSignal(promise, signal, what) : promise;
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function contentType(response: Response): string | undefined {
+  const value = response.headers.get('content-type')?.split(';')[0]?.trim();
+  return value || undefined;
+}
+
+function parseManifestJson(bytes: Buffer, what: string): ManifestJson {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new RegistryError('BAD_RESPONSE', `${what}: not valid JSON`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new RegistryError('BAD_RESPONSE', `${what}: not a JSON object`);
+  }
+  const m = json as Record<string, unknown>;
+  // the fields verifiers walk must have the shape the types promise
+  const optionalString = (k: string) => m[k] === undefined || typeof m[k] === 'string';
+  if (!optionalString('mediaType') || !optionalString('artifactType')) {
+    throw new RegistryError('BAD_RESPONSE', `${what}: mediaType and artifactType must be strings`);
+  }
+  for (const k of ['config', 'subject'] as const) if (m[k] !== undefined) descriptor(m[k], `${what}: ${k}`);
+  for (const k of ['layers', 'manifests'] as const) if (m[k] !== undefined) descriptorList(m[k], `${what}: ${k}`);
+  if (m.annotations !== undefined) stringMap(m.annotations, `${what}: annotations`);
+  return m as ManifestJson;
+}
+
+function tryParseIndex(bytes: Buffer): ManifestJson | null {
+  try {
+    const json = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (typeof json !== 'object' || json === null || !Array.isArray((json as ManifestJson).manifests)) return null;
+    return json as ManifestJson;
+  } catch {
+    return null;
+  }
+}
+
+function descriptorList(value: unknown, what: string): Descriptor[] {
+  if (!Array.isArray(value)) throw new RegistryError('BAD_RESPONSE', `${what}: not a list of descriptors`);
+  return value.map((d, i) => descriptor(d, `${what}[${i}]`));
+}
+
+function descriptor(value: unknown, what: string): Descriptor {
+  const d = value as Partial<Record<keyof Descriptor, unknown>> | null;
+  const ok =
+    typeof d === 'object' &&
+    d !== null &&
+    typeof d.mediaType === 'string' &&
+    typeof d.digest === 'string' &&
+    /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(d.digest) &&
+    typeof d.size === 'number' &&
+    Number.isSafeInteger(d.size) &&
+    d.size >= 0 &&
+    (d.artifactType === undefined || typeof d.artifactType === 'string');
+  if (!ok) throw new RegistryError('BAD_RESPONSE', `${what}: not a valid descriptor`);
+  if (d.annotations !== undefined) stringMap(d.annotations, `${what}.annotations`);
+  return d as Descriptor;
+}
+
+function stringMap(value: unknown, what: string): void {
+  const ok =
+    typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+  if (!ok) throw new RegistryError('BAD_RESPONSE', `${what}: must map strings to strings`);
+}
