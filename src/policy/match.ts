@@ -29,7 +29,7 @@ function globToRegex(pattern: string): string {
     } else if (c === '?') {
       out += '[^/]';
     } else {
-      out += c.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
+      out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
     }
   }
   return out;

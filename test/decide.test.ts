@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { CoalescingCache } from '../src/policy/cache.js';
+import { compilePolicy, type VerifierFactories } from '../src/policy/compile.js';
+import { decide, type Gate, type Outcome } from '../src/policy/decide.js';
+import { blocks, decisionLine } from '../src/policy/decision.js';
+import { validate } from '../src/policy/load.js';
+import type { PolicyInput } from '../src/policy/schema.js';
+import { RegistryError, type RepositoryClient } from '../src/registry/types.js';
+import { VerifierError, type Verdict, type Verifier, type VerifyContext } from '../src/verify/types.js';
+
+const D1 = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+const ECR = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+
+/** A verifier scripted per digest, counting its calls: decide() logic is what is under test here. */
+class ScriptedVerifier implements Verifier {
+  calls: string[] = [];
+  constructor(
+    readonly description: string,
+    private readonly script: (ctx: VerifyContext) => Promise<Verdict>,
+  ) {}
+  verify(ctx: VerifyContext): Promise<Verdict> {
+    this.calls.push(ctx.target.digest);
+    return this.script(ctx);
+  }
+}
+
+const pass = (by: string) => async (): Promise<Verdict> => ({ ok: true, by });
+const fail =
+  (reason: Extract<Verdict, { ok: false }>['reason'], detail = 'nope') =>
+  async (): Promise<Verdict> => ({ ok: false, reason, detail });
+
+function gateWith(doc: Partial<PolicyInput>, verifiers: Verifier[], registry?: Partial<RepositoryClient>): Gate {
+  const document = validate(
+    {
+      version: 1,
+      rules: [{ name: 'app', images: [`*.dkr.ecr.*.amazonaws.com/app/**`], require: 1, verifiers: verifiers.map(() => ({ type: 'cosign', publicKey: 'x' })) }],
+      ...doc,
+    },
+    'test',
+  );
+  let next = 0;
+  const factories: VerifierFactories = {
+    cosign: () => verifiers[next++]!,
+    notation: () => {
+      throw new Error('unused');
+    },
+    awsSigner: () => {
+      throw new Error('unused');
+    },
+    notationCli: () => {
+      throw new Error('unused');
+    },
+  };
+  return {
+    policy: compilePolicy({ document, origin: 'test' }, factories),
+    registry: { repository: () => registry as RepositoryClient },
+    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+  };
+}
+
+const soon = () => Date.now() + 5_000;
+
+describe('decide()', () => {
+  it('allows a verified image and names the rule and verifier', async () => {
+    const gate = gateWith({}, [new ScriptedVerifier('cosign key sha256:ab12', pass('cosign key sha256:ab12'))]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1.2`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'allow', reason: 'VERIFIED', rule: 'app', digest: D1, verifiedBy: ['cosign key sha256:ab12'] });
+    expect(decisionLine(d!)).toContain(`web: ${ECR}/app/web:1.2@${D1} ALLOWED VERIFIED`);
+  });
+
+  it('verifies the digest ECS gave, not the tag', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    await decide([{ container: 'web', image: `${ECR}/app/web:latest`, digest: D2 }], gateWith({}, [v]), { deadline: soon() });
+    expect(v.calls).toEqual([D2]);
+  });
+
+  it('denies a reference whose pinned digest differs from what ECS reports', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web@${D1}`, digest: D2 }], gateWith({}, [v]), { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'DIGEST_MISMATCH' });
+    expect(v.calls).toEqual([]);
+  });
+
+  it('reports the failure a verifier gives, and blocks in enforce mode', async () => {
+    const gate = gateWith({}, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING', 'no cosign signature found'))]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_MISSING', mode: 'enforce' });
+    expect(blocks(d!)).toBe(true);
+    expect(decisionLine(d!)).toBe(`web: ${ECR}/app/web:1@${D1} DENIED SIGNATURE_MISSING, no cosign signature found, rule app`);
+  });
+
+  it('in audit mode keeps the deny and its code but does not block', async () => {
+    const gate = gateWith({ mode: 'audit' }, [new ScriptedVerifier('k', fail('SIGNATURE_INVALID'))]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_INVALID', mode: 'audit' });
+    expect(blocks(d!)).toBe(false);
+  });
+
+  it('admits allow-listed images without calling a verifier', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const gate = gateWith({ allow: { prefixes: ['public.ecr.aws/aws-observability/'], digests: [D2] } }, [v]);
+    const ds = await decide(
+      [
+        { container: 'log', image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2', digest: D1 },
+        { container: 'web', image: `${ECR}/app/web:1`, digest: D2 },
+      ],
+      gate,
+      { deadline: soon() },
+    );
+    expect(ds.map((d) => [d.decision, d.reason])).toEqual([
+      ['allow', 'ALLOWLISTED'],
+      ['allow', 'ALLOWLISTED'],
+    ]);
+    expect(v.calls).toEqual([]);
+  });
+
+  it('denies an image no rule matches unless unmatched is allow', async () => {
+    const image = { container: 'x', image: 'docker.io/library/nginx:1', digest: D1 };
+    const [denied] = await decide([image], gateWith({}, [new ScriptedVerifier('k', pass('k'))]), { deadline: soon() });
+    expect(denied).toMatchObject({ decision: 'deny', reason: 'NO_MATCHING_RULE' });
+    const [allowed] = await decide([image], gateWith({ unmatched: 'allow' }, [new ScriptedVerifier('k', pass('k'))]), { deadline: soon() });
+    expect(allowed).toMatchObject({ decision: 'allow', reason: 'UNMATCHED_ALLOWED' });
+  });
+
+  it('denies an image without digest as DIGEST_MISSING, unless tag resolution is on', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const image = { container: 'web', image: `${ECR}/app/web:1`, digest: null };
+    const [missing] = await decide([image], gateWith({}, [v]), { deadline: soon() });
+    expect(missing).toMatchObject({ decision: 'deny', reason: 'DIGEST_MISSING', rule: 'app' });
+    const resolving = gateWith({ resolveTags: true }, [v], { resolveTag: async () => D2 });
+    const [resolved] = await decide([image], resolving, { deadline: soon() });
+    expect(resolved).toMatchObject({ decision: 'allow', reason: 'VERIFIED', digest: D2 });
+  });
+
+  it('turns registry errors into deny with the right code; onError: allow admits them in enforce mode', async () => {
+    const down = () => new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('UNAVAILABLE', 'registry answered 503', 503)));
+    const image = { container: 'web', image: `${ECR}/app/web:1`, digest: D1 };
+    const [deny] = await decide([image], gateWith({}, [down()]), { deadline: soon() });
+    expect(deny).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR', retryable: true });
+    const [admitted] = await decide([image], gateWith({ onError: 'allow' }, [down()]), { deadline: soon() });
+    expect(admitted).toMatchObject({ decision: 'allow', reason: 'REGISTRY_ERROR' });
+    expect(admitted!.detail).toContain('onError is allow');
+    const auth = new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('AUTH', 'denied', 401)));
+    const [authDeny] = await decide([image], gateWith({}, [auth]), { deadline: soon() });
+    expect(authDeny).toMatchObject({ decision: 'deny', reason: 'REGISTRY_AUTH_FAILURE' });
+    expect(authDeny!.retryable).toBeUndefined();
+  });
+
+  it('onError: allow never admits a bad signature', async () => {
+    const gate = gateWith({ onError: 'allow' }, [new ScriptedVerifier('k', fail('SIGNATURE_INVALID'))]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_INVALID' });
+  });
+
+  it('maps a thrown programming error to INTERNAL_ERROR, a deny', async () => {
+    const gate = gateWith({}, [new ScriptedVerifier('k', async () => Promise.reject(new TypeError('boom')))]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR' });
+  });
+
+  it('answers TIMEOUT when the deadline passes, and never allows', async () => {
+    const hang = new ScriptedVerifier('k', () => new Promise<Verdict>(() => {}));
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gateWith({ onError: 'deny' }, [hang]), {
+      deadline: Date.now() + 50,
+    });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'TIMEOUT', retryable: true });
+  });
+
+  it('require: 2 needs two passing verifiers and says how many passed', async () => {
+    const doc = {
+      rules: [{ name: 'app', images: ['**'], require: 2, verifiers: [{ type: 'cosign' as const, publicKey: 'a' }, { type: 'cosign' as const, publicKey: 'b' }] }],
+    };
+    const one = gateWith(doc, [new ScriptedVerifier('a', pass('a')), new ScriptedVerifier('b', fail('UNTRUSTED_SIGNER', 'signed by another key'))]);
+    const [d1] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], one, { deadline: soon() });
+    expect(d1).toMatchObject({ decision: 'deny', reason: 'UNTRUSTED_SIGNER' });
+    expect(d1!.detail).toContain('1 of required 2 passed');
+    const both = gateWith(doc, [new ScriptedVerifier('a', pass('a')), new ScriptedVerifier('b', pass('b'))]);
+    const [d2] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], both, { deadline: soon() });
+    expect(d2).toMatchObject({ decision: 'allow', verifiedBy: ['a', 'b'] });
+  });
+
+  it('prefers an error over a failure when the error could have made up the shortfall', async () => {
+    const doc = { rules: [{ name: 'app', images: ['**'], require: 1, verifiers: [{ type: 'cosign' as const, publicKey: 'a' }, { type: 'cosign' as const, publicKey: 'b' }] }] };
+    const gate = gateWith(doc, [
+      new ScriptedVerifier('a', fail('SIGNATURE_MISSING')),
+      new ScriptedVerifier('b', async () => Promise.reject(new VerifierError('KEY_ERROR', 'KMS throttled', true))),
+    ]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'KEY_ERROR', retryable: true });
+  });
+
+  it('verifies a digest once per decision and caches only VERIFIED across calls', async () => {
+    const ok = new ScriptedVerifier('k', async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      return { ok: true, by: 'k' };
+    });
+    const gate = gateWith({}, [ok]);
+    const images = Array.from({ length: 10 }, (_, i) => ({ container: `c${i}`, image: `${ECR}/app/web:1`, digest: D1 }));
+    const first = await decide(images, gate, { deadline: soon() });
+    expect(first.every((d) => d.reason === 'VERIFIED')).toBe(true);
+    expect(ok.calls).toEqual([D1]);
+    await decide(images.slice(0, 1), gate, { deadline: soon() });
+    expect(ok.calls).toEqual([D1]);
+
+    const missing = new ScriptedVerifier('k', fail('SIGNATURE_MISSING'));
+    const g2 = gateWith({}, [missing]);
+    await decide(images.slice(0, 1), g2, { deadline: soon() });
+    await decide(images.slice(0, 1), g2, { deadline: soon() });
+    expect(missing.calls).toEqual([D1, D1]);
+  });
+
+  it('gives a decision with a reason code for an unparseable image reference', async () => {
+    const [d] = await decide([{ container: 'web', image: 'NOT A REF', digest: D1 }], gateWith({}, [new ScriptedVerifier('k', pass('k'))]), {
+      deadline: soon(),
+    });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'POLICY_ERROR' });
+    expect(d!.detail).toContain('not an image reference');
+  });
+});
