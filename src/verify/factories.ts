@@ -1,0 +1,51 @@
+/**
+ * The real verifier for each policy verifier type, wired to the AWS clients and the
+ * shared key store. The policy compiler calls these; tests may pass their own.
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { AwsClients } from '../aws.js';
+import type { VerifierFactories } from '../policy/compile.js';
+import type { CosignVerifierConfig } from '../policy/schema.js';
+import { CosignKeyVerifier } from './cosign.js';
+import { KmsKeyStore, kmsKeySource, pemFileKeySource, pemKeySource } from './keys.js';
+import { VerifierError } from './types.js';
+
+export interface FactoryDeps {
+  clients: AwsClients;
+  kmsKeys: KmsKeyStore;
+  /** relative file paths in the policy resolve against this folder */
+  baseDir: string;
+  /** AWS Signer roots (the trust layer), e.g. /opt/trust */
+  trustDir?: string;
+}
+
+export function makeKmsKeyStore(clients: AwsClients): KmsKeyStore {
+  return new KmsKeyStore((region) => clients.kmsFor(region));
+}
+
+export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(deps.baseDir, p));
+  return {
+    cosign: (config) => new CosignKeyVerifier(cosignKeySource(config, deps, path)),
+    notation: () => {
+      throw new VerifierError('POLICY_ERROR', 'type: notation is not available in this build yet');
+    },
+    awsSigner: () => {
+      throw new VerifierError('POLICY_ERROR', 'type: aws-signer is not available in this build yet');
+    },
+    notationCli: () => {
+      throw new VerifierError('POLICY_ERROR', 'NOTATION_PATH is not available in this build yet');
+    },
+  };
+}
+
+function cosignKeySource(config: CosignVerifierConfig, deps: FactoryDeps, path: (p: string) => string) {
+  if (config.publicKey) return pemKeySource(config.publicKey);
+  if (config.publicKeyFile) return pemFileKeySource(path(config.publicKeyFile));
+  return kmsKeySource(deps.kmsKeys, config.kmsKey!);
+}
+
+/** A policy file's relative paths are relative to the file itself. */
+export function baseDirFor(origin: string, env: Record<string, string | undefined>): string {
+  return origin === 'POLICY_FILE' && env.POLICY_FILE ? dirname(resolve(env.POLICY_FILE)) : process.cwd();
+}
