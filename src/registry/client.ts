@@ -269,7 +269,9 @@ class OciRepository implements RepositoryClient {
 
     const first = await this.#currentAuthorization(req.signal);
     let sent = await send(first);
-    if (sent.response.status === 401) {
+    // a challenge counts only from the registry itself: a redirect target (S3) that answers
+    // 401 must not get to name a realm that our credentials would then be sent to
+    if (sent.response.status === 401 && sent.url.origin === origin) {
       await discard(sent.response);
       const retry = await this.#challengedAuthorization(sent.response, first, req.signal);
       sent = await send(retry);

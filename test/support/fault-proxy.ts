@@ -20,8 +20,8 @@ export type FaultAction =
   | { type: 'oversize'; bytes: number; declareLength?: boolean; contentType?: string }
   /** forward, then change the body (a trailing space: still JSON, different digest) */
   | { type: 'alter' }
-  /** forward, keep the answer, and redirect the client to fetch it from another origin or this one */
-  | { type: 'redirect'; to: 'cross-origin' | 'same-origin'; status?: number };
+  /** forward, keep the answer (altered if asked), and redirect the client to fetch it from another origin or this one */
+  | { type: 'redirect'; to: 'cross-origin' | 'same-origin'; status?: number; alter?: boolean };
 
 export interface FaultRule {
   path: RegExp;
@@ -47,6 +47,8 @@ export interface FaultProxy {
   otherOrigin: string;
   /** replace the rules (the first matching rule acts) */
   setRules(rules: FaultRule[]): void;
+  /** rules for the other origin: only 'status' and 'respond' actions apply there */
+  setOtherRules(rules: FaultRule[]): void;
   requests: RecordedRequest[];
   /** requests that reached the proxy (not the other origin), optionally only matching paths */
   count(path?: RegExp): number;
@@ -60,6 +62,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 /** target: the registry's 'host:port'; without it, unmatched requests get 404. */
 export async function startFaultProxy(target?: string): Promise<FaultProxy> {
   let rules: (FaultRule & { used: number })[] = [];
+  let otherRules: FaultRule[] = [];
   const requests: RecordedRequest[] = [];
   const stored = new Map<string, Upstream>();
   const timers = new Set<NodeJS.Timeout>();
@@ -88,7 +91,15 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
 
   const other = createServer((req, res) => {
     record('other', req);
-    if (!serveStored(req, res)) res.writeHead(404).end();
+    if (serveStored(req, res)) return;
+    const rule = otherRules.find((r) => r.path.test(req.url ?? '/') && (!r.method || r.method === req.method));
+    const action = rule?.action;
+    if (action?.type === 'status' || action?.type === 'respond') {
+      res.writeHead(action.status ?? 200, action.headers ?? {});
+      res.end(action.body ?? '');
+      return;
+    }
+    res.writeHead(404).end();
   });
   const proxy = createServer((req, res) => {
     record('proxy', req);
@@ -136,6 +147,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
       }
       case 'redirect': {
         const up = await fetchUpstream(req);
+        if (action.alter && up.status === 200) up.body = Buffer.concat([up.body, Buffer.from(' ')]);
         const key = randomBytes(8).toString('hex');
         if (stored.size >= MAX_STORED) stored.delete(stored.keys().next().value!);
         stored.set(key, up);
@@ -210,11 +222,15 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
     setRules(next) {
       rules = next.map((r) => ({ ...r, used: 0 }));
     },
+    setOtherRules(next) {
+      otherRules = next;
+    },
     requests,
     count: (path?: RegExp) => requests.filter((r) => r.server === 'proxy' && (!path || path.test(r.path))).length,
     reset() {
       requests.length = 0;
       rules = [];
+      otherRules = [];
       stored.clear();
     },
     async stop() {
