@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * npm run build: writes
+ *   dist/cli.js                          the command line (Node 20, executable)
+ *   dist/handlers/lifecycle-hook.mjs     the Lambda handlers, bundled as `sam build` does
+ *   dist/handlers/task-state-change.mjs
+ *   dist/meta/*.json                     esbuild metafiles (inspect with esbuild's analyzer)
+ * and prints each output's size with its largest inputs.
+ *
+ * `node scripts/build.mjs cli` or `... handlers` builds one part only.
+ */
+import { chmod, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CLI_ENTRY,
+  HANDLER_ENTRIES,
+  assertEntriesExist,
+  bundleCli,
+  bundleHandler,
+  repoRoot,
+} from './bundle.mjs';
+
+const dist = path.join(repoRoot, 'dist');
+const metaDir = path.join(dist, 'meta');
+
+function selectedParts(args) {
+  const parts = args.length > 0 ? args : ['cli', 'handlers'];
+  const unknown = parts.filter((p) => p !== 'cli' && p !== 'handlers');
+  if (unknown.length > 0) throw new Error(`unknown part(s) ${unknown.join(', ')}: use cli, handlers or nothing for both`);
+  return new Set(parts);
+}
+
+function entriesOf(parts) {
+  return [
+    ...(parts.has('cli') ? [CLI_ENTRY] : []),
+    ...(parts.has('handlers') ? Object.values(HANDLER_ENTRIES) : []),
+  ];
+}
+
+async function buildAll(parts) {
+  const outputs = [];
+  if (parts.has('cli')) {
+    const metafileOut = path.join(metaDir, 'cli.json');
+    const { bytes, outfile } = await bundleCli({ metafileOut });
+    await chmod(outfile, 0o755);
+    outputs.push({ outfile, bytes, metafileOut });
+  }
+  if (parts.has('handlers')) {
+    for (const name of Object.keys(HANDLER_ENTRIES)) {
+      const metafileOut = path.join(metaDir, `${name}.json`);
+      const { bytes, outfile } = await bundleHandler(name, { metafileOut });
+      outputs.push({ outfile, bytes, metafileOut });
+    }
+  }
+  return outputs;
+}
+
+/** The inputs that contribute most to one output, grouped by package. */
+async function largestInputs(metafileOut, outfile, count = 5) {
+  const metafile = JSON.parse(await readFile(metafileOut, 'utf8'));
+  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(repoRoot, file) === outfile)?.[1];
+  if (!output) return [];
+  const byPackage = new Map();
+  for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+    const match = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
+    const key = match ? match[1] : 'src';
+    byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+  }
+  return [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, count);
+}
+
+const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+async function report(outputs) {
+  for (const { outfile, bytes, metafileOut } of outputs) {
+    const top = await largestInputs(metafileOut, outfile);
+    const detail = top.map(([name, size]) => `${name} ${kib(size)}`).join(', ');
+    console.log(`${path.relative(repoRoot, outfile).padEnd(38)} ${kib(bytes).padStart(11)}   ${detail}`);
+  }
+}
+
+async function main() {
+  const parts = selectedParts(process.argv.slice(2));
+  // Check every entry point first: one clear message, and no half-written dist/.
+  assertEntriesExist(entriesOf(parts));
+  await rm(metaDir, { recursive: true, force: true });
+  await report(await buildAll(parts));
+}
+
+main().catch((error) => {
+  console.error(`build failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

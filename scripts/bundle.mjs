@@ -1,0 +1,171 @@
+/**
+ * esbuild settings for the two shapes this project ships, in one place:
+ *
+ * - the Lambda handlers, bundled exactly as `sam build` bundles them (template.yaml,
+ *   Metadata.BuildProperties), so that the size and init time the bench measures
+ *   are those of the deployed code;
+ * - the command line, one executable ES module for Node 20.
+ *
+ * build.mjs uses these to write dist/; the bench imports bundleHandler() and
+ * measureModuleInitMs().
+ */
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Lambda entry points, by the name of the file they become (handler `NAME.handler`). */
+export const HANDLER_ENTRIES = Object.freeze({
+  'lifecycle-hook': 'src/handlers/lifecycle-hook.ts',
+  'task-state-change': 'src/handlers/task-state-change.ts',
+});
+
+export const CLI_ENTRY = 'src/cli.ts';
+
+/**
+ * Bundled CommonJS dependencies still call require() for Node built-ins; an ES
+ * module has no require, so the banner makes one. The alias avoids a clash with
+ * any createRequire import esbuild itself emits.
+ */
+export const REQUIRE_SHIM =
+  "import{createRequire as __imageGateRequire}from'node:module';const require=__imageGateRequire(import.meta.url);";
+
+/**
+ * Optional native add-ons, loaded by their packages inside try/catch with a pure
+ * JavaScript fallback. Bundling them would break (they load .node files by path),
+ * and Lambda's arm64 would not match the build machine's binary anyway.
+ */
+export const OPTIONAL_NATIVE = Object.freeze(['cbor-extract']);
+
+/** Throws one error that names every missing entry point, relative to the repository. */
+export function assertEntriesExist(entries) {
+  const missing = entries.filter((entry) => !existsSync(path.resolve(repoRoot, entry)));
+  if (missing.length > 0) {
+    throw new Error(
+      `cannot build: missing source file(s) ${missing.join(', ')} (relative to ${repoRoot}). ` +
+        'Each Lambda handler and the CLI need their entry point before they can be bundled.',
+    );
+  }
+}
+
+/** The handler settings of template.yaml (BuildMethod esbuild), as esbuild API options. */
+export function lambdaBuildOptions(entry, outfile) {
+  return {
+    entryPoints: [path.resolve(repoRoot, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    // ES module builds of dependencies first: smaller bundles (AWS SDK v3 tree-shakes).
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: false,
+    banner: { js: REQUIRE_SHIM },
+    external: [...OPTIONAL_NATIVE],
+    metafile: true,
+    logLevel: 'warning',
+  };
+}
+
+/** The command line: one ES module, readable (not minified), executable. */
+export function cliBuildOptions(outfile) {
+  const entry = path.resolve(repoRoot, CLI_ENTRY);
+  // esbuild keeps an entry point's own #! line; a second one would be a syntax error.
+  const hasShebang = existsSync(entry) && readFileSync(entry, 'utf8').startsWith('#!');
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    minify: false,
+    sourcemap: false,
+    banner: { js: (hasShebang ? '' : '#!/usr/bin/env node\n') + REQUIRE_SHIM },
+    external: [...OPTIONAL_NATIVE],
+    metafile: true,
+    logLevel: 'warning',
+  };
+}
+
+/** "lifecycle-hook" or "src/handlers/lifecycle-hook.ts" → its entry point and name. */
+function resolveHandler(entry) {
+  const byName = HANDLER_ENTRIES[entry];
+  const file = byName ?? entry;
+  const name = byName ? entry : path.basename(file).replace(/\.[cm]?[jt]s$/, '');
+  return { file, name };
+}
+
+/**
+ * Bundles one Lambda handler as the deployed function runs it.
+ * entry: a handler name (`lifecycle-hook`) or a path to its source file.
+ * options.outdir: where to write NAME.mjs (default dist/handlers; relative to the repository).
+ * Returns the absolute path of the bundle and its size in bytes.
+ */
+export async function bundleHandler(entry, options = {}) {
+  const { file, name } = resolveHandler(entry);
+  assertEntriesExist([file]);
+  const outdir = path.resolve(repoRoot, options.outdir ?? path.join('dist', 'handlers'));
+  const outfile = path.join(outdir, `${name}.mjs`);
+  const result = await build(lambdaBuildOptions(file, outfile));
+  if (options.metafileOut) await writeMetafile(options.metafileOut, result.metafile);
+  return { bytes: statSync(outfile).size, outfile };
+}
+
+/** Bundles the command line to options.outfile (default dist/cli.js). */
+export async function bundleCli(options = {}) {
+  assertEntriesExist([CLI_ENTRY]);
+  const outfile = path.resolve(repoRoot, options.outfile ?? path.join('dist', 'cli.js'));
+  const result = await build(cliBuildOptions(outfile));
+  if (options.metafileOut) await writeMetafile(options.metafileOut, result.metafile);
+  return { bytes: statSync(outfile).size, outfile };
+}
+
+async function writeMetafile(file, metafile) {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(metafile));
+}
+
+/**
+ * Time to import a bundled module in a fresh Node process (what a Lambda cold
+ * start pays for our code), median of `runs`. Each run is its own process, so no
+ * module cache is shared. options.env is added to the child's environment:
+ * a handler that reads its configuration at import needs it.
+ */
+export async function measureModuleInitMs(outfile, options = {}) {
+  const runs = options.runs ?? 5;
+  const samples = [];
+  for (let i = 0; i < runs; i += 1) samples.push(await importOnce(outfile, options.env ?? {}));
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+function importOnce(outfile, env) {
+  const url = pathToFileURL(path.resolve(outfile)).href;
+  const script =
+    'const t0 = performance.now();' +
+    `await import(${JSON.stringify(url)});` +
+    'process.stdout.write(String(performance.now() - t0));';
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(out);
+      if (code === 0 && Number.isFinite(ms)) resolve(ms);
+      else reject(new Error(`importing ${outfile} failed (exit ${code}): ${err.trim() || out.trim()}`));
+    });
+  });
+}
