@@ -79,8 +79,10 @@ describe('conflicting settings are refused by name', () => {
     await expect(loadPolicy(env, ssm)).rejects.toBeInstanceOf(PolicyError);
   });
 
-  it('accepts FAILURE_BEHAVIOR that agrees with the document', async () => {
+  it('accepts FAILURE_BEHAVIOR that agrees with the document, and applies it to one that states no mode', async () => {
     await expect(loadPolicy({ POLICY: yamlPolicy, FAILURE_BEHAVIOR: 'LOG_ON_FAILURE' }, ssm)).resolves.toBeTruthy();
+    const { document } = await loadPolicy({ POLICY: 'version: 1', FAILURE_BEHAVIOR: 'LOG_ON_FAILURE' }, ssm);
+    expect(document.mode).toBe('audit');
   });
 });
 

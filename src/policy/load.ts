@@ -48,9 +48,8 @@ export async function loadPolicy(env: Env, ssm: () => SSMClient): Promise<Loaded
   const shortcut = given(TRUST_SHORTCUTS)[0];
   if (shortcut) throw conflict(source, shortcut, `put the ${shortcut} setting into the policy document instead`);
   const text = await readSource(source, env[source]!.trim(), ssm);
-  const document = parseDocument(text, source);
-  applyFailureBehavior(document, env, source);
-  return { document, origin: source };
+  const raw = parseText(text, source);
+  return { document: validate(applyFailureBehavior(raw, env, source), source), origin: source };
 }
 
 function refuseNotationConflict(env: Env): void {
@@ -84,13 +83,15 @@ async function readSource(source: string, value: string, ssm: () => SSMClient): 
 
 /** YAML is a superset of JSON, so one parser reads both forms. */
 export function parseDocument(text: string, origin: string): PolicyDocument {
-  let raw: unknown;
+  return validate(parseText(text, origin), origin);
+}
+
+function parseText(text: string, origin: string): unknown {
   try {
-    raw = parseYaml(text);
+    return parseYaml(text);
   } catch (e) {
     throw new PolicyError(`${origin}: not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
-  return validate(raw, origin);
 }
 
 export function validate(raw: unknown, origin: string): PolicyDocument {
@@ -109,12 +110,17 @@ function failureBehaviorMode(env: Env): 'enforce' | 'audit' | undefined {
   return mode;
 }
 
-/** FAILURE_BEHAVIOR next to a document must agree with its mode, or it is a conflict. */
-function applyFailureBehavior(document: PolicyDocument, env: Env, source: string): void {
+/**
+ * FAILURE_BEHAVIOR sets the mode of a document that does not say it; a document that
+ * says another mode is a conflict (which one did the user mean?).
+ */
+function applyFailureBehavior(raw: unknown, env: Env, source: string): unknown {
   const mode = failureBehaviorMode(env);
-  if (mode && mode !== document.mode) {
-    throw conflict('FAILURE_BEHAVIOR', `${source} (mode: ${document.mode})`, 'set the mode in one place only');
-  }
+  if (!mode || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const stated = (raw as { mode?: unknown }).mode;
+  if (stated === undefined) return { ...raw, mode };
+  if (stated !== mode) throw conflict('FAILURE_BEHAVIOR', `${source} (mode: ${String(stated)})`, 'set the mode in one place only');
+  return raw;
 }
 
 function fromShortcuts(env: Env): LoadedPolicy {
