@@ -1,0 +1,44 @@
+/** Helpers for Notation verifier tests: trust store folders, signature attachment, contexts. */
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseReference } from '../../src/registry/reference.js';
+import type { Descriptor, RepositoryClient } from '../../src/registry/types.js';
+import type { VerifyContext } from '../../src/verify/types.js';
+import type { MemoryRepo } from './notation-memory-repo.js';
+import { EMPTY, signatureManifest } from './notation-signer.js';
+
+/** A notation-style trust store folder in a temp dir: {ca: {name: [pem or der, ...]}, ...} */
+export function makeTrustStore(stores: Partial<Record<'ca' | 'signingAuthority' | 'tsa', Record<string, Array<string | Buffer>>>>): string {
+  const root = mkdtempSync(join(tmpdir(), 'notation-store-'));
+  for (const [type, named] of Object.entries(stores)) {
+    for (const [name, certs] of Object.entries(named ?? {})) {
+      const dir = join(root, 'x509', type, name);
+      mkdirSync(dir, { recursive: true });
+      certs.forEach((c, i) => writeFileSync(join(dir, `cert${i}.${typeof c === 'string' ? 'pem' : 'cer'}`), c));
+    }
+  }
+  return root;
+}
+
+export function attachSignature(repo: MemoryRepo, subject: Descriptor, envelope: Buffer, mediaType: string): Descriptor {
+  repo.putBlob(EMPTY);
+  repo.putBlob(envelope);
+  return repo.putManifest(signatureManifest(subject, envelope, mediaType));
+}
+
+export function context(repo: RepositoryClient, descriptor: Descriptor, now = new Date()): VerifyContext {
+  return {
+    target: { ref: parseReference(`${repo.registry}/${repo.repository}@${descriptor.digest}`), digest: descriptor.digest, descriptor: async () => descriptor },
+    repo,
+    signal: new AbortController().signal,
+    now,
+  };
+}
+
+export function policy(statement: Record<string, unknown>): Record<string, unknown> {
+  return {
+    version: '1.0',
+    trustPolicies: [{ name: 'test', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustedIdentities: ['*'], ...statement }],
+  };
+}
