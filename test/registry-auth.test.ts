@@ -1,0 +1,157 @@
+/**
+ * Challenge parsing, loopback and origin rules, and the token flow against a scripted
+ * registry (a standalone fault proxy) — where the credentials and tokens go.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseChallenge } from '../src/registry/auth.js';
+import { RegistryClient } from '../src/registry/client.js';
+import { isLoopbackHost, registryOrigin } from '../src/registry/http.js';
+import { MEDIA_TYPES, RegistryError } from '../src/registry/types.js';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
+import { sha256 } from './support/registry.js';
+
+async function rejection(p: Promise<unknown>): Promise<RegistryError> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected a RegistryError, got success');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RegistryError);
+  return err as RegistryError;
+}
+
+describe('parseChallenge', () => {
+  it('reads a Docker Hub bearer challenge', () => {
+    expect(
+      parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'),
+    ).toEqual({ scheme: 'bearer', realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/nginx:pull' });
+  });
+
+  it('reads unquoted values, odd spacing, escapes and case', () => {
+    expect(parseChallenge('bearer  Realm = https://r.example/t , service="a \\"b\\""')).toEqual({
+      scheme: 'bearer',
+      realm: 'https://r.example/t',
+      service: 'a "b"',
+    });
+  });
+
+  it('reads Basic', () => {
+    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({ scheme: 'basic', realm: 'Registry Realm' });
+  });
+
+  it('picks a usable challenge out of several', () => {
+    expect(parseChallenge('Negotiate, Bearer realm="https://r.example/t"')).toEqual({ scheme: 'bearer', realm: 'https://r.example/t' });
+  });
+
+  it.each([null, '', 'Bearer', 'Bearer service="x"', 'Negotiate abc', '==='])('finds nothing usable in %j', (header) => {
+    expect(parseChallenge(header)).toBeNull();
+  });
+});
+
+describe('isLoopbackHost and registryOrigin', () => {
+  it.each(['127.0.0.1:5000', '127.1.2.3', 'localhost:5000', 'localhost', '[::1]:5000', '[::1]'])('%s is loopback', (h) => {
+    expect(isLoopbackHost(h)).toBe(true);
+  });
+
+  it.each(['10.0.0.1:5000', '127.0.0.1.nip.io', 'localhost.example.com', '128.0.0.1', '127.0.0.256', '[::2]:5000', 'registry.example.com'])(
+    '%s is not loopback',
+    (h) => {
+      expect(isLoopbackHost(h)).toBe(false);
+    },
+  );
+
+  it('uses HTTPS unless an insecure loopback registry', () => {
+    expect(registryOrigin('registry.example.com', undefined)).toBe('https://registry.example.com');
+    expect(registryOrigin('127.0.0.1:5000', undefined)).toBe('https://127.0.0.1:5000');
+    expect(registryOrigin('127.0.0.1:5000', { insecure: true })).toBe('http://127.0.0.1:5000');
+    expect(registryOrigin('docker.io', undefined)).toBe('https://registry-1.docker.io');
+    expect(() => registryOrigin('10.1.2.3:5000', { insecure: true })).toThrow(/loopback/);
+  });
+});
+
+describe('token flow against a scripted registry', () => {
+  let registry: FaultProxy;
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, layers: [] });
+  const digest = sha256(manifest);
+
+  beforeAll(async () => {
+    registry = await startFaultProxy(); // standalone: nothing behind it
+  });
+  afterAll(async () => registry?.stop());
+  beforeEach(() => registry.reset());
+
+  const challengeThenServe = (realm: string) =>
+    registry.setRules([
+      {
+        path: /\/manifests\//,
+        times: 1,
+        action: { type: 'status', status: 401, headers: { 'www-authenticate': `Bearer realm="${realm}",service="svc"` } },
+      },
+      { path: /\/manifests\//, action: { type: 'respond', body: manifest, headers: { 'content-type': MEDIA_TYPES.ociManifest } } },
+    ]);
+
+  it('gets an anonymous token without sending any credentials to the realm', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'respond', body: JSON.stringify({ access_token: 'anon-token' }) } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+    expect((await client.repository(registry.host, 'lib/app').getManifest(digest)).descriptor.digest).toBe(digest);
+    const token = registry.requests.find((q) => q.server === 'other')!;
+    expect(token.authorization).toBeUndefined();
+    expect(new URL(token.path, 'http://x').searchParams.get('scope')).toBe('repository:lib/app:pull');
+    expect(new URL(token.path, 'http://x').searchParams.get('service')).toBe('svc');
+    expect(registry.requests.filter((q) => q.server === 'proxy').map((q) => q.authorization)).toEqual([undefined, 'Bearer anon-token']);
+    expect(client.requestCount).toBe(3);
+  });
+
+  it('sends configured credentials to the realm, and only there and to the registry', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'respond', body: JSON.stringify({ token: 't1', expires_in: 300 }) } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true, username: 'u', password: 'p' } } });
+    await client.repository(registry.host, 'lib/app').getManifest(digest);
+    const token = registry.requests.find((q) => q.server === 'other')!;
+    expect(token.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+  });
+
+  it('answers AUTH when the realm refuses the credentials', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'status', status: 401 } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true, username: 'u', password: 'bad' } } });
+    expect((await rejection(client.repository(registry.host, 'lib/app').getManifest(digest))).kind).toBe('AUTH');
+  });
+
+  it('answers UNAVAILABLE when the realm fails', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'status', status: 503 } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+    expect((await rejection(client.repository(registry.host, 'lib/app').getManifest(digest))).kind).toBe('UNAVAILABLE');
+  });
+
+  it('answers BAD_RESPONSE when the realm answers without a token', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'respond', body: JSON.stringify({ nothing: true }) } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+    expect((await rejection(client.repository(registry.host, 'lib/app').getManifest(digest))).kind).toBe('BAD_RESPONSE');
+  });
+
+  it('refuses a plain-HTTP realm that is not on loopback', async () => {
+    challengeThenServe('http://auth.example.com/token');
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true, username: 'u', password: 'p' } } });
+    expect((await rejection(client.repository(registry.host, 'lib/app').getManifest(digest))).kind).toBe('INSECURE');
+    expect(client.requestCount).toBe(1); // the credentials never left
+  });
+
+  it('answers AUTH for a 401 without a challenge', async () => {
+    registry.setRules([{ path: /\/manifests\//, action: { type: 'status', status: 401 } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+    expect((await rejection(client.repository(registry.host, 'lib/app').getManifest(digest))).kind).toBe('AUTH');
+  });
+
+  it('answers AUTH for a Basic challenge when no credentials are configured', async () => {
+    registry.setRules([{ path: /\/manifests\//, action: { type: 'status', status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } } }]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true } } });
+    const err = await rejection(client.repository(registry.host, 'lib/app').getManifest(digest));
+    expect(err.kind).toBe('AUTH');
+    expect(err.message).toMatch(/credentials/);
+  });
+});
