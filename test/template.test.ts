@@ -5,6 +5,7 @@
  * widening one (an action, a resource, a dropped condition, an extra policy)
  * fails here; the last block proves that by widening a copy on purpose.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -500,6 +501,9 @@ describe('template.yaml: events, alerts, outputs', () => {
     expect(value('HookInvokeRoleArn')).toEqual(getAtt('HookInvokeRole', 'Arn'));
     expect(value('TaskWatchdogFunctionArn')).toEqual(getAtt('TaskWatchdogFunction', 'Arn'));
     expect(value('AlertTopicArn')).toEqual(ref('AlertTopic'));
+    // Services defined in other stacks attach the hook with !ImportValue.
+    expect(obj(outputs.HookFunctionArn, 'out').Export).toEqual({ Name: sub('${AWS::StackName}-HookFunctionArn') });
+    expect(obj(outputs.HookInvokeRoleArn, 'out').Export).toEqual({ Name: sub('${AWS::StackName}-HookInvokeRoleArn') });
     const snippet = obj(value('LifecycleHook'), 'LifecycleHook')['Fn::Sub'];
     expect(typeof snippet).toBe('string');
     // With the references filled in, the snippet is one DeploymentLifecycleHook in API JSON.
@@ -556,6 +560,20 @@ describe('events/: hook events and sam local environment', () => {
       expect(Object.keys(obj(env[fn], `env.json ${fn}`)).sort(), fn).toEqual(declared);
     }
   });
+});
+
+// cfn-lint runs the real SAM translator and CloudFormation's resource schemas: an
+// independent check of what the tests above cannot see (property names, types).
+const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+const hasCfnLint = cfnLint.status === 0;
+if (!hasCfnLint) console.log('skipping the cfn-lint check: cfn-lint is not installed (pip install cfn-lint)');
+
+describe.skipIf(!hasCfnLint)('template.yaml: cfn-lint', () => {
+  it('passes cfn-lint, SAM transform included', () => {
+    const run = spawnSync('cfn-lint', ['--format', 'parseable', '--', 'template.yaml'], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  }, 130_000);
 });
 
 describe('the checks above fail when a permission is widened', () => {
