@@ -103,6 +103,25 @@ describe('registry faults', () => {
     expect(err.transient).toBe(true);
   });
 
+  it('answers TIMEOUT when the body stops halfway', async () => {
+    proxy.setRules([{ path: /\/blobs\//, action: { type: 'stall-body', afterBytes: 10 } }]);
+    const r = repository(300);
+    const err = await rejection(r.getBlob(layer.digest, 1 << 20));
+    expect(err.kind).toBe('TIMEOUT');
+  });
+
+  it('keeps a shared fetch going for the callers that still wait', async () => {
+    const r = await warmRepository();
+    proxy.setRules([{ path: /\/manifests\//, action: { type: 'delay', ms: 100 } }]);
+    const impatient = new AbortController();
+    const first = r.getManifest(image.digest, impatient.signal);
+    const second = r.getManifest(image.digest);
+    impatient.abort(new Error('gave up'));
+    expect((await rejection(first)).kind).toBe('TIMEOUT');
+    expect((await second).descriptor.digest).toBe(image.digest);
+    expect(proxy.count(/\/manifests\//)).toBe(1);
+  });
+
   it("answers TIMEOUT when the caller's signal aborts", async () => {
     proxy.setRules([{ path: /\/manifests\//, action: { type: 'delay', ms: 5_000 } }]);
     const controller = new AbortController();

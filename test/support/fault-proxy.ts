@@ -18,6 +18,8 @@ export type FaultAction =
   | { type: 'delay'; ms: number }
   /** 200 with `bytes` bytes; declareLength: send Content-Length (default) or stream chunked */
   | { type: 'oversize'; bytes: number; declareLength?: boolean; contentType?: string }
+  /** send the headers and the first bytes of the registry's answer, then nothing more */
+  | { type: 'stall-body'; afterBytes?: number }
   /** forward, then change the body (a trailing space: still JSON, different digest) */
   | { type: 'alter' }
   /** forward, keep the answer (altered if asked), and redirect the client to fetch it from another origin or this one */
@@ -138,6 +140,12 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
         return pipeUpstream(req, res);
       case 'oversize':
         return sendOversized(res, action);
+      case 'stall-body': {
+        const up = await fetchUpstream(req);
+        res.writeHead(up.status, { ...up.headers, 'content-length': String(up.body.length) });
+        res.write(up.body.subarray(0, action.afterBytes ?? 1));
+        return; // the connection stays open until the client gives up or stop() closes it
+      }
       case 'alter': {
         const up = await fetchUpstream(req);
         const body = up.status === 200 ? Buffer.concat([up.body, Buffer.from(' ')]) : up.body;
