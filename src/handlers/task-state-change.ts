@@ -1,0 +1,73 @@
+/**
+ * Lambda entry point for the task watchdog (SAM: task-state-change.handler), invoked
+ * by the EventBridge rule on `ECS Task State Change`. Thin: it wires the gate, the
+ * ECS client and the alerts into watchTask() (src/watchdog/watch-task.ts); middy adds
+ * the Lambda context to every log line and flushes EMF metrics.
+ *
+ * It returns a small summary ({taskArn, action, decisions, ...}); it throws only
+ * when StopTask failed, so that the asynchronous invocation is retried (and the task
+ * verified again) instead of being left running unnoticed.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { Context } from 'aws-lambda';
+import { sendAlerts, type AlertDeps } from '../alerts/index.js';
+import { awsClients } from '../aws.js';
+import { logDecisions, logger, metrics } from '../observability.js';
+import { decide, type Gate } from '../policy/decide.js';
+import { getGate } from '../runtime.js';
+import { HandledTasks } from '../watchdog/handled-tasks.js';
+import { policyErrorDecisions } from '../watchdog/policy-error.js';
+import { taskScopeFrom } from '../watchdog/scope.js';
+import { watchTask, type WatchdogDeps, type WatchSummary } from '../watchdog/watch-task.js';
+
+/** Per Lambda container: the tasks already dealt with (see HandledTasks for its limits). */
+const handledHere = new HandledTasks();
+
+export interface TaskWatchdogOptions {
+  getGate?: () => Promise<Gate>;
+  ecs?: ECSClient;
+  /** clients for SNS, EventBridge and SSM (Slack); default: the shared SDK clients */
+  alertDeps?: Omit<AlertDeps, 'timeoutMs' | 'env'>;
+  handled?: HandledTasks;
+  env?: Record<string, string | undefined>;
+}
+
+/** The handler's logic with its dependencies chosen; tests and the demo pass their own. */
+export function makeTaskStateChange(options: TaskWatchdogOptions = {}) {
+  return async function taskStateChange(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<WatchSummary> {
+    return watchTask(event, watchdogDeps(context, options));
+  };
+}
+
+function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, options: TaskWatchdogOptions): WatchdogDeps {
+  const env = options.env ?? process.env;
+  const { scope, warning } = taskScopeFrom(env.TASK_SCOPE);
+  if (warning) logger.error(warning);
+  const loadGate = options.getGate ?? (() => getGate());
+  return {
+    ecs: options.ecs ?? awsClients().ecs,
+    decide: async (images, deadline) => {
+      let gate: Gate;
+      try {
+        gate = await loadGate();
+      } catch (error) {
+        logger.error('task watchdog: the policy cannot be loaded', { error: error as Error, reason: 'POLICY_ERROR' });
+        return policyErrorDecisions(images, error, env);
+      }
+      return decide(images, gate, { deadline });
+    },
+    alert: (decisions, ctx, timeoutMs) => sendAlerts(decisions, ctx, { ...options.alertDeps, env: env as NodeJS.ProcessEnv, timeoutMs }),
+    handled: options.handled ?? handledHere,
+    scope,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    logDecisions: (decisions, where) => logDecisions(decisions, { ...where, source: 'task-watchdog' }),
+  };
+}
+
+/** `ecs-image-gate invoke task EVENT.json` and the demo call this with a fake context. */
+export const taskStateChange = makeTaskStateChange();
+
+export const handler = middy(taskStateChange).use(injectLambdaContext(logger)).use(logMetrics(metrics));

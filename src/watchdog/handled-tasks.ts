@@ -1,0 +1,48 @@
+/**
+ * Tasks this Lambda container has already dealt with. One task emits several
+ * events that pass the rule (PROVISIONING, then PENDING; EventBridge may also
+ * deliver one twice), and each must not stop and alert again.
+ *
+ * In memory and bounded (least recently used goes first): no table to deploy, no
+ * extra latency. It does not span containers: two events of one task handled in
+ * parallel by two containers are both verified. The damage is bounded: StopTask
+ * is idempotent, and once a task is stopped its later events carry desiredStatus
+ * STOPPED and are ignored; what can repeat is one alert. A DynamoDB conditional
+ * put (attribute_not_exists(taskArn), with a TTL) would make it exact.
+ */
+export const DEFAULT_HANDLED_CAPACITY = 5_000;
+
+export class HandledTasks {
+  private readonly seen = new Map<string, string>();
+
+  constructor(private readonly capacity = DEFAULT_HANDLED_CAPACITY) {}
+
+  /** What was done with the task, if it was handled here. */
+  get(taskArn: string): string | undefined {
+    const outcome = this.seen.get(taskArn);
+    if (outcome !== undefined) {
+      this.seen.delete(taskArn);
+      this.seen.set(taskArn, outcome);
+    }
+    return outcome;
+  }
+
+  /** Only for a finished outcome: a stop that failed must stay open for the retry. */
+  add(taskArn: string, outcome: string): void {
+    this.seen.delete(taskArn);
+    this.seen.set(taskArn, outcome);
+    while (this.seen.size > this.capacity) {
+      const oldest = this.seen.keys().next().value;
+      if (oldest === undefined) break;
+      this.seen.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  clear(): void {
+    this.seen.clear();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Which tasks the watchdog verifies (TASK_SCOPE).
+ *
+ *   standalone (default)  tasks no service deployment started: RunTask, StartTask,
+ *                         scheduled tasks. Service tasks are the deployment gate's.
+ *   all                   every task.
+ *
+ * A service task carries `group: service:<name>` and `startedBy: <deployment id>`,
+ * but whoever calls RunTask may set both. So a claim is only believed when
+ * ecs:DescribeServices shows that service, with a deployment (or task set) of that
+ * id running exactly this task definition. Anything less, including a failed
+ * DescribeServices call, means the task is verified: doubt never skips a check.
+ */
+import { DescribeServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
+import type { TaskEvent } from './task-event.js';
+
+export type TaskScope = 'standalone' | 'all';
+
+export function taskScopeFrom(value: string | undefined): { scope: TaskScope; warning?: string } {
+  const v = value?.trim().toLowerCase();
+  if (!v || v === 'standalone') return { scope: 'standalone' };
+  if (v === 'all') return { scope: 'all' };
+  // a typo must widen what is checked, never narrow it
+  return { scope: 'all', warning: `TASK_SCOPE "${value}" is not standalone or all; verifying all tasks` };
+}
+
+export interface ServiceClaim {
+  service?: string;
+  startedBy?: string;
+}
+
+/** The task's hints that it belongs to a service, or undefined when it makes none. */
+export function serviceClaim(task: TaskEvent): ServiceClaim | undefined {
+  const service = task.group?.startsWith('service:') ? task.group.slice('service:'.length) : undefined;
+  const startedBy = task.startedBy?.startsWith('ecs-svc/') ? task.startedBy : undefined;
+  if (!service && !startedBy) return undefined;
+  return { ...(service ? { service } : {}), ...(startedBy ? { startedBy } : {}) };
+}
+
+export type ClaimCheck = { genuine: true; service: string; deploymentId: string } | { genuine: false; why: string };
+
+export async function checkServiceClaim(
+  ecs: ECSClient,
+  task: TaskEvent,
+  claim: ServiceClaim,
+  abortSignal: AbortSignal,
+): Promise<ClaimCheck> {
+  const { service, startedBy } = claim;
+  if (!service) return { genuine: false, why: `startedBy ${startedBy} without group service:<name>` };
+  if (!startedBy) return { genuine: false, why: `group service:${service} but startedBy is ${task.startedBy ?? 'absent'}, not a deployment id` };
+  if (!task.taskDefinitionArn) return { genuine: false, why: 'the event has no taskDefinitionArn to compare' };
+  let found: Service | undefined;
+  try {
+    const out = await ecs.send(new DescribeServicesCommand({ cluster: task.clusterArn, services: [service] }), { abortSignal });
+    found = out.services?.find((s) => s.serviceName === service);
+  } catch (error) {
+    return { genuine: false, why: `ecs:DescribeServices failed (${(error as Error).name}: ${(error as Error).message})` };
+  }
+  if (!found || (found.status !== 'ACTIVE' && found.status !== 'DRAINING')) {
+    return { genuine: false, why: `there is no active service ${service} in the cluster` };
+  }
+  return matchDeployment(found, service, startedBy, task.taskDefinitionArn);
+}
+
+/**
+ * ECS-controlled services list `deployments`; CODE_DEPLOY and EXTERNAL ones list
+ * `taskSets`. Both carry the id that ECS writes into startedBy, and the task
+ * definition they run.
+ */
+function matchDeployment(service: Service, name: string, startedBy: string, taskDefinitionArn: string): ClaimCheck {
+  const candidates = [...(service.deployments ?? []), ...(service.taskSets ?? [])];
+  const deployment = candidates.find((d) => d.id === startedBy);
+  if (!deployment) return { genuine: false, why: `service ${name} has no deployment ${startedBy}` };
+  if (deployment.taskDefinition !== taskDefinitionArn) {
+    return {
+      genuine: false,
+      why: `deployment ${startedBy} of service ${name} runs ${deployment.taskDefinition ?? 'no task definition'}, not ${taskDefinitionArn}`,
+    };
+  }
+  return { genuine: true, service: name, deploymentId: startedBy };
+}

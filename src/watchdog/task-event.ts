@@ -1,0 +1,99 @@
+/**
+ * The EventBridge `ECS Task State Change` event, read into what the watchdog needs.
+ * ECS adds fields over time, so unknown keys are ignored; the keys we act on are
+ * checked, and anything unreadable is a TaskEventError with a sentence.
+ */
+import { z } from 'zod';
+
+const arn = (kind: string) =>
+  z.string().regex(new RegExp(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\\d{12}:${kind}/\\S+$`), `must be an ECS ${kind} ARN`);
+
+const container = z.object({
+  name: z.string().min(1),
+  image: z.string().optional(),
+  imageDigest: z.string().optional(),
+});
+
+const detail = z.object({
+  clusterArn: arn('cluster'),
+  taskArn: arn('task'),
+  taskDefinitionArn: z.string().optional(),
+  group: z.string().optional(),
+  startedBy: z.string().optional(),
+  lastStatus: z.string().min(1),
+  desiredStatus: z.string().min(1),
+  containers: z.array(container).default([]),
+  version: z.number().optional(),
+});
+
+const envelope = z.object({
+  'detail-type': z.literal('ECS Task State Change', {
+    errorMap: () => ({ message: 'must be "ECS Task State Change"' }),
+  }),
+  source: z.string().optional(),
+  id: z.string().optional(),
+  account: z.string().optional(),
+  region: z.string().optional(),
+  detail,
+});
+
+export interface TaskContainer {
+  name: string;
+  image?: string;
+  imageDigest?: string;
+}
+
+export interface TaskEvent {
+  eventId?: string;
+  region: string;
+  clusterArn: string;
+  taskArn: string;
+  taskId: string;
+  taskDefinitionArn?: string;
+  group?: string;
+  startedBy?: string;
+  lastStatus: string;
+  desiredStatus: string;
+  containers: TaskContainer[];
+}
+
+export class TaskEventError extends Error {
+  override name = 'TaskEventError';
+}
+
+export function parseTaskEvent(event: unknown): TaskEvent {
+  const parsed = envelope.safeParse(event);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
+    throw new TaskEventError(`not an ECS Task State Change event: ${issues}`);
+  }
+  const { detail: d, id, region } = parsed.data;
+  const arnRegion = d.taskArn.split(':')[3]!;
+  return {
+    ...(id ? { eventId: id } : {}),
+    region: region ?? arnRegion,
+    clusterArn: d.clusterArn,
+    taskArn: d.taskArn,
+    taskId: d.taskArn.split('/').pop()!,
+    ...(d.taskDefinitionArn ? { taskDefinitionArn: d.taskDefinitionArn } : {}),
+    ...(d.group ? { group: d.group } : {}),
+    ...(d.startedBy ? { startedBy: d.startedBy } : {}),
+    lastStatus: d.lastStatus,
+    desiredStatus: d.desiredStatus,
+    containers: d.containers.map((c) => ({
+      name: c.name,
+      ...(c.image ? { image: c.image } : {}),
+      ...(c.imageDigest ? { imageDigest: c.imageDigest } : {}),
+    })),
+  };
+}
+
+/** The statuses of a task that is about to run: the one moment the watchdog acts. */
+const STARTING = new Set(['PROVISIONING', 'PENDING']);
+
+/** Undefined when the watchdog should act on this event, else why not. */
+export function whyIgnored(task: TaskEvent): string | undefined {
+  if (task.desiredStatus !== 'RUNNING') return `desiredStatus is ${task.desiredStatus}, not RUNNING`;
+  if (!STARTING.has(task.lastStatus)) return `lastStatus is ${task.lastStatus}: the watchdog acts on PROVISIONING or PENDING`;
+  return undefined;
+}
