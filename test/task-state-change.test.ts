@@ -238,8 +238,14 @@ describe('an unsigned standalone task', () => {
 
   it('is stopped before the alert is sent', async () => {
     const order: string[] = [];
-    ecsMock.on(StopTaskCommand).callsFake(() => void order.push('stop') ?? {});
-    snsMock.on(PublishCommand).callsFake(() => void order.push('sns') ?? { MessageId: 'm' });
+    ecsMock.on(StopTaskCommand).callsFake(() => {
+      order.push('stop');
+      return {};
+    });
+    snsMock.on(PublishCommand).callsFake(() => {
+      order.push('sns');
+      return { MessageId: 'm' };
+    });
     await watchdog()(loadEvent('task-standalone-unsigned'), context);
     expect(order).toEqual(['stop', 'sns']);
   });
