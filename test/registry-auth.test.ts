@@ -134,6 +134,14 @@ describe('token flow against a scripted registry', () => {
     expect((await rejection(client.repository(registry.host, 'lib/app').getManifest(digest))).kind).toBe('BAD_RESPONSE');
   });
 
+  it('follows a loopback realm for a registry mapped by resolveHost (test hook)', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'respond', body: JSON.stringify({ token: 'mapped' }) } }]);
+    const client = new RegistryClient({ resolveHost: (h) => (h === 'registry.example.test' ? { origin: registry.origin } : undefined) });
+    expect((await client.repository('registry.example.test', 'lib/app').getManifest(digest)).descriptor.digest).toBe(digest);
+    expect(registry.requests.at(-1)!.authorization).toBe('Bearer mapped');
+  });
+
   it('refuses a plain-HTTP realm that is not on loopback', async () => {
     challengeThenServe('http://auth.example.com/token');
     const client = new RegistryClient({ registries: { [registry.host]: { insecure: true, username: 'u', password: 'p' } } });

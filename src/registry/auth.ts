@@ -80,6 +80,8 @@ export class RegistryAuth {
     private readonly registry: string,
     private readonly settings: RegistrySettings | undefined,
     private readonly http: Http,
+    /** may the token realm be plain HTTP on loopback? (insecure loopback registries, test mappings) */
+    private readonly loopbackHttp: boolean = Boolean(settings?.insecure) && isLoopbackHost(registry),
   ) {}
 
   /** Authorization to send before any challenge: known scheme and a usable credential. */
@@ -137,7 +139,7 @@ export class RegistryAuth {
     const sent = await this.http.send(realm, {
       headers: { accept: 'application/json' },
       ...(basic ? { authorization: basic, credentialsOrigin: realm.origin } : {}),
-      allowLoopbackHttp: this.#insecureLoopback(),
+      allowLoopbackHttp: this.loopbackHttp,
       what,
     });
     if (!sent.response.ok) {
@@ -160,10 +162,6 @@ export class RegistryAuth {
     return token;
   }
 
-  #insecureLoopback(): boolean {
-    return Boolean(this.settings?.insecure) && isLoopbackHost(this.registry);
-  }
-
   /** The realm must be HTTPS, except for an insecure loopback registry's loopback realm. */
   #realmUrl(realm: string): URL {
     let url: URL;
@@ -172,7 +170,7 @@ export class RegistryAuth {
     } catch {
       throw new RegistryError('BAD_RESPONSE', `registry ${this.registry} named an invalid token realm`);
     }
-    const loopbackHttp = url.protocol === 'http:' && this.#insecureLoopback() && isLoopbackHost(url.host);
+    const loopbackHttp = url.protocol === 'http:' && this.loopbackHttp && isLoopbackHost(url.host);
     if (url.protocol !== 'https:' && !loopbackHttp) {
       throw new RegistryError('INSECURE', `registry ${this.registry} named a token realm that is not HTTPS: ${url.origin}`);
     }

@@ -69,7 +69,10 @@ export class RegistryClient {
   #authFor(registry: string): RegistryAuth {
     let auth = this.#auth.get(registry);
     if (!auth) {
-      auth = new RegistryAuth(registry, this.options.registries?.[registry], this.#http);
+      const settings = this.options.registries?.[registry];
+      const mapped = Boolean(this.options.resolveHost?.(registry));
+      const loopbackHttp = mapped || (Boolean(settings?.insecure) && isLoopbackHost(registry));
+      auth = new RegistryAuth(registry, settings, this.#http, loopbackHttp);
       this.#auth.set(registry, auth);
     }
     return auth;
