@@ -76,8 +76,9 @@ describe('CosignKeyVerifier', () => {
   it('admits an image signed with our key and names the key by fingerprint', async () => {
     await signImage(reg, REPO, image, ours.privateKey);
     const verifier = verifierFor();
-    const verdict = await verify(verifier);
     const fingerprint = loadPemKey(ours.publicKeyPem).fingerprint;
+    expect(verifier.description).toBe(`cosign key ${fingerprint.slice(0, 15)}…`);
+    const verdict = await verify(verifier);
     expect(verdict).toEqual({ ok: true, by: `cosign key ${fingerprint.slice(0, 15)}…` });
     expect(verifier.description).toBe(`cosign key ${fingerprint.slice(0, 15)}…`);
   });

@@ -66,7 +66,9 @@ export function cosignSignatureTag(digest: string): string {
 export class CosignKeyVerifier implements Verifier {
   private loaded: PublicKeyHandle | undefined;
 
-  constructor(private readonly keySource: KeySource) {}
+  constructor(private readonly keySource: KeySource) {
+    this.loaded = keySource.known;
+  }
 
   get description(): string {
     const what = `cosign ${this.keySource.describe}`;

@@ -40,6 +40,8 @@ export interface PublicKeyHandle {
 export interface KeySource {
   describe: string;
   load: (signal?: AbortSignal) => Promise<PublicKeyHandle>;
+  /** the key when it is already loaded (PEM), so a verifier can name it before its first use */
+  known?: PublicKeyHandle;
 }
 
 const CURVE_HASH: Record<string, HashName> = {
@@ -83,12 +85,12 @@ export function loadPemKeyFile(path: string): PublicKeyHandle {
 /** Parse once, at policy load, so a bad key is reported before any image is seen. */
 export function pemKeySource(pem: string): KeySource {
   const handle = loadPemKey(pem);
-  return { describe: 'key', load: async () => handle };
+  return { describe: 'key', load: async () => handle, known: handle };
 }
 
 export function pemFileKeySource(path: string): KeySource {
   const handle = loadPemKeyFile(path);
-  return { describe: 'key', load: async () => handle };
+  return { describe: 'key', load: async () => handle, known: handle };
 }
 
 export function kmsKeySource(store: KmsKeyStore, keyId: string): KeySource {
