@@ -344,7 +344,8 @@ describe('template.yaml: functions and build', () => {
     expect(Object.keys(hookVars).sort()).toEqual([...shared].sort());
     expect(Object.keys(watchdogVars).sort()).toEqual([...shared, 'TASK_SCOPE'].sort());
     expect(watchdogVars.TASK_SCOPE).toEqual(ref('TaskScope'));
-    expect(hookVars.COSIGN_KEY_ARN).toEqual(ref('CosignKmsKeyArn'));
+    // With a policy document, these would conflict with it (the loader refuses both at once).
+    expect(hookVars.COSIGN_KEY_ARN).toEqual({ 'Fn::If': ['HasPolicyParameter', '', ref('CosignKmsKeyArn')] });
     expect(hookVars.POLICY_PARAMETER).toEqual(ref('PolicyParameterName'));
     expect(hookVars.ALERT_TOPIC_ARN).toEqual(ref('AlertTopic'));
     // FailureBehavior would contradict a policy document's own `mode`.
@@ -417,6 +418,14 @@ describe('template.yaml: parameters and conditions', () => {
     expect(accepts('TrustedSigningProfiles', 'Prod')).toBe(false);
     expect(accepts('AlertEmail', 'ops@example.com')).toBe(true);
     expect(accepts('AlertEmail', 'not an address')).toBe(false);
+  });
+
+  it('refuses at deploy time a policy document together with trust shortcuts', () => {
+    const rule = obj(obj(template.Rules, 'Rules').PolicyDocumentOrShortcuts, 'rule');
+    expect(rule.RuleCondition).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [ref('PolicyParameterName'), ''] }] });
+    expect(list(rule.Assertions, 'Assertions').map((a) => obj(a, 'assertion').Assert)).toEqual([
+      { 'Fn::And': [{ 'Fn::Equals': [ref('CosignPublicKey'), ''] }, { 'Fn::Equals': [ref('TrustedSigningProfiles'), ''] }] },
+    ]);
   });
 
   it('turns each optional permission on only when its parameter is set', () => {
@@ -545,6 +554,15 @@ describe('events/: hook events and sam local environment', () => {
     const others = Object.entries(weights).filter(([revision]) => revision !== target);
     expect(others.map(([, weight]) => weight)).toEqual([100]);
     expect(others[0]?.[0]).toMatch(revisionArn);
+  });
+
+  it('has a forward PRE_PRODUCTION_TRAFFIC_SHIFT with the same weights: weight 0 alone is not a rollback', () => {
+    // ECS re-invokes only TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT hooks on rollback; before a
+    // forward shift the target also has weight 0. A handler must look at the stage too.
+    const forward = readJson('events/hook-pre-production-traffic-shift.json');
+    const rollback = readJson('events/hook-rollback-production-traffic-shift.json');
+    expect(forward.lifecycleStage).toBe('PRE_PRODUCTION_TRAFFIC_SHIFT');
+    expect(obj(forward.executionDetails, 'd').productionTrafficWeights).toEqual(obj(rollback.executionDetails, 'd').productionTrafficWeights);
   });
 
   it('has a malformed event whose target is not a service revision', () => {
