@@ -3,31 +3,31 @@
  * DescribeTasks, the STOPPED event), so it is where whoever ran the task learns why
  * it died. ECS caps it at 255 characters; we shorten in steps so the reason code of
  * every listed container survives: full digests, then short digests, then shortened
- * names, then "+N more".
+ * names, then names without the registry host, then "+N more".
  */
 import type { Decision } from '../policy/decision.js';
 
 export const STOP_REASON_MAX = 255;
 export const STOP_REASON_PREFIX = 'ecs-image-gate: ';
 
-type Style = 'full' | 'short' | 'compact';
+type Style = 'full' | 'short' | 'compact' | 'tight';
 
 /** "ecs-image-gate: web 1234.dkr.ecr.us-east-1.amazonaws.com/app@sha256:ab12cd34ef56... SIGNATURE_MISSING" */
 export function stopReason(blocking: Decision[]): string {
   const items = blocking.length ? blocking : [];
-  for (const style of ['full', 'short', 'compact'] as const) {
+  for (const style of ['full', 'short', 'compact', 'tight'] as const) {
     const text = STOP_REASON_PREFIX + items.map((d) => item(d, style)).join('; ');
     if (text.length <= STOP_REASON_MAX) return text;
   }
   for (let shown = items.length - 1; shown >= 1; shown--) {
-    const text = `${STOP_REASON_PREFIX}${items.slice(0, shown).map((d) => item(d, 'compact')).join('; ')}; +${items.length - shown} more`;
+    const text = `${STOP_REASON_PREFIX}${items.slice(0, shown).map((d) => item(d, 'tight')).join('; ')}; +${items.length - shown} more`;
     if (text.length <= STOP_REASON_MAX) return text;
   }
   return lastResort(items[0], items.length - 1);
 }
 
 function item(d: Decision, style: Style): string {
-  const container = style === 'compact' ? cutEnd(ascii(d.container), 32) : ascii(d.container);
+  const container = style === 'compact' || style === 'tight' ? cutEnd(ascii(d.container), 32) : ascii(d.container);
   return `${container} ${imageOf(d, style)} ${d.reason}`;
 }
 
@@ -36,7 +36,15 @@ function imageOf(d: Decision, style: Style): string {
   const name = ascii(at >= 0 ? d.image.slice(0, at) : d.image);
   const digest = d.digest ?? (at >= 0 ? d.image.slice(at + 1) : undefined);
   const shownDigest = digest ? `@${style === 'full' ? digest : shortDigest(digest)}` : '';
-  return `${style === 'compact' ? cutMiddle(name, 72) : name}${shownDigest}`;
+  return `${shorten(name, style)}${shownDigest}`;
+}
+
+/** compact: long names lose their middle; tight: the registry host goes too (the repository tells most). */
+function shorten(name: string, style: Style): string {
+  if (style === 'compact') return cutMiddle(name, 72);
+  if (style !== 'tight') return name;
+  const slash = name.indexOf('/');
+  return cutMiddle(slash > 0 ? `.../${name.slice(slash + 1)}` : name, 48);
 }
 
 /** "sha256:ab12cd34ef56..." — 12 hex characters identify an image to a person. */
