@@ -147,6 +147,12 @@ describe('decide()', () => {
     expect(authDeny!.retryable).toBeUndefined();
   });
 
+  it('onError: allow never admits a registry answer that may be forged (wrong digest, over a cap)', async () => {
+    const forged = new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('BAD_RESPONSE', 'blob sha256:… does not match its digest')));
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gateWith({ onError: 'allow' }, [forged]), { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR' });
+  });
+
   it('onError: allow never admits a bad signature', async () => {
     const gate = gateWith({ onError: 'allow' }, [new ScriptedVerifier('k', fail('SIGNATURE_INVALID'))]);
     const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });

@@ -47,7 +47,18 @@ type ErrorReason = Extract<ReasonCode, 'REGISTRY_AUTH_FAILURE' | 'REGISTRY_ERROR
 export type Outcome =
   | { kind: 'verified'; verifiedBy: string[]; detail: string }
   | { kind: 'failed'; reason: FailureReason; detail: string }
-  | { kind: 'error'; reason: ErrorReason; detail: string; retryable: boolean };
+  | {
+      kind: 'error';
+      reason: ErrorReason;
+      detail: string;
+      retryable: boolean;
+      /**
+       * false when the "error" may be an attack: a registry answer that does not match its
+       * digest, is over a size cap or is malformed. Anyone who can push to a repository can
+       * provoke one, so onError: allow must not admit it.
+       */
+      admissible: boolean;
+    };
 
 export const DEFAULT_CONCURRENCY = 8;
 
@@ -192,7 +203,7 @@ function combine(results: VerifierResult[], rule: CompiledRule): Outcome {
   if (errors.length && passed.length + errors.length >= rule.require) return errors[0]!;
   const failures = results.flatMap((r) => (r.ok === false ? [r] : []));
   const worst = worstFailure(failures);
-  if (!worst) return errors[0] ?? { kind: 'error', reason: 'INTERNAL_ERROR', detail: 'no verifier gave a verdict', retryable: false };
+  if (!worst) return errors[0] ?? { kind: 'error', reason: 'INTERNAL_ERROR', detail: 'no verifier gave a verdict', retryable: false, admissible: false };
   const shortfall = rule.require > 1 ? ` (${passed.length} of required ${rule.require} passed)` : '';
   return { kind: 'failed', reason: worst.reason, detail: `${worst.detail}${shortfall}` };
 }
@@ -207,7 +218,7 @@ function fromOutcome(outcome: Outcome, gate: Gate, where: { rule?: string; diges
     case 'failed':
       return { ...base, allow: false, reason: outcome.reason, detail: outcome.detail };
     case 'error': {
-      const admitted = policy.mode === 'enforce' && policy.onError === 'allow';
+      const admitted = policy.mode === 'enforce' && policy.onError === 'allow' && outcome.admissible;
       return {
         ...base,
         allow: admitted,
@@ -222,19 +233,23 @@ function fromOutcome(outcome: Outcome, gate: Gate, where: { rule?: string; diges
 export function errorOutcome(e: unknown): Extract<Outcome, { kind: 'error' }> {
   if (e instanceof RegistryError) {
     const reason = e.kind === 'AUTH' ? 'REGISTRY_AUTH_FAILURE' : e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'REGISTRY_ERROR';
-    return { kind: 'error', reason, detail: e.message, retryable: e.transient };
+    const admissible = e.kind !== 'BAD_RESPONSE' && e.kind !== 'INSECURE';
+    return { kind: 'error', reason, detail: e.message, retryable: e.transient, admissible };
   }
-  if (e instanceof VerifierError) return { kind: 'error', reason: e.reason, detail: e.message, retryable: e.transient };
+  if (e instanceof VerifierError) {
+    return { kind: 'error', reason: e.reason, detail: e.message, retryable: e.transient, admissible: e.reason !== 'POLICY_ERROR' };
+  }
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
-    return { kind: 'error', reason: 'TIMEOUT', detail: 'the decision ran out of time', retryable: true };
+    return { kind: 'error', reason: 'TIMEOUT', detail: 'the decision ran out of time', retryable: true, admissible: true };
   }
-  return { kind: 'error', reason: 'INTERNAL_ERROR', detail: `unexpected error: ${(e as Error)?.message ?? String(e)}`, retryable: false };
+  const detail = `unexpected error: ${(e as Error)?.message ?? String(e)}`;
+  return { kind: 'error', reason: 'INTERNAL_ERROR', detail, retryable: false, admissible: true };
 }
 
 /** A decision that runs out of time answers TIMEOUT; the work it started is left to finish or abort. */
 function withinDeadline(work: Promise<Outcome>, deadline: number): Promise<Outcome> {
   const remaining = deadline - Date.now();
-  const timeout: Outcome = { kind: 'error', reason: 'TIMEOUT', detail: 'the decision did not finish before the deadline', retryable: true };
+  const timeout: Outcome = { kind: 'error', reason: 'TIMEOUT', detail: 'the decision did not finish before the deadline', retryable: true, admissible: true };
   if (remaining <= 0) return Promise.resolve(timeout);
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<Outcome>((resolve) => {

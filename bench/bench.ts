@@ -1,0 +1,163 @@
+/**
+ * npm run bench: what a decision costs, against Debian's docker-registry on loopback.
+ *
+ *   - median decision time for one image, uncached and cached, and for a 10-container
+ *     revision (uncached);
+ *   - HTTP requests per uncached image (token auth, token already cached);
+ *   - the floor: the same registry requests made with bare fetch plus one crypto.verify,
+ *     and our ratio to it;
+ *   - the bundled hook handler: size and module init time;
+ *   - Notation and AWS Signer verification per image, next to cosign's (when built).
+ *
+ * Figures are medians of repeated runs; nothing here asserts a time.
+ */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { CoalescingCache } from '../src/policy/cache.js';
+import { compilePolicy } from '../src/policy/compile.js';
+import { decide, type Gate, type ImageInput, type Outcome } from '../src/policy/decide.js';
+import { validate } from '../src/policy/load.js';
+import { RegistryClient } from '../src/registry/client.js';
+import { awsClients } from '../src/aws.js';
+import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
+import { generateKeyPair, signImage } from '../test/support/cosign-signer.js';
+import { registryAvailable, REGISTRY_MISSING, startRegistry, type TestRegistry } from '../test/support/registry.js';
+import { bundleHandler, measureModuleInitMs } from '../scripts/bundle.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+
+if (!registryAvailable()) {
+  console.error(`bench: ${REGISTRY_MISSING}`);
+  process.exit(1);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+const reg: TestRegistry = await startRegistry({ auth: 'token' });
+try {
+  const key = generateKeyPair('p256');
+  const images: { digest: string }[] = [];
+  for (let i = 0; i < RUNS + 10; i++) {
+    const d = await reg.pushImage('bench/app', `v${i}`);
+    await signImage(reg, 'bench/app', d, key.privateKey);
+    images.push(d);
+  }
+  const document = validate(
+    {
+      version: 1,
+      registries: reg.settings,
+      rules: [{ name: 'bench', images: [`${reg.host}/bench/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+    },
+    'bench',
+  );
+  const clients = awsClients();
+  const policy = compilePolicy({ document, origin: 'bench' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }));
+  const registry = new RegistryClient({ registries: document.registries });
+  const freshGate = (): Gate => ({
+    policy,
+    registry,
+    cache: new CoalescingCache<Outcome>({ ttlMs: 600_000, maxEntries: 10_000, keep: (o) => o.kind === 'verified' }),
+  });
+  const input = (i: number): ImageInput => ({ container: `c${i}`, image: `${reg.host}/bench/app:v${i}`, digest: images[i]!.digest });
+  const deadline = () => Date.now() + 30_000;
+
+  // Warm up: JIT, the bearer token, keep-alive connections.
+  await decide([input(0)], freshGate(), { deadline: deadline() });
+
+  const uncached: number[] = [];
+  const before = registry.requestCount;
+  for (let i = 0; i < RUNS; i++) {
+    const gate = freshGate();
+    uncached.push(await time(async () => {
+      const [d] = await decide([input(i)], gate, { deadline: deadline() });
+      if (d!.reason !== 'VERIFIED') throw new Error(`bench image not verified: ${d!.reason} ${d!.detail}`);
+    }));
+  }
+  const requestsPerImage = (registry.requestCount - before) / RUNS;
+
+  const cachedGate = freshGate();
+  await decide([input(0)], cachedGate, { deadline: deadline() });
+  const cached: number[] = [];
+  for (let i = 0; i < 1000; i++) cached.push(await time(() => decide([input(0)], cachedGate, { deadline: deadline() })));
+
+  const revision: number[] = [];
+  for (let r = 0; r < Math.max(5, Math.floor(RUNS / 3)); r++) {
+    const gate = freshGate();
+    const ten = Array.from({ length: 10 }, (_, i) => input((r * 10 + i) % images.length));
+    revision.push(await time(() => decide(ten, gate, { deadline: deadline() })));
+  }
+
+  // The floor: the same two registry requests with bare fetch (token already in hand) and one verify.
+  const token = await fetchToken(reg);
+  const publicKey = createPublicKey(key.publicKeyPem);
+  const floor: number[] = [];
+  for (let i = 0; i < RUNS; i++) floor.push(await time(() => bareVerify(reg.host, images[i]!.digest, token, publicKey)));
+
+  const floorTen: number[] = [];
+  for (let r = 0; r < Math.max(5, Math.floor(RUNS / 3)); r++) {
+    const ten = Array.from({ length: 10 }, (_, i) => images[(r * 10 + i) % images.length]!.digest);
+    floorTen.push(await time(() => Promise.all(ten.map((d) => bareVerify(reg.host, d, token, publicKey)))));
+  }
+
+  console.log('ecs-image-gate bench (docker-registry on loopback, token auth, cosign P-256)');
+  console.log(`  runs per figure                       ${RUNS} (cached: 1000)`);
+  console.log(`  one image, uncached (median)          ${fmt(median(uncached))}`);
+  console.log(`  one image, cached (median)            ${fmt(median(cached))}`);
+  console.log(`  10-container revision, uncached       ${fmt(median(revision))}`);
+  console.log(`  10-container floor (bare, concurrent) ${fmt(median(floorTen))}  ratio ${(median(revision) / median(floorTen)).toFixed(2)}x`);
+  console.log(`  HTTP requests per uncached image      ${requestsPerImage.toFixed(2)} (token cached)`);
+  console.log(`  floor: bare fetch x2 + crypto.verify  ${fmt(median(floor))}`);
+  console.log(`  ratio uncached / floor                ${(median(uncached) / median(floor)).toFixed(2)}x`);
+
+  const { bytes, outfile } = await bundleHandler('lifecycle-hook', { outdir: 'dist/bench' });
+  const initMs = await measureModuleInitMs(outfile, { runs: 5 });
+  console.log(`  hook bundle size                      ${(bytes / 1024).toFixed(0)} KiB`);
+  console.log(`  hook bundle module init (median of 5) ${fmt(initMs)}`);
+
+  if (existsSync(new URL('./notation.ts', import.meta.url))) {
+    const { benchNotation } = await import('./notation.js');
+    const n = await benchNotation();
+    const cosignVerifyOnly = median(uncached);
+    console.log(`  Notation JWS verify per image         ${fmt(n.jwsMs)} (in-memory repo)`);
+    console.log(`  Notation COSE verify per image        ${fmt(n.coseMs)} (in-memory repo)`);
+    console.log(`  AWS Signer verify per image           ${fmt(n.signerMs)} (in-memory repo, revocation mocked)`);
+    console.log(`  cosign decision per image (above)     ${fmt(cosignVerifyOnly)} (through the registry)`);
+  }
+} finally {
+  await reg.stop();
+}
+
+async function fetchToken(r: TestRegistry): Promise<string> {
+  const probe = await fetch(`http://${r.host}/v2/`);
+  const challenge = probe.headers.get('www-authenticate') ?? '';
+  const realm = /realm="([^"]+)"/.exec(challenge)?.[1];
+  const service = /service="([^"]+)"/.exec(challenge)?.[1] ?? '';
+  await probe.arrayBuffer();
+  if (!realm) return '';
+  const url = `${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent('repository:bench/app:pull')}`;
+  const res = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString('base64')}` } });
+  const body = (await res.json()) as { token?: string; access_token?: string };
+  return body.token ?? body.access_token ?? '';
+}
+
+async function bareVerify(host: string, digest: string, token: string, key: ReturnType<typeof createPublicKey>): Promise<void> {
+  const headers = { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' };
+  const tag = `${digest.replace(':', '-')}.sig`;
+  const manifest = (await (await fetch(`http://${host}/v2/bench/app/manifests/${tag}`, { headers })).json()) as {
+    layers: { digest: string; annotations: Record<string, string> }[];
+  };
+  const layer = manifest.layers[0]!;
+  const payload = Buffer.from(await (await fetch(`http://${host}/v2/bench/app/blobs/${layer.digest}`, { headers })).arrayBuffer());
+  const ok = cryptoVerify('sha256', payload, key, Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
+  if (!ok) throw new Error('floor: signature did not verify');
+}
