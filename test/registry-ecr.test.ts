@@ -151,6 +151,23 @@ describe('ECR registries', () => {
     expect(err.transient).toBe(true);
   });
 
+  it("answers TIMEOUT when the caller's deadline passes during GetAuthorizationToken", async () => {
+    let calls = 0;
+    ecrMock.on(GetAuthorizationTokenCommand).callsFake(() => {
+      calls++;
+      return new Promise(() => undefined); // never answers (the mock does not see the SDK's abortSignal)
+    });
+    const controller = new AbortController();
+    const pending = newClient().repository(ECR_HOST, repo).getManifest('v1', controller.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error('deadline'));
+    const err = await rejection(pending);
+    expect(err.kind).toBe('TIMEOUT');
+    expect(err.message).toMatch(/deadline/);
+    expect(calls).toBe(1);
+    expect(proxy.count()).toBe(0);
+  });
+
   it('does not cache a failed token call', async () => {
     ecrMock
       .on(GetAuthorizationTokenCommand)

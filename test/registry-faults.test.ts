@@ -330,6 +330,16 @@ describe('insecure settings', () => {
     expect(c.requestCount).toBe(0);
   });
 
+  it.each(['evil.example@127.0.0.1:5000', 'registry.example.com/path', 'user:pw@host', 'host:port', ''])(
+    'refuses %j as a registry host before any request',
+    async (host) => {
+      const c = new RegistryClient();
+      const err = await rejection(c.repository(host, 'app').getManifest('v1'));
+      expect(err.kind).toBe('BAD_RESPONSE');
+      expect(c.requestCount).toBe(0);
+    },
+  );
+
   it('refuses plain HTTP to a name that only starts like loopback', async () => {
     const c = new RegistryClient({ registries: { '127.0.0.1.example.com:5000': { insecure: true } } });
     const err = await rejection(c.repository('127.0.0.1.example.com:5000', 'app').getManifest('v1'));

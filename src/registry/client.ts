@@ -37,6 +37,7 @@ export interface RegistryClientOptions {
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 const MAX_REFERRER_PAGES = 20;
 
 export class RegistryClient {
@@ -47,7 +48,7 @@ export class RegistryClient {
 
   constructor(private readonly options: RegistryClientOptions = {}) {
     this.#http = new Http(options.requestTimeoutMs ?? 10_000);
-    this.#ecr = new EcrAuth(options.ecrClientFor);
+    this.#ecr = new EcrAuth(options.ecrClientFor, options.requestTimeoutMs ?? 10_000);
   }
 
   repository(registry: string, repository: string): RepositoryClient {
@@ -288,6 +289,10 @@ class OciRepository implements RepositoryClient {
   }
 
   #origin(): { origin: string; loopbackHttp: boolean } {
+    // the name becomes a URL authority: nothing but host[:port] may pass
+    if (!REGISTRY_HOST.test(this.registry)) {
+      throw new RegistryError('BAD_RESPONSE', `"${this.registry}" is not a registry host[:port]`);
+    }
     const mapped = this.deps.resolveHost?.(this.registry);
     if (mapped) return { origin: new URL(mapped.origin).origin, loopbackHttp: true };
     const origin = registryOrigin(this.registry, this.deps.settings);

@@ -37,7 +37,11 @@ export class EcrAuth {
   #pending = new Map<string, Promise<string>>();
   #clients = new Map<string, ECRClient>();
 
-  constructor(private readonly clientFor: (region: string) => ECRClient = (region) => new ECRClient({ region })) {}
+  constructor(
+    private readonly clientFor: (region: string) => ECRClient = (region) => new ECRClient({ region }),
+    /** the SDK waits forever by default; a token call gets the same bound as a registry request */
+    private readonly timeoutMs = 10_000,
+  ) {}
 
   /** `Basic <token>` for the registry, from cache or one shared GetAuthorizationToken call. */
   authorization(registry: string, host: EcrHost): Promise<string> {
@@ -60,7 +64,7 @@ export class EcrAuth {
     const client = this.#client(host.region);
     let data;
     try {
-      const out = await client.send(new GetAuthorizationTokenCommand({}));
+      const out = await client.send(new GetAuthorizationTokenCommand({}), { abortSignal: AbortSignal.timeout(this.timeoutMs) });
       data = out.authorizationData?.[0];
     } catch (err) {
       throw ecrError(err, registry);
