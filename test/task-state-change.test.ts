@@ -30,6 +30,7 @@ import { policySchema, type PolicyInput } from '../src/policy/schema.js';
 import { resetGate } from '../src/runtime.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
+import { resetConfirmedClaims } from '../src/watchdog/scope.js';
 import { StopTaskFailed, type WatchSummary } from '../src/watchdog/watch-task.js';
 import { generateKeyPair, signImage, type TestKeyPair } from './support/cosign-signer.js';
 import { MemoryRegistry } from './support/memory-repo.js';
@@ -114,6 +115,7 @@ function watchdog(opts: { policy?: PolicyInput; env?: Record<string, string>; ha
 
 let logged: { error: unknown[][]; warn: unknown[][] };
 beforeEach(() => {
+  resetConfirmedClaims();
   ecsMock.reset();
   snsMock.reset();
   ebMock.reset();
@@ -289,6 +291,22 @@ describe('service tasks and TASK_SCOPE', () => {
     expect(asked).toEqual({ cluster: CLUSTER_ARN, services: ['web'] });
     expect(out.decisions).toEqual([]);
     expect(stops()).toHaveLength(0);
+  });
+
+  it('asks DescribeServices once for many tasks of one deployment, but again for every doubtful claim', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves(describeWebService());
+    const run = watchdog();
+    for (const id of ['11111111111111111111111111111111', '22222222222222222222222222222222']) {
+      const event = loadEvent('task-service');
+      event.detail.taskArn = `arn:aws:ecs:us-east-1:123456789012:task/demo-cluster/${id}`;
+      expect((await run(event, context)).action).toBe('skipped');
+    }
+    expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(1);
+    const forged = loadEvent('task-forged-service');
+    expect((await run(forged, context)).action).toBe('stopped');
+    forged.detail.taskArn = 'arn:aws:ecs:us-east-1:123456789012:task/demo-cluster/33333333333333333333333333333333';
+    expect((await run(forged, context)).action).toBe('stopped');
+    expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(3);
   });
 
   it('verifies a genuine service task under TASK_SCOPE=all, without asking DescribeServices', async () => {

@@ -39,6 +39,35 @@ export function serviceClaim(task: TaskEvent): ServiceClaim | undefined {
 
 export type ClaimCheck = { genuine: true; service: string; deploymentId: string } | { genuine: false; why: string };
 
+/**
+ * Confirmed (cluster, service, deployment, task definition) claims, so that a service
+ * scaling out to a hundred tasks costs one DescribeServices call, not a hundred
+ * (the ECS API throttles). Only confirmations are kept: a claim that once checked out
+ * stays true for its deployment, and a forger presenting the same four values passes
+ * the live check just the same. Doubts are always asked again.
+ */
+const CONFIRMED_TTL_MS = 10 * 60_000;
+const CONFIRMED_MAX = 1_000;
+const confirmed = new Map<string, number>();
+
+/** Tests start from an empty memory. */
+export function resetConfirmedClaims(): void {
+  confirmed.clear();
+}
+
+function remembered(key: string): boolean {
+  const expires = confirmed.get(key);
+  if (expires === undefined) return false;
+  if (expires > Date.now()) return true;
+  confirmed.delete(key);
+  return false;
+}
+
+function remember(key: string): void {
+  confirmed.set(key, Date.now() + CONFIRMED_TTL_MS);
+  if (confirmed.size > CONFIRMED_MAX) confirmed.delete(confirmed.keys().next().value!);
+}
+
 export async function checkServiceClaim(
   ecs: ECSClient,
   task: TaskEvent,
@@ -49,9 +78,24 @@ export async function checkServiceClaim(
   if (!service) return { genuine: false, why: `startedBy ${startedBy} without group service:<name>` };
   if (!startedBy) return { genuine: false, why: `group service:${service} but startedBy is ${task.startedBy ?? 'absent'}, not a deployment id` };
   if (!task.taskDefinitionArn) return { genuine: false, why: 'the event has no taskDefinitionArn to compare' };
+  const key = [task.clusterArn, service, startedBy, task.taskDefinitionArn].join(' ');
+  if (remembered(key)) return { genuine: true, service, deploymentId: startedBy };
+  const check = await describeAndMatch(ecs, task.clusterArn, service, startedBy, task.taskDefinitionArn, abortSignal);
+  if (check.genuine) remember(key);
+  return check;
+}
+
+async function describeAndMatch(
+  ecs: ECSClient,
+  cluster: string,
+  service: string,
+  startedBy: string,
+  taskDefinitionArn: string,
+  abortSignal: AbortSignal,
+): Promise<ClaimCheck> {
   let found: Service | undefined;
   try {
-    const out = await ecs.send(new DescribeServicesCommand({ cluster: task.clusterArn, services: [service] }), { abortSignal });
+    const out = await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal });
     found = out.services?.find((s) => s.serviceName === service);
   } catch (error) {
     return { genuine: false, why: `ecs:DescribeServices failed (${(error as Error).name}: ${(error as Error).message})` };
@@ -59,7 +103,7 @@ export async function checkServiceClaim(
   if (!found || (found.status !== 'ACTIVE' && found.status !== 'DRAINING')) {
     return { genuine: false, why: `there is no active service ${service} in the cluster` };
   }
-  return matchDeployment(found, service, startedBy, task.taskDefinitionArn);
+  return matchDeployment(found, service, startedBy, taskDefinitionArn);
 }
 
 /**
