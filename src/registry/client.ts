@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import { RegistryAuth, raceSignal } from './auth.js';
+import { InFlight } from './in-flight.js';
+import { descriptorList, parseManifestJson, tryParseIndex } from './manifest-json.js';
 import { EcrAuth, parseEcrHost, type EcrHost } from './ecr.js';
 import { discard, Http, isLoopbackHost, registryOrigin, type RegistrySettings, type Sent, statusError } from './http.js';
 import {
   type Descriptor,
   MANIFEST_ACCEPT,
   type Manifest,
-  type ManifestJson,
   MAX_MANIFEST_BYTES,
   MEDIA_TYPES,
   RegistryError,
@@ -345,47 +346,6 @@ class OciRepository implements RepositoryClient {
   }
 }
 
-/**
- * Identical concurrent requests share one fetch. Each caller may give up on its own
- * signal; the shared fetch is cancelled only when every caller has given up. Results are
- * not kept after the fetch settles (decide() owns caching).
- */
-class InFlight {
-  #entries = new Map<string, { promise: Promise<unknown>; controller: AbortController; waiters: number }>();
-
-  run<T>(key: string, signal: AbortSignal | undefined, fetch: (shared: AbortSignal) => Promise<T>): Promise<T> {
-    let entry = this.#entries.get(key);
-    if (!entry) {
-      const controller = new AbortController();
-      const created = { promise: Promise.resolve() as Promise<unknown>, controller, waiters: 0 };
-      created.promise = fetch(controller.signal).finally(() => {
-        if (this.#entries.get(key) === created) this.#entries.delete(key);
-      });
-      created.promise.catch(() => undefined); // errors reach the callers, not the process
-      this.#entries.set(key, created);
-      entry = created;
-    }
-    const current = entry;
-    current.waiters++;
-    const promise = current.promise as Promise<T>;
-    if (!signal) return promise;
-    const onGiveUp = () => {
-      if (--current.waiters === 0) {
-        if (this.#entries.get(key) === current) this.#entries.delete(key);
-        current.controller.abort(signal.reason);
-      }
-    };
-    signal.addEventListener('abort', onGiveUp, { once: true });
-    if (signal.aborted) onGiveUp();
-    const raced = raceSignal(promise, signal, key);
-    void promise.then(
-      () => signal.removeEventListener('abort', onGiveUp),
-      () => signal.removeEventListener('abort', onGiveUp),
-    );
-    return raced;
-  }
-}
-
 function withOptionalSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
   return signal ? raceSignal(promise, signal, what) : promise;
 }
@@ -397,64 +357,4 @@ function sha256(bytes: Buffer): string {
 function contentType(response: Response): string | undefined {
   const value = response.headers.get('content-type')?.split(';')[0]?.trim();
   return value || undefined;
-}
-
-function parseManifestJson(bytes: Buffer, what: string): ManifestJson {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new RegistryError('BAD_RESPONSE', `${what}: not valid JSON`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new RegistryError('BAD_RESPONSE', `${what}: not a JSON object`);
-  }
-  const m = json as Record<string, unknown>;
-  // the fields verifiers walk must have the shape the types promise
-  const optionalString = (k: string) => m[k] === undefined || typeof m[k] === 'string';
-  if (!optionalString('mediaType') || !optionalString('artifactType')) {
-    throw new RegistryError('BAD_RESPONSE', `${what}: mediaType and artifactType must be strings`);
-  }
-  for (const k of ['config', 'subject'] as const) if (m[k] !== undefined) descriptor(m[k], `${what}: ${k}`);
-  for (const k of ['layers', 'manifests'] as const) if (m[k] !== undefined) descriptorList(m[k], `${what}: ${k}`);
-  if (m.annotations !== undefined) stringMap(m.annotations, `${what}: annotations`);
-  return m as ManifestJson;
-}
-
-function tryParseIndex(bytes: Buffer): ManifestJson | null {
-  try {
-    const json = JSON.parse(bytes.toString('utf8')) as unknown;
-    if (typeof json !== 'object' || json === null || !Array.isArray((json as ManifestJson).manifests)) return null;
-    return json as ManifestJson;
-  } catch {
-    return null;
-  }
-}
-
-function descriptorList(value: unknown, what: string): Descriptor[] {
-  if (!Array.isArray(value)) throw new RegistryError('BAD_RESPONSE', `${what}: not a list of descriptors`);
-  return value.map((d, i) => descriptor(d, `${what}[${i}]`));
-}
-
-function descriptor(value: unknown, what: string): Descriptor {
-  const d = value as Partial<Record<keyof Descriptor, unknown>> | null;
-  const ok =
-    typeof d === 'object' &&
-    d !== null &&
-    typeof d.mediaType === 'string' &&
-    typeof d.digest === 'string' &&
-    /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(d.digest) &&
-    typeof d.size === 'number' &&
-    Number.isSafeInteger(d.size) &&
-    d.size >= 0 &&
-    (d.artifactType === undefined || typeof d.artifactType === 'string');
-  if (!ok) throw new RegistryError('BAD_RESPONSE', `${what}: not a valid descriptor`);
-  if (d.annotations !== undefined) stringMap(d.annotations, `${what}.annotations`);
-  return d as Descriptor;
-}
-
-function stringMap(value: unknown, what: string): void {
-  const ok =
-    typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
-  if (!ok) throw new RegistryError('BAD_RESPONSE', `${what}: must map strings to strings`);
 }
