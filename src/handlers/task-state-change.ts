@@ -10,6 +10,7 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { Context } from 'aws-lambda';
@@ -21,7 +22,7 @@ import { getGate } from '../runtime.js';
 import { HandledTasks } from '../watchdog/handled-tasks.js';
 import { policyErrorDecisions } from '../watchdog/policy-error.js';
 import { taskScopeFrom } from '../watchdog/scope.js';
-import { watchTask, type WatchdogDeps, type WatchSummary } from '../watchdog/watch-task.js';
+import { StopTaskFailed, watchTask, type WatchAction, type WatchdogDeps, type WatchSummary } from '../watchdog/watch-task.js';
 
 /** Per Lambda container: the tasks already dealt with (see HandledTasks for its limits). */
 const handledHere = new HandledTasks();
@@ -38,8 +39,22 @@ export interface TaskWatchdogOptions {
 /** The handler's logic with its dependencies chosen; tests and the demo pass their own. */
 export function makeTaskStateChange(options: TaskWatchdogOptions = {}) {
   return async function taskStateChange(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<WatchSummary> {
-    return watchTask(event, watchdogDeps(context, options));
+    try {
+      const summary = await watchTask(event, watchdogDeps(context, options));
+      countAction(summary.action);
+      return summary;
+    } catch (error) {
+      if (error instanceof StopTaskFailed) countAction('stop-failed');
+      throw error;
+    }
   };
+}
+
+/** One count per task event by what was done, so an alarm can watch stop-failed and stopped. */
+function countAction(action: WatchAction): void {
+  const single = metrics.singleMetric();
+  single.addDimension('action', action);
+  single.addMetric('WatchdogTasks', MetricUnit.Count, 1);
 }
 
 function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, options: TaskWatchdogOptions): WatchdogDeps {
@@ -59,7 +74,11 @@ function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, option
       }
       return decide(images, gate, { deadline });
     },
-    alert: (decisions, ctx, timeoutMs) => sendAlerts(decisions, ctx, { ...options.alertDeps, env: env as NodeJS.ProcessEnv, timeoutMs }),
+    alert: async (decisions, ctx, timeoutMs) => {
+      const sent = await sendAlerts(decisions, ctx, { ...options.alertDeps, env: env as NodeJS.ProcessEnv, timeoutMs });
+      // the summary stays small: what went where, and the subject to recognise it by
+      return { sns: sent.sns, eventBridge: sent.eventBridge, slack: sent.slack, events: sent.events, subject: sent.message?.subject ?? null };
+    },
     handled: options.handled ?? handledHere,
     scope,
     remainingMs: () => context.getRemainingTimeInMillis(),
