@@ -6,6 +6,8 @@
  * effect without a redeploy; the cache key carries the policy hash, so no answer made
  * under the old policy is served under the new one.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { awsClients, type AwsClients } from './aws.js';
 import { CoalescingCache } from './policy/cache.js';
 import { compilePolicy, type VerifierFactories } from './policy/compile.js';
@@ -66,7 +68,8 @@ async function buildGate(options: RuntimeOptions, previous: Gate | undefined): P
   const refreshMs = loaded.origin === 'POLICY_PARAMETER' ? seconds(env.POLICY_REFRESH_SECONDS, 60) * 1000 : Infinity;
   kmsKeys ??= makeKmsKeyStore(clients);
   const factories =
-    options.factories ?? realVerifierFactories({ clients, kmsKeys, baseDir: baseDirFor(loaded.origin, env), trustDir: env.TRUST_DIR });
+    options.factories ??
+    realVerifierFactories({ clients, kmsKeys, baseDir: baseDirFor(loaded.origin, env), trustDir: env.TRUST_DIR || defaultTrustDir() });
   let policy;
   try {
     policy = compilePolicy(loaded, factories);
@@ -82,6 +85,15 @@ async function buildGate(options: RuntimeOptions, previous: Gate | undefined): P
     ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
   });
   return { gate: { policy, registry, cache: outcomes }, builtAt: Date.now(), refreshMs };
+}
+
+/**
+ * The Lambda layer mounts the trust material at /opt/trust (TRUST_DIR in the template);
+ * the CLI and the demo, run from a checkout or its dist/, use the repository's copy.
+ */
+function defaultTrustDir(): string {
+  if (existsSync('/opt/trust')) return '/opt/trust';
+  return fileURLToPath(new URL('../layers/trust', import.meta.url));
 }
 
 function seconds(value: string | undefined, fallback: number): number {

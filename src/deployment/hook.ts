@@ -71,7 +71,8 @@ async function gateRevision(event: HookEvent, gate: Gate, deps: HookDeps, where:
   logDecisions(decisions, { source: 'deployment-gate', serviceRevisionArn: event.targetServiceRevisionArn, ...where });
   const blocking = decisions.filter(blocks);
   const mode = gate.policy.document.mode;
-  const alertCtx = { source: 'deployment-gate' as const, mode, cluster: String(where.cluster), service: String(where.service), serviceRevisionArn: event.targetServiceRevisionArn };
+  // cluster and service come from the revision ARN inside the alert code
+  const alertCtx = { source: 'deployment-gate' as const, mode, serviceRevisionArn: event.targetServiceRevisionArn };
   const alertOpts = { timeoutMs: Math.max(1, Math.min(5_000, deps.remainingMs() - 1_000)) };
   if (!blocking.length) {
     const admittedError = decisions.some((d) => d.decision === 'allow' && ERROR_REASONS.has(d.reason));

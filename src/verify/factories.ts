@@ -6,9 +6,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AwsClients } from '../aws.js';
 import type { VerifierFactories } from '../policy/compile.js';
 import type { CosignVerifierConfig } from '../policy/schema.js';
+import { createAwsSignerVerifier } from './aws-signer.js';
 import { CosignKeyVerifier } from './cosign.js';
 import { KmsKeyStore, kmsKeySource, pemFileKeySource, pemKeySource } from './keys.js';
-import { VerifierError } from './types.js';
+import { createNotationCliVerifier } from './notation-cli.js';
+import { createNotationVerifier } from './notation/verifier.js';
 
 export interface FactoryDeps {
   clients: AwsClients;
@@ -27,15 +29,13 @@ export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
   const path = (p: string) => (isAbsolute(p) ? p : resolve(deps.baseDir, p));
   return {
     cosign: (config) => new CosignKeyVerifier(cosignKeySource(config, deps, path)),
-    notation: () => {
-      throw new VerifierError('POLICY_ERROR', 'type: notation is not available in this build yet');
-    },
-    awsSigner: () => {
-      throw new VerifierError('POLICY_ERROR', 'type: aws-signer is not available in this build yet');
-    },
-    notationCli: () => {
-      throw new VerifierError('POLICY_ERROR', 'NOTATION_PATH is not available in this build yet');
-    },
+    notation: (config) => createNotationVerifier(config, { baseDir: deps.baseDir }),
+    awsSigner: (config) =>
+      createAwsSignerVerifier(
+        { ...config, ...(config.trustStore ? { trustStore: path(config.trustStore) } : {}) },
+        { signer: (region) => deps.clients.signerFor(region), ...(deps.trustDir ? { trustDir: deps.trustDir } : {}) },
+      ),
+    notationCli: (notationPath) => createNotationCliVerifier(notationPath),
   };
 }
 
