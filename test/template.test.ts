@@ -333,10 +333,15 @@ describe('template.yaml: functions and build', () => {
     expect(options.external).toEqual([...OPTIONAL_NATIVE]);
   });
 
+  it('retries the watchdog itself when it throws (a failed StopTask)', () => {
+    const fn = obj(template.Resources, 'Resources').TaskWatchdogFunction as Record<string, any>;
+    expect(fn.Properties.EventInvokeConfig).toMatchObject({ MaximumRetryAttempts: 2 });
+  });
+
   it('gives each function the documented environment, and the watchdog its TASK_SCOPE', () => {
     const shared = [
       'FAILURE_BEHAVIOR', 'COSIGN_KEY_PEM', 'COSIGN_KEY_ARN', 'POLICY_PARAMETER', 'TRUSTED_SIGNING_PROFILES',
-      'ALERT_TOPIC_ARN', 'DECISION_EVENT_BUS', 'SLACK_WEBHOOK_PARAMETER', 'TRUST_DIR',
+      'ALERT_TOPIC_ARN', 'DECISION_EVENT_BUS', 'DECISION_EVENTS', 'SLACK_WEBHOOK_PARAMETER', 'TRUST_DIR',
       'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL',
     ];
     const hookVars = obj(obj(effectiveFunction('ImageGateHookFunction').Environment, 'env').Variables, 'vars');
