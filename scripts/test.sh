@@ -17,4 +17,16 @@ if ! command -v docker-registry >/dev/null 2>&1 && [ ! -x /usr/bin/docker-regist
 fi
 
 npx tsc --noEmit
-npx vitest run "$@"
+
+# vitest's own summary is coloured and framed; finish with one plain line that any CI
+# reads ("tests: N passed, N failed, N skipped"), from its JSON report.
+report=$(mktemp)
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' "$report" || true
+rm -f "$report"
+exit "$status"
