@@ -9,17 +9,8 @@ import { isLoopbackHost, registryOrigin } from '../src/registry/http.js';
 import { MEDIA_TYPES, RegistryError } from '../src/registry/types.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { sha256 } from './support/registry.js';
+import { rejection } from './support/rejection.js';
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a RegistryError, got success');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegistryError);
-  return err as RegistryError;
-}
 
 describe('parseChallenge', () => {
   it('reads a Docker Hub bearer challenge', () => {

@@ -11,6 +11,7 @@ import { parseEcrHost } from '../src/registry/ecr.js';
 import { RegistryError, type Descriptor } from '../src/registry/types.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
+import { rejection } from './support/rejection.js';
 
 const ECR_HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const PASSWORD = 'ecr-password-1';
@@ -30,16 +31,6 @@ function tokenAnswer(password: string, expiresInMs = 12 * HOUR) {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a RegistryError, got success');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegistryError);
-  return err as RegistryError;
-}
 
 describe('ECR registries', () => {
   let reg: TestRegistry;

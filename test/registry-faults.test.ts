@@ -8,17 +8,8 @@ import { RegistryClient } from '../src/registry/client.js';
 import { MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/registry/types.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
+import { rejection } from './support/rejection.js';
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a RegistryError, got success');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegistryError);
-  return err as RegistryError;
-}
 
 describe('registry faults', () => {
   let reg: TestRegistry;

@@ -6,20 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
 import { MAX_PAYLOAD_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/registry/types.js';
 import { requireRegistry, sha256, startRegistry, writeManifestToStorage, type TestRegistry } from './support/registry.js';
+import { rejection } from './support/rejection.js';
 
 const NOTATION_SIGNATURE = 'application/vnd.cncf.notary.signature';
 const COSIGN_BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a RegistryError, got success');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegistryError);
-  return err as RegistryError;
-}
 
 /** a referrer manifest: artifactType set, or only the config media type (older Notation) */
 async function pushReferrer(reg: TestRegistry, repo: string, subject: Descriptor, type: string, form: 'artifactType' | 'config') {
