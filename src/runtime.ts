@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { awsClients, type AwsClients } from './aws.js';
+import { logger } from './observability.js';
 import { CoalescingCache } from './policy/cache.js';
 import { compilePolicy, type VerifierFactories } from './policy/compile.js';
 import type { Gate, Outcome } from './policy/decide.js';
@@ -49,9 +50,21 @@ export async function getGate(options: RuntimeOptions = {}): Promise<Gate> {
   try {
     return (await next).gate;
   } catch (e) {
+    if (current) return keepPrevious(current, e);
     built = undefined; // a bad policy is reported now and read again next time
     throw e;
   }
+}
+
+/**
+ * A policy that was good a minute ago stays in force when re-reading it fails (SSM
+ * throttled, or an edit that does not validate): failing every deployment for that is
+ * worse than deciding one more minute under the previous, valid policy. Logged loudly.
+ */
+function keepPrevious(current: Built, error: unknown): Gate {
+  logger.error('policy refresh failed: keeping the previous policy in force', { error: error as Error, policyHash: current.gate.policy.hash });
+  built = Promise.resolve({ ...current, builtAt: Date.now() });
+  return current.gate;
 }
 
 /** Tests and the CLI start from a clean slate. */

@@ -1,0 +1,62 @@
+/**
+ * The gate a Lambda container keeps: built once, a policy in SSM read again after
+ * POLICY_REFRESH_SECONDS, a changed policy never served a result cached under the old one,
+ * and a failed refresh keeping the previous valid policy.
+ */
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { resetAwsClients } from '../src/aws.js';
+import { PolicyError } from '../src/policy/load.js';
+import { getGate, resetGate } from '../src/runtime.js';
+
+const ssm = mockClient(SSMClient);
+const doc = (mode: string) => JSON.stringify({ version: 1, mode, allow: { repositories: ['docker.io/library/busybox'] } });
+
+beforeEach(() => {
+  ssm.reset();
+  resetGate();
+  resetAwsClients();
+  vi.useFakeTimers({ toFake: ['Date'] });
+});
+afterEach(() => vi.useRealTimers());
+
+describe('runtime gate', () => {
+  it('builds once and reuses the gate while the policy is fresh', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: doc('enforce') } });
+    const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
+    const a = await getGate({ env });
+    const b = await getGate({ env });
+    expect(a).toBe(b);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+  });
+
+  it('reads SSM again after the refresh interval and switches to an edited policy with a new hash', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).resolves({ Parameter: { Value: doc('audit') } });
+    const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
+    const before = await getGate({ env });
+    vi.setSystemTime(Date.now() + 61_000);
+    const after = await getGate({ env });
+    expect(after.policy.document.mode).toBe('audit');
+    expect(after.policy.hash).not.toBe(before.policy.hash);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+  });
+
+  it('keeps the previous policy when a refresh fails, and reports a first failure', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).rejects(new Error('ThrottlingException'));
+    const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
+    const before = await getGate({ env });
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await getGate({ env })).toBe(before);
+
+    resetGate();
+    await expect(getGate({ env })).rejects.toBeInstanceOf(PolicyError);
+  });
+
+  it('never re-reads a policy given inline or as a file', async () => {
+    const env = { POLICY: doc('enforce'), POLICY_REFRESH_SECONDS: '1' };
+    const a = await getGate({ env });
+    vi.setSystemTime(Date.now() + 3_600_000);
+    expect(await getGate({ env })).toBe(a);
+  });
+});
