@@ -223,4 +223,11 @@ describe('decide()', () => {
     expect(d).toMatchObject({ decision: 'deny', reason: 'POLICY_ERROR' });
     expect(d!.detail).toContain('not an image reference');
   });
+
+  it('refuses a digest that is not sha256:<64 hex> without asking a verifier', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: 'sha256:../../etc' }], gateWith({}, [v]), { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'POLICY_ERROR' });
+    expect(v.calls).toEqual([]);
+  });
 });

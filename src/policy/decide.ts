@@ -9,7 +9,7 @@
  * back by an old deny.
  */
 import { RegistryError, type RepositoryClient } from '../registry/types.js';
-import { parseReference, ReferenceError, repositoryPath, type ImageReference } from '../registry/reference.js';
+import { isDigest, parseReference, ReferenceError, repositoryPath, type ImageReference } from '../registry/reference.js';
 import { VerifierError, worstFailure, type FailureReason, type Verifier, type VerifyContext } from '../verify/types.js';
 import type { CoalescingCache } from './cache.js';
 import { ruleFor, type CompiledPolicy, type CompiledRule } from './compile.js';
@@ -109,6 +109,9 @@ async function judge(input: ImageInput, gate: Gate, options: DecideOptions): Pro
   } catch (e) {
     if (!(e instanceof ReferenceError)) throw e;
     return { allow: false, reason: 'POLICY_ERROR', detail: e.message };
+  }
+  if (input.digest && !isDigest(input.digest)) {
+    return { allow: false, reason: 'POLICY_ERROR', detail: `the digest given for the image, "${input.digest}", is not sha256:<64 hex>` };
   }
   const digest = input.digest || ref.digest;
   if (input.digest && ref.digest && input.digest !== ref.digest) {
