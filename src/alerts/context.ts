@@ -82,12 +82,12 @@ function consoleOrigin(partition: string, region: string): string {
  */
 export function consoleUrl(ctx: AlertContext): string | undefined {
   const region = regionOf(ctx);
-  const cluster = shortName(ctx.cluster) ?? clusterFromResource(ctx.taskArn ?? ctx.serviceRevisionArn);
+  const cluster = clusterName(ctx);
   if (!region || !cluster) return undefined;
   const base = `${consoleOrigin(partitionOf(ctx), region)}/ecs/v2/clusters/${encodeURIComponent(cluster)}`;
   const taskId = shortName(ctx.taskArn);
   if (taskId) return `${base}/tasks/${encodeURIComponent(taskId)}/configuration?region=${region}`;
-  const service = shortName(ctx.service) ?? serviceFromRevision(ctx.serviceRevisionArn);
+  const service = serviceName(ctx);
   if (service) return `${base}/services/${encodeURIComponent(service)}/deployments?region=${region}`;
   return `${base}?region=${region}`;
 }
@@ -110,4 +110,31 @@ export function clusterName(ctx: AlertContext): string | undefined {
 
 export function serviceName(ctx: AlertContext): string | undefined {
   return shortName(ctx.service) ?? serviceFromRevision(ctx.serviceRevisionArn);
+}
+
+/** Where an alert is about, as both the SNS record and the decision event carry it. */
+export interface AlertWhere {
+  source: AlertContext['source'];
+  mode: AlertContext['mode'];
+  action: AlertContext['action'];
+  region: string | null;
+  cluster: string | null;
+  service: string | null;
+  taskArn: string | null;
+  serviceRevisionArn: string | null;
+  consoleUrl: string | null;
+}
+
+export function alertWhere(ctx: AlertContext): AlertWhere {
+  return {
+    source: ctx.source,
+    mode: ctx.mode,
+    action: ctx.action,
+    region: regionOf(ctx) ?? null,
+    cluster: clusterName(ctx) ?? null,
+    service: serviceName(ctx) ?? null,
+    taskArn: ctx.taskArn ?? null,
+    serviceRevisionArn: ctx.serviceRevisionArn ?? null,
+    consoleUrl: consoleUrl(ctx) ?? null,
+  };
 }

@@ -10,7 +10,7 @@ import {
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
 import { decisionLine, type Decision } from '../policy/decision.js';
-import { clusterName, consoleUrl, isAlertable, regionOf, serviceName, type AlertContext } from './context.js';
+import { alertWhere, isAlertable, type AlertContext, type AlertWhere } from './context.js';
 import { severityOf, type Severity } from './severity.js';
 
 export const EVENT_SOURCE = 'ecs-image-gate';
@@ -18,18 +18,9 @@ export const EVENT_DETAIL_TYPE = 'Image Admission Decision';
 /** PutEvents takes at most 10 entries per call. */
 export const PUT_EVENTS_BATCH = 10;
 
-export interface DecisionEventDetail {
+export interface DecisionEventDetail extends AlertWhere {
   version: 1;
   severity: Severity;
-  source: AlertContext['source'];
-  mode: AlertContext['mode'];
-  action: AlertContext['action'];
-  region: string | null;
-  cluster: string | null;
-  service: string | null;
-  taskArn: string | null;
-  serviceRevisionArn: string | null;
-  consoleUrl: string | null;
   container: string;
   image: string;
   digest: string | null;
@@ -58,28 +49,21 @@ export function decisionEventEntries(
 ): PutEventsRequestEntry[] {
   const chosen = scope === 'all' ? decisions : decisions.filter(isAlertable);
   const resources = [ctx.taskArn, ctx.serviceRevisionArn].filter((a): a is string => Boolean(a?.startsWith('arn:')));
+  const where = alertWhere(ctx);
   return chosen.map((d) => ({
     Source: EVENT_SOURCE,
     DetailType: EVENT_DETAIL_TYPE,
     EventBusName: busName,
     Resources: resources,
-    Detail: JSON.stringify(detailOf(d, ctx)),
+    Detail: JSON.stringify(detailOf(d, where)),
   }));
 }
 
-function detailOf(d: Decision, ctx: AlertContext): DecisionEventDetail {
+function detailOf(d: Decision, where: AlertWhere): DecisionEventDetail {
   return {
     version: 1,
     severity: severityOf(d),
-    source: ctx.source,
-    mode: ctx.mode,
-    action: ctx.action,
-    region: regionOf(ctx) ?? null,
-    cluster: clusterName(ctx) ?? null,
-    service: serviceName(ctx) ?? null,
-    taskArn: ctx.taskArn ?? null,
-    serviceRevisionArn: ctx.serviceRevisionArn ?? null,
-    consoleUrl: consoleUrl(ctx) ?? null,
+    ...where,
     container: d.container,
     image: d.image,
     digest: d.digest,

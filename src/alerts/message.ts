@@ -4,7 +4,7 @@
  * Pure: no I/O, so the same text is what gets logged when a channel fails.
  */
 import { decisionLine, type Decision, type ReasonCode } from '../policy/decision.js';
-import { clusterName, consoleUrl, isAlertable, regionOf, serviceName, type AlertContext } from './context.js';
+import { alertWhere, clusterName, isAlertable, type AlertContext, type AlertWhere } from './context.js';
 import { severityOf, type Severity } from './severity.js';
 
 /** SNS refuses a subject longer than 100 characters. */
@@ -14,18 +14,9 @@ export const JSON_BEGIN = '-----BEGIN ECS-IMAGE-GATE ALERT-----';
 export const JSON_END = '-----END ECS-IMAGE-GATE ALERT-----';
 
 /** The machine-readable half of an alert; stable keys, version 1. */
-export interface AlertRecord {
+export interface AlertRecord extends AlertWhere {
   version: 1;
-  source: AlertContext['source'];
-  mode: AlertContext['mode'];
-  action: AlertContext['action'];
   severity: Severity;
-  region: string | null;
-  cluster: string | null;
-  service: string | null;
-  taskArn: string | null;
-  serviceRevisionArn: string | null;
-  consoleUrl: string | null;
   note: string | null;
   denied: AlertedImage[];
 }
@@ -92,16 +83,8 @@ function buildRecord(alerted: Decision[], ctx: AlertContext): AlertRecord {
   );
   return {
     version: 1,
-    source: ctx.source,
-    mode: ctx.mode,
-    action: ctx.action,
+    ...alertWhere(ctx),
     severity: highest(denied.map((d) => d.severity)),
-    region: regionOf(ctx) ?? null,
-    cluster: clusterName(ctx) ?? null,
-    service: serviceName(ctx) ?? null,
-    taskArn: ctx.taskArn ?? null,
-    serviceRevisionArn: ctx.serviceRevisionArn ?? null,
-    consoleUrl: consoleUrl(ctx) ?? null,
     note: ctx.note ?? null,
     denied,
   };
