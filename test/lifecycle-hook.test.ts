@@ -189,9 +189,14 @@ describe('lifecycle hook, enforce mode', () => {
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
 
-  it('waits when DescribeServiceRevisions is throttled', async () => {
+  it('waits when DescribeServiceRevisions is throttled, even with onError: allow, then lets onError decide', async () => {
     ecs.on(DescribeServiceRevisionsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
     expect(await lifecycleHook(event, context)).toMatchObject({ hookStatus: 'IN_PROGRESS' });
+    configure({ POLICY: policy({ onError: 'allow' }), HOOK_MAX_RETRIES: '1' });
+    expect(await lifecycleHook(event, context)).toMatchObject({ hookStatus: 'IN_PROGRESS' });
+    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({ hookStatus: 'SUCCEEDED' });
+    configure({ POLICY: policy(), HOOK_MAX_RETRIES: '1' });
+    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('fails when the revision is not found', async () => {

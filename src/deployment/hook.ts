@@ -56,11 +56,16 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
   try {
     return await gateRevision(event, gate, deps, where);
   } catch (e) {
-    // decide() does not throw; this is the ECS call or a bug. Fail closed unless audit or onError: allow.
-    const admitted = gate.policy.document.mode === 'audit' || gate.policy.document.onError === 'allow';
-    logger.error('deployment gate error', { ...where, error: e as Error, admitted });
-    if (!admitted && isTransient(e)) return waitOrFail(event, deps, where, 'the ECS API is unavailable');
-    return { hookStatus: admitted ? 'SUCCEEDED' : 'FAILED' };
+    // decide() does not throw; this is the ECS call or a bug. Audit mode admits at once; in
+    // enforce mode a transient error is waited out first, then onError decides.
+    const { mode, onError } = gate.policy.document;
+    logger.error('deployment gate error: the revision could not be read', { ...where, error: e as Error, mode, onError });
+    if (mode === 'audit') return { hookStatus: 'SUCCEEDED' };
+    if (isTransient(e)) {
+      const answer = waitOrFail(event, deps, where, 'the ECS API is unavailable');
+      if (answer.hookStatus === 'IN_PROGRESS') return answer;
+    }
+    return { hookStatus: onError === 'allow' ? 'SUCCEEDED' : 'FAILED' };
   }
 }
 
