@@ -25,9 +25,6 @@ export const REASON_CODES = [
 
 export type ReasonCode = (typeof REASON_CODES)[number];
 
-/** Codes that say "the signature evidence is bad", as opposed to "we could not look". */
-export type DenyReason = Exclude<ReasonCode, 'VERIFIED' | 'ALLOWLISTED' | 'UNMATCHED_ALLOWED'>;
-
 /** Codes that come from infrastructure trouble; `onError` decides them in enforce mode. */
 export const ERROR_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'REGISTRY_AUTH_FAILURE',
@@ -36,9 +33,6 @@ export const ERROR_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'TIMEOUT',
   'INTERNAL_ERROR',
 ]);
-
-/** Errors worth waiting for (IN_PROGRESS in the hook) rather than failing at once. */
-export const TRANSIENT_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['REGISTRY_ERROR', 'TIMEOUT']);
 
 export interface Decision {
   container: string;

@@ -82,10 +82,6 @@ async function readSource(source: string, value: string, ssm: () => SSMClient): 
 }
 
 /** YAML is a superset of JSON, so one parser reads both forms. */
-export function parseDocument(text: string, origin: string): PolicyDocument {
-  return validate(parseText(text, origin), origin);
-}
-
 function parseText(text: string, origin: string): unknown {
   try {
     return parseYaml(text);

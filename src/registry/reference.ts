@@ -63,7 +63,3 @@ function splitRegistry(name: string): { registry: string; repository: string } {
 export function repositoryPath(ref: Pick<ImageReference, 'registry' | 'repository'>): string {
   return `${ref.registry}/${ref.repository}`;
 }
-
-export function withDigest(ref: ImageReference, digest: string): string {
-  return `${repositoryPath(ref)}@${digest}`;
-}
