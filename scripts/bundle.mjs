@@ -83,7 +83,7 @@ export function cliBuildOptions(outfile) {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     mainFields: ['module', 'main'],
     minify: false,
     sourcemap: false,

@@ -16,6 +16,9 @@ if ! command -v docker-registry >/dev/null 2>&1 && [ ! -x /usr/bin/docker-regist
   fi
 fi
 
+# npm puts node_modules/.bin first on PATH, so "node" here is the node@22 devDependency:
+# the tests run on the Lambda runtime (nodejs22.x), whatever Node the machine has.
+echo "npm test: $(node --version) (Lambda runtime: nodejs22.x)"
 npx tsc --noEmit
 
 # vitest's own summary is coloured and framed; finish with one plain line that any CI
