@@ -41,7 +41,10 @@ export interface DecideOptions {
   now?: () => Date;
 }
 
-type ErrorReason = Extract<ReasonCode, 'REGISTRY_AUTH_FAILURE' | 'REGISTRY_ERROR' | 'KEY_ERROR' | 'TIMEOUT' | 'INTERNAL_ERROR' | 'POLICY_ERROR'>;
+type ErrorReason = Extract<
+  ReasonCode,
+  'REGISTRY_AUTH_FAILURE' | 'REGISTRY_ERROR' | 'KEY_ERROR' | 'REVOCATION_UNKNOWN' | 'TIMEOUT' | 'INTERNAL_ERROR' | 'POLICY_ERROR'
+>;
 
 /** What the signature check of one image came to; cached when verified. */
 export type Outcome =
@@ -245,8 +248,10 @@ export function errorOutcome(e: unknown): Extract<Outcome, { kind: 'error' }> {
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
     return { kind: 'error', reason: 'TIMEOUT', detail: 'the decision ran out of time', retryable: true, admissible: true };
   }
+  // A bug or an exception nobody planned for: we cannot tell what the evidence says, so
+  // no setting (not even onError: allow) admits it.
   const detail = `unexpected error: ${(e as Error)?.message ?? String(e)}`;
-  return { kind: 'error', reason: 'INTERNAL_ERROR', detail, retryable: false, admissible: true };
+  return { kind: 'error', reason: 'INTERNAL_ERROR', detail, retryable: false, admissible: false };
 }
 
 /** A decision that runs out of time answers TIMEOUT; the work it started is left to finish or abort. */

@@ -34,7 +34,7 @@ export type Verdict =
 /** The codes a verifier may return as a failed verdict (bad or absent evidence). */
 export type FailureReason = Extract<
   ReasonCode,
-  'SIGNATURE_MISSING' | 'SIGNATURE_INVALID' | 'UNTRUSTED_SIGNER' | 'DIGEST_MISMATCH' | 'EXPIRED' | 'REVOKED'
+  'SIGNATURE_MISSING' | 'SIGNATURE_INVALID' | 'UNTRUSTED_SIGNER' | 'DIGEST_MISMATCH' | 'EXPIRED' | 'REVOKED' | 'ATTESTATION_MISSING' | 'ATTESTATION_FAILED'
 >;
 
 export interface Verifier {
@@ -46,7 +46,7 @@ export interface Verifier {
 /** An error while verifying that is not the signature's fault. */
 export class VerifierError extends Error {
   constructor(
-    readonly reason: Extract<ReasonCode, 'KEY_ERROR' | 'TIMEOUT' | 'REGISTRY_ERROR' | 'INTERNAL_ERROR' | 'POLICY_ERROR'>,
+    readonly reason: Extract<ReasonCode, 'KEY_ERROR' | 'REVOCATION_UNKNOWN' | 'TIMEOUT' | 'REGISTRY_ERROR' | 'INTERNAL_ERROR' | 'POLICY_ERROR'>,
     message: string,
     readonly transient = false,
   ) {
@@ -57,11 +57,13 @@ export class VerifierError extends Error {
 
 /** When several failures are seen, report the most telling one (tampering over absence). */
 const FAILURE_RANK: Record<FailureReason, number> = {
-  REVOKED: 6,
-  DIGEST_MISMATCH: 5,
-  SIGNATURE_INVALID: 4,
-  EXPIRED: 3,
-  UNTRUSTED_SIGNER: 2,
+  REVOKED: 8,
+  DIGEST_MISMATCH: 7,
+  SIGNATURE_INVALID: 6,
+  EXPIRED: 5,
+  UNTRUSTED_SIGNER: 4,
+  ATTESTATION_FAILED: 3,
+  ATTESTATION_MISSING: 2,
   SIGNATURE_MISSING: 1,
 };
 
