@@ -133,6 +133,52 @@ describe('decide()', () => {
     expect(resolved).toMatchObject({ decision: 'allow', reason: 'VERIFIED', digest: D2 });
   });
 
+  it('resolves the tag when the caller asks (ECS has no digest yet) and says the gate chose the digest', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const gate = gateWith({}, [v], { resolveTag: async (tag: string) => (tag === '1' ? D2 : D1) });
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: null, resolveTag: true }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'allow', reason: 'VERIFIED', digest: D2, digestResolvedFromTag: '1' });
+    expect(d!.detail).toContain('digest resolved by the gate from tag 1 at the registry, not reported by ECS');
+    expect(v.calls).toEqual([D2]);
+    const [withDigest] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1, resolveTag: true }], gate, { deadline: soon() });
+    expect(withDigest!.digestResolvedFromTag).toBeUndefined();
+    expect(v.calls).toEqual([D2, D1]);
+  });
+
+  it('a tag the gate resolved to an unsigned image is denied, naming the resolution', async () => {
+    const gate = gateWith({}, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING', 'no cosign signature found'))], { resolveTag: async () => D1 });
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, resolveTag: true }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_MISSING', digest: D1, digestResolvedFromTag: '1' });
+    expect(blocks(d!)).toBe(true);
+  });
+
+  it('overrides: the first matching scope sets mode and onError; others keep the document', async () => {
+    const overrides = [
+      { clusters: ['*staging*'], mode: 'audit' as const },
+      { clusters: ['prod'], services: ['legacy-*'], onError: 'allow' as const },
+    ];
+    const image = { container: 'web', image: `${ECR}/app/web:1`, digest: D1 };
+    const unsigned = () => gateWith({ overrides }, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING'))]);
+    const [staging] = await decide([image], unsigned(), { deadline: soon(), scope: { cluster: 'eu-staging-1', service: 'web' } });
+    expect(staging).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_MISSING', mode: 'audit' });
+    expect(blocks(staging!)).toBe(false);
+    const [prod] = await decide([image], unsigned(), { deadline: soon(), scope: { cluster: 'prod', service: 'web' } });
+    expect(prod).toMatchObject({ mode: 'enforce' });
+    expect(blocks(prod!)).toBe(true);
+    const [unknown] = await decide([image], unsigned(), { deadline: soon() });
+    expect(blocks(unknown!)).toBe(true);
+    const down = () => gateWith({ overrides }, [new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('UNAVAILABLE', '503', 503)))]);
+    const [legacy] = await decide([image], down(), { deadline: soon(), scope: { cluster: 'prod', service: 'legacy-api' } });
+    expect(legacy).toMatchObject({ decision: 'allow', reason: 'REGISTRY_ERROR', mode: 'enforce' });
+    const [other] = await decide([image], down(), { deadline: soon(), scope: { cluster: 'prod', service: 'web' } });
+    expect(other).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR' });
+  });
+
+  it('refuses an override without a scope or without a setting', () => {
+    expect(() => validate({ version: 1, overrides: [{ mode: 'audit' }] }, 'test')).toThrow(/at least one of clusters/);
+    expect(() => validate({ version: 1, overrides: [{ clusters: ['*'] }] }, 'test')).toThrow(/mode or onError/);
+  });
+
   it('turns registry errors into deny with the right code; onError: allow admits them in enforce mode', async () => {
     const down = () => new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('UNAVAILABLE', 'registry answered 503', 503)));
     const image = { container: 'web', image: `${ECR}/app/web:1`, digest: D1 };
@@ -163,6 +209,13 @@ describe('decide()', () => {
     const gate = gateWith({}, [new ScriptedVerifier('k', async () => Promise.reject(new TypeError('boom')))]);
     const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
     expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR' });
+  });
+
+  it('never admits INTERNAL_ERROR, not even with onError: allow', async () => {
+    const gate = gateWith({ onError: 'allow' }, [new ScriptedVerifier('k', async () => Promise.reject(new TypeError('boom')))]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR' });
+    expect(blocks(d!)).toBe(true);
   });
 
   it('answers TIMEOUT when the deadline passes, and never allows', async () => {

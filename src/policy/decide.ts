@@ -15,12 +15,20 @@ import type { CoalescingCache } from './cache.js';
 import { ruleFor, type CompiledPolicy, type CompiledRule } from './compile.js';
 import type { Decision, ReasonCode } from './decision.js';
 import { matchAllowList } from './match.js';
+import { settingsFor, type Scope, type Settings } from './overrides.js';
 
 export interface ImageInput {
   container: string;
   image: string;
   /** the digest ECS resolved (imageDigest); absent with versionConsistency: disabled */
   digest?: string | null;
+  /**
+   * Without a digest, resolve the tag at the registry now and verify that digest. For
+   * callers that know ECS has not established the digest yet but will pull what the tag
+   * names about now (a service revision at PRE_SCALE_UP, a RUNNING task whose registry
+   * reports no digest). The decision then says the gate, not ECS, chose the digest.
+   */
+  resolveTag?: boolean;
 }
 
 export interface RegistryAccess {
@@ -39,6 +47,8 @@ export interface DecideOptions {
   /** how many images are verified at once */
   concurrency?: number;
   now?: () => Date;
+  /** cluster, service and task family of the workload: picks the policy's overrides */
+  scope?: Scope;
 }
 
 type ErrorReason = Extract<
@@ -72,7 +82,7 @@ export async function decide(images: ImageInput[], gate: Gate, options: DecideOp
 
 async function decideOne(input: ImageInput, gate: Gate, options: DecideOptions): Promise<Decision> {
   const started = performance.now();
-  const policy = gate.policy.document;
+  const settings = settingsFor(gate.policy.document, options.scope);
   const finish = (verdict: Verdict): Decision => ({
     container: input.container,
     image: input.image,
@@ -83,14 +93,15 @@ async function decideOne(input: ImageInput, gate: Gate, options: DecideOptions):
     verifiedBy: verdict.verifiedBy ?? [],
     detail: verdict.detail,
     durationMs: Math.round((performance.now() - started) * 100) / 100,
-    mode: policy.mode,
+    mode: settings.mode,
     ...(verdict.retryable ? { retryable: true as const } : {}),
+    ...(verdict.resolvedTag ? { digestResolvedFromTag: verdict.resolvedTag } : {}),
   });
   try {
-    return finish(await judge(input, gate, options));
+    return finish(await judge(input, gate, settings, options));
   } catch (e) {
     // Nothing below should throw; if it does, the error is a deny like any other.
-    return finish(fromOutcome(errorOutcome(e), gate, {}));
+    return finish(fromOutcome(errorOutcome(e), settings, {}));
   }
 }
 
@@ -102,9 +113,11 @@ interface Verdict {
   rule?: string;
   verifiedBy?: string[];
   retryable?: boolean;
+  /** the tag the gate resolved to `digest` itself, when ECS gave none */
+  resolvedTag?: string;
 }
 
-async function judge(input: ImageInput, gate: Gate, options: DecideOptions): Promise<Verdict> {
+async function judge(input: ImageInput, gate: Gate, settings: Settings, options: DecideOptions): Promise<Verdict> {
   const policy = gate.policy.document;
   let ref: ImageReference;
   try {
@@ -129,7 +142,7 @@ async function judge(input: ImageInput, gate: Gate, options: DecideOptions): Pro
       ? { allow: true, reason: 'UNMATCHED_ALLOWED', digest, detail: `no rule matches ${path}; unmatched is allow` }
       : { allow: false, reason: 'NO_MATCHING_RULE', digest, detail: `no rule matches ${path} and unmatched is deny` };
   }
-  const resolved = digest ? { digest } : await resolveDigest(ref, rule, gate, options);
+  const resolved = digest ? { digest } : await resolveDigest(input, ref, rule, gate, settings, options);
   if ('verdict' in resolved) return resolved.verdict;
   const outcome = await withinDeadline(
     gate.cache.getOrCompute(cacheKey(gate, path, resolved.digest, rule), () =>
@@ -137,17 +150,25 @@ async function judge(input: ImageInput, gate: Gate, options: DecideOptions): Pro
     ),
     options.deadline,
   );
-  return fromOutcome(outcome, gate, { rule: rule.name, digest: resolved.digest });
+  const verdict = fromOutcome(outcome, settings, { rule: rule.name, digest: resolved.digest });
+  if (!('tag' in resolved)) return verdict;
+  const note = `digest resolved by the gate from tag ${resolved.tag} at the registry, not reported by ECS`;
+  return { ...verdict, resolvedTag: resolved.tag, detail: `${verdict.detail} (${note})` };
 }
 
-/** ECS gave no digest: DIGEST_MISSING, unless the policy opted into resolving the tag now. */
+/**
+ * ECS gave no digest: DIGEST_MISSING, unless the caller or the policy (resolveTags)
+ * asked for the tag to be resolved now.
+ */
 async function resolveDigest(
+  input: ImageInput,
   ref: ImageReference,
   rule: CompiledRule,
   gate: Gate,
+  settings: Settings,
   options: DecideOptions,
-): Promise<{ digest: string } | { verdict: Verdict }> {
-  if (!gate.policy.document.resolveTags || !ref.tag) {
+): Promise<{ digest: string; tag: string } | { verdict: Verdict }> {
+  if (!(input.resolveTag || gate.policy.document.resolveTags) || !ref.tag) {
     const detail = ref.tag
       ? `ECS gave no digest for tag ${ref.tag} (versionConsistency disabled?), and a tag can move after it is checked`
       : 'no digest and no tag in the image reference';
@@ -155,9 +176,9 @@ async function resolveDigest(
   }
   const signal = AbortSignal.timeout(Math.max(1, options.deadline - Date.now()));
   try {
-    return { digest: await gate.registry.repository(ref.registry, ref.repository).resolveTag(ref.tag, signal) };
+    return { digest: await gate.registry.repository(ref.registry, ref.repository).resolveTag(ref.tag, signal), tag: ref.tag };
   } catch (e) {
-    return { verdict: fromOutcome(errorOutcome(e), gate, { rule: rule.name }) };
+    return { verdict: fromOutcome(errorOutcome(e), settings, { rule: rule.name }) };
   }
 }
 
@@ -215,8 +236,7 @@ function combine(results: VerifierResult[], rule: CompiledRule): Outcome {
 }
 
 /** Applies mode and onError: the only place an outcome becomes allow or deny. */
-function fromOutcome(outcome: Outcome, gate: Gate, where: { rule?: string; digest?: string }): Verdict {
-  const policy = gate.policy.document;
+function fromOutcome(outcome: Outcome, policy: Settings, where: { rule?: string; digest?: string }): Verdict {
   const base = { ...(where.rule ? { rule: where.rule } : {}), ...(where.digest ? { digest: where.digest } : {}) };
   switch (outcome.kind) {
     case 'verified':

@@ -56,6 +56,11 @@ export interface Decision {
   mode: 'enforce' | 'audit';
   /** present when the cause may pass by itself (registry 5xx, timeout): worth a later retry */
   retryable?: true;
+  /**
+   * present when ECS reported no digest and the gate resolved this tag at the registry
+   * itself: `digest` is what the tag named then, which ECS may or may not pull
+   */
+  digestResolvedFromTag?: string;
 }
 
 /** "web: 1234.dkr.ecr…/app@sha256:ab… DENIED SIGNATURE_MISSING, no cosign signature found, rule app" */

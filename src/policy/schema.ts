@@ -75,6 +75,21 @@ const allowSchema = z
   })
   .strict();
 
+const overrideSchema = z
+  .object({
+    /** globs on the cluster name (not the ARN) */
+    clusters: z.array(nonEmpty).min(1).optional(),
+    services: z.array(nonEmpty).min(1).optional(),
+    taskFamilies: z.array(nonEmpty).min(1).optional(),
+    mode: z.enum(['enforce', 'audit']).optional(),
+    onError: z.enum(['deny', 'allow']).optional(),
+  })
+  .strict()
+  .refine((o) => o.clusters || o.services || o.taskFamilies, {
+    message: 'an override needs at least one of clusters, services, taskFamilies (use ["*"] for all)',
+  })
+  .refine((o) => o.mode || o.onError, { message: 'an override needs mode or onError' });
+
 export const policySchema = z
   .object({
     version: z.literal(1),
@@ -86,6 +101,8 @@ export const policySchema = z
     registries: z.record(registrySettings).default({}),
     allow: allowSchema.default({}),
     rules: z.array(ruleSchema).default([]),
+    /** the first override that matches the workload's scope sets its mode and onError */
+    overrides: z.array(overrideSchema).default([]),
   })
   .strict();
 
