@@ -26,13 +26,39 @@ describe('stopReason', () => {
     expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
   });
 
-  it('stays within 255 characters for ten containers with long names, and says how many it left out', () => {
+  it('stays within 255 characters for ten containers with long names, and says how many it left out and their codes', () => {
     const many = Array.from({ length: 10 }, (_, i) =>
       deny(`container-${i}-${'n'.repeat(200)}`, `${ECR}/${'team/'.repeat(20)}service-${i}:release-2025-06-12`, i % 2 ? 'REVOKED' : 'UNTRUSTED_SIGNER'),
     );
     const reason = stopReason(many);
     expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
-    expect(reason).toMatch(/^ecs-image-gate: container-0-n+\.\.\. \.\.\.\/team\/\S*:release-2025-06-12@sha256:ab12cd34ef56\.\.\. UNTRUSTED_SIGNER; \+9 more$/);
+    expect(reason).toMatch(/^ecs-image-gate: container-0-n+\.\.\. \.\.\.\/team\/\S*:release-2025-06-12@sha256:ab12cd34ef56\.\.\. UNTRUSTED_SIGNER; \+9 more: REVOKED$/);
+  });
+
+  it('keeps every reason code of 1,000 containers within 255 characters, in one linear pass', () => {
+    const codes: ReasonCode[] = ['SIGNATURE_MISSING', 'UNTRUSTED_SIGNER', 'DIGEST_MISSING', 'REVOKED', 'TIMEOUT'];
+    // the rarer codes come late, one of them only in the very last container
+    const many = Array.from({ length: 1_000 }, (_, i) =>
+      deny(`c${i}`, `${ECR}/team/service-${i}:v${i}`, i === 999 ? 'TIMEOUT' : codes[Math.floor((i / 999) * 4)]!),
+    );
+    const reason = stopReason(many);
+    expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
+    for (const code of codes) expect(reason).toContain(code);
+    expect(reason).toMatch(/^ecs-image-gate: c0 \.\.\.\/team\/service-0:v0@sha256:ab12cd34ef56\.\.\. SIGNATURE_MISSING; .*\+\d+ more: [A-Z_, ]+$/);
+    const shown = reason.split('; ').length - 1;
+    expect(reason).toContain(`+${1_000 - shown} more`);
+    // linear: the cost is one call of item formatting per container and attempt, so a
+    // hundred thousand containers answer like a thousand (the old search was quadratic)
+    expect(stopReason(Array.from({ length: 100_000 }, (_, i) => many[i % 1_000]!)).length).toBeLessThanOrEqual(STOP_REASON_MAX);
+  });
+
+  it('keeps the codes of the containers it cannot show even when one tight container and those codes do not fit', () => {
+    const others: ReasonCode[] = ['REGISTRY_AUTH_FAILURE', 'ATTESTATION_MISSING', 'REVOCATION_UNKNOWN', 'ATTESTATION_FAILED', 'SIGNATURE_INVALID', 'UNTRUSTED_SIGNER', 'NO_MATCHING_RULE'];
+    const items = [deny('web', `${ECR}/${'x'.repeat(600)}:tag`), ...others.map((code, i) => deny(`c${i}`, `${ECR}/${'y'.repeat(600)}:tag`, code))];
+    const reason = stopReason(items);
+    expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
+    expect(reason).toMatch(/^ecs-image-gate: web \S+ SIGNATURE_MISSING; \+7 more: /);
+    for (const code of others) expect(reason).toContain(code);
   });
 
   it('drops the registry host before it drops a container', () => {
