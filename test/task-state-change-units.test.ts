@@ -3,7 +3,7 @@ import type { Decision, ReasonCode } from '../src/policy/decision.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
 import { serviceClaim, taskScopeFrom } from '../src/watchdog/scope.js';
 import { STOP_REASON_MAX, stopReason } from '../src/watchdog/stop-reason.js';
-import { parseTaskEvent, TaskEventError, whyIgnored } from '../src/watchdog/task-event.js';
+import { parseTaskEvent, TaskEventError, taskFamily, whyIgnored } from '../src/watchdog/task-event.js';
 
 const HEX = 'ab12cd34ef56'.padEnd(64, '0');
 const ECR = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
@@ -151,12 +151,18 @@ describe('parseTaskEvent', () => {
 });
 
 describe('whyIgnored and serviceClaim', () => {
-  it('acts only on PROVISIONING or PENDING tasks that should run', () => {
+  it('looks at every status of a task that should run up to RUNNING, where digests may arrive', () => {
     const t = parseTaskEvent(base);
-    expect(whyIgnored(t)).toBeUndefined();
-    expect(whyIgnored({ ...t, lastStatus: 'PROVISIONING' })).toBeUndefined();
-    expect(whyIgnored({ ...t, lastStatus: 'RUNNING' })).toContain('lastStatus is RUNNING');
+    for (const lastStatus of ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING']) expect(whyIgnored({ ...t, lastStatus })).toBeUndefined();
+    expect(whyIgnored({ ...t, lastStatus: 'DEACTIVATING' })).toContain('lastStatus is DEACTIVATING');
+    expect(whyIgnored({ ...t, lastStatus: 'STOPPED' })).toContain('lastStatus is STOPPED');
     expect(whyIgnored({ ...t, desiredStatus: 'STOPPED' })).toContain('desiredStatus is STOPPED');
+  });
+
+  it('reads the task family from the task definition ARN', () => {
+    expect(taskFamily('arn:aws:ecs:us-east-1:123456789012:task-definition/demo-app:3')).toBe('demo-app');
+    expect(taskFamily(undefined)).toBeUndefined();
+    expect(taskFamily('demo-app')).toBeUndefined();
   });
 
   it('reads the service hints, which are only hints', () => {
