@@ -3,7 +3,7 @@ import type { Decision, ReasonCode } from '../src/policy/decision.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
 import { serviceClaim, taskScopeFrom } from '../src/watchdog/scope.js';
 import { STOP_REASON_MAX, stopReason } from '../src/watchdog/stop-reason.js';
-import { parseTaskEvent, TaskEventError, whyIgnored } from '../src/watchdog/task-event.js';
+import { parseTaskEvent, TaskEventError, taskFamily, whyIgnored } from '../src/watchdog/task-event.js';
 
 const HEX = 'ab12cd34ef56'.padEnd(64, '0');
 const ECR = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
@@ -26,13 +26,39 @@ describe('stopReason', () => {
     expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
   });
 
-  it('stays within 255 characters for ten containers with long names, and says how many it left out', () => {
+  it('stays within 255 characters for ten containers with long names, and says how many it left out and their codes', () => {
     const many = Array.from({ length: 10 }, (_, i) =>
       deny(`container-${i}-${'n'.repeat(200)}`, `${ECR}/${'team/'.repeat(20)}service-${i}:release-2025-06-12`, i % 2 ? 'REVOKED' : 'UNTRUSTED_SIGNER'),
     );
     const reason = stopReason(many);
     expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
-    expect(reason).toMatch(/^ecs-image-gate: container-0-n+\.\.\. \.\.\.\/team\/\S*:release-2025-06-12@sha256:ab12cd34ef56\.\.\. UNTRUSTED_SIGNER; \+9 more$/);
+    expect(reason).toMatch(/^ecs-image-gate: container-0-n+\.\.\. \.\.\.\/team\/\S*:release-2025-06-12@sha256:ab12cd34ef56\.\.\. UNTRUSTED_SIGNER; \+9 more: REVOKED$/);
+  });
+
+  it('keeps every reason code of 1,000 containers within 255 characters, in one linear pass', () => {
+    const codes: ReasonCode[] = ['SIGNATURE_MISSING', 'UNTRUSTED_SIGNER', 'DIGEST_MISSING', 'REVOKED', 'TIMEOUT'];
+    // the rarer codes come late, one of them only in the very last container
+    const many = Array.from({ length: 1_000 }, (_, i) =>
+      deny(`c${i}`, `${ECR}/team/service-${i}:v${i}`, i === 999 ? 'TIMEOUT' : codes[Math.floor((i / 999) * 4)]!),
+    );
+    const reason = stopReason(many);
+    expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
+    for (const code of codes) expect(reason).toContain(code);
+    expect(reason).toMatch(/^ecs-image-gate: c0 \.\.\.\/team\/service-0:v0@sha256:ab12cd34ef56\.\.\. SIGNATURE_MISSING; .*\+\d+ more: [A-Z_, ]+$/);
+    const shown = reason.split('; ').length - 1;
+    expect(reason).toContain(`+${1_000 - shown} more`);
+    // linear: the cost is one call of item formatting per container and attempt, so a
+    // hundred thousand containers answer like a thousand (the old search was quadratic)
+    expect(stopReason(Array.from({ length: 100_000 }, (_, i) => many[i % 1_000]!)).length).toBeLessThanOrEqual(STOP_REASON_MAX);
+  });
+
+  it('keeps the codes of the containers it cannot show even when one tight container and those codes do not fit', () => {
+    const others: ReasonCode[] = ['REGISTRY_AUTH_FAILURE', 'ATTESTATION_MISSING', 'REVOCATION_UNKNOWN', 'ATTESTATION_FAILED', 'SIGNATURE_INVALID', 'UNTRUSTED_SIGNER', 'NO_MATCHING_RULE'];
+    const items = [deny('web', `${ECR}/${'x'.repeat(600)}:tag`), ...others.map((code, i) => deny(`c${i}`, `${ECR}/${'y'.repeat(600)}:tag`, code))];
+    const reason = stopReason(items);
+    expect(reason.length).toBeLessThanOrEqual(STOP_REASON_MAX);
+    expect(reason).toMatch(/^ecs-image-gate: web \S+ SIGNATURE_MISSING; \+7 more: /);
+    for (const code of others) expect(reason).toContain(code);
   });
 
   it('drops the registry host before it drops a container', () => {
@@ -125,12 +151,18 @@ describe('parseTaskEvent', () => {
 });
 
 describe('whyIgnored and serviceClaim', () => {
-  it('acts only on PROVISIONING or PENDING tasks that should run', () => {
+  it('looks at every status of a task that should run up to RUNNING, where digests may arrive', () => {
     const t = parseTaskEvent(base);
-    expect(whyIgnored(t)).toBeUndefined();
-    expect(whyIgnored({ ...t, lastStatus: 'PROVISIONING' })).toBeUndefined();
-    expect(whyIgnored({ ...t, lastStatus: 'RUNNING' })).toContain('lastStatus is RUNNING');
+    for (const lastStatus of ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING']) expect(whyIgnored({ ...t, lastStatus })).toBeUndefined();
+    expect(whyIgnored({ ...t, lastStatus: 'DEACTIVATING' })).toContain('lastStatus is DEACTIVATING');
+    expect(whyIgnored({ ...t, lastStatus: 'STOPPED' })).toContain('lastStatus is STOPPED');
     expect(whyIgnored({ ...t, desiredStatus: 'STOPPED' })).toContain('desiredStatus is STOPPED');
+  });
+
+  it('reads the task family from the task definition ARN', () => {
+    expect(taskFamily('arn:aws:ecs:us-east-1:123456789012:task-definition/demo-app:3')).toBe('demo-app');
+    expect(taskFamily(undefined)).toBeUndefined();
+    expect(taskFamily('demo-app')).toBeUndefined();
   });
 
   it('reads the service hints, which are only hints', () => {

@@ -309,13 +309,15 @@ describe('service tasks and TASK_SCOPE', () => {
     expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(3);
   });
 
-  it('verifies a genuine service task under TASK_SCOPE=all, without asking DescribeServices', async () => {
+  it('verifies a genuine service task under TASK_SCOPE=all, with its service confirmed by DescribeServices', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves(describeWebService());
     const event = loadEvent('task-service');
     event.detail.containers[0].imageDigest = unsigned;
     const out = await watchdog({ env: { TASK_SCOPE: 'all' } })(event, context);
     expect(out.action).toBe('stopped');
-    expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(0);
+    expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(1);
     expect(out.decisions[0]).toMatchObject({ container: 'web', reason: 'SIGNATURE_MISSING' });
+    expect(parseAlertBody(publishes()[0]!.args[0].input.Message!)).toMatchObject({ service: 'web', note: null });
   });
 
   it('verifies and stops a RunTask that forges group service:web and startedBy a real deployment id', async () => {
@@ -471,36 +473,61 @@ describe('when sending or stopping fails', () => {
 });
 
 describe('digests', () => {
-  it('asks DescribeTasks when the event has no imageDigest, and verifies the digest ECS reports', async () => {
+  it('does not decide, ask AWS or remember a task whose event has no imageDigest before RUNNING', async () => {
+    const handled = new HandledTasks();
+    for (const lastStatus of ['PROVISIONING', 'PENDING', 'ACTIVATING']) {
+      const event = loadEvent('task-standalone-signed');
+      event.detail.lastStatus = lastStatus;
+      delete event.detail.containers[0].imageDigest;
+      const out = await watchdog({ handled })(event, context);
+      expect(out).toMatchObject({ action: 'not-yet', decisions: [] });
+      expect(out.why).toContain(`container app has no digest yet at ${lastStatus}`);
+    }
+    expect(handled.size).toBe(0);
+    expect(ecsMock.calls()).toHaveLength(0);
+    expect(snsMock.calls()).toHaveLength(0);
+  });
+
+  it('at RUNNING without imageDigest asks DescribeTasks once, and verifies the digest ECS reports', async () => {
     const event = loadEvent('task-standalone-signed');
+    event.detail.lastStatus = 'RUNNING';
     delete event.detail.containers[0].imageDigest;
     ecsMock.on(DescribeTasksCommand).resolves({
       tasks: [{ taskArn: event.detail.taskArn, containers: [{ name: 'app', image: `${ECR}/${REPO}:signed`, imageDigest: signed }] }],
     });
     const out = await watchdog()(event, context);
+    expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(1);
     expect(ecsMock.commandCalls(DescribeTasksCommand)[0]!.args[0].input).toEqual({ cluster: CLUSTER_ARN, tasks: [event.detail.taskArn] });
     expect(out.action).toBe('allowed');
     expect(out.decisions[0]).toMatchObject({ digest: signed, reason: 'VERIFIED' });
+    expect(out.decisions[0]!.digestResolvedFromTag).toBeUndefined();
   });
 
-  it('denies DIGEST_MISSING (never the tag) when ECS has no digest yet, and stops', async () => {
-    const event = loadEvent('task-standalone-signed');
-    delete event.detail.containers[0].imageDigest;
-    ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: event.detail.taskArn, containers: [{ name: 'app', image: `${ECR}/${REPO}:signed` }] }] });
-    const out = await watchdog()(event, context);
-    expect(out.action).toBe('stopped');
-    expect(out.decisions[0]).toMatchObject({ reason: 'DIGEST_MISSING', digest: null });
-    expect(stops()[0]!.args[0].input.reason).toBe(`ecs-image-gate: app ${ECR}/${REPO}:signed DIGEST_MISSING`);
-  });
-
-  it('still decides (fail closed) when DescribeTasks fails', async () => {
-    const event = loadEvent('task-standalone-signed');
+  it('at RUNNING with no digest anywhere, the gate resolves the tag, verifies that digest and says so (never the tag unverified)', async () => {
+    const event = loadEvent('task-standalone-unsigned');
+    event.detail.lastStatus = 'RUNNING';
     delete event.detail.containers[0].imageDigest;
     ecsMock.on(DescribeTasksCommand).rejects(new Error('boom'));
     const out = await watchdog()(event, context);
-    expect(out.decisions[0]).toMatchObject({ reason: 'DIGEST_MISSING' });
     expect(out.action).toBe('stopped');
-    expect(logged.warn.some(([m]) => String(m).includes('DescribeTasks failed'))).toBe(true);
+    expect(out.decisions[0]).toMatchObject({ reason: 'SIGNATURE_MISSING', digest: unsigned, digestResolvedFromTag: 'unsigned' });
+    expect(out.decisions[0]!.detail).toContain('digest resolved by the gate from tag unsigned at the registry, not reported by ECS');
+    expect(stops()[0]!.args[0].input.reason).toBe(`ecs-image-gate: app ${ECR}/${REPO}:unsigned@${unsigned} SIGNATURE_MISSING`);
+    expect(logged.warn.some(([m]) => String(m) === 'ecs:DescribeTasks failed (Error: boom); verifying with what the event says')).toBe(true);
+    const record = parseAlertBody(publishes()[0]!.args[0].input.Message!)!;
+    expect(record.note).toContain('the gate resolved the tag at the registry itself');
+    expect(record.denied[0]!.detail).toContain('not reported by ECS');
+  });
+
+  it('takes a reference pinned by digest as a digest, even at PROVISIONING', async () => {
+    const event = loadEvent('task-standalone-signed');
+    event.detail.lastStatus = 'PROVISIONING';
+    delete event.detail.containers[0].imageDigest;
+    event.detail.containers[0].image = `${ECR}/${REPO}@${signed}`;
+    const out = await watchdog()(event, context);
+    expect(out.action).toBe('allowed');
+    expect(out.decisions[0]).toMatchObject({ reason: 'VERIFIED', digest: signed });
+    expect(ecsMock.calls()).toHaveLength(0);
   });
 });
 

@@ -64,7 +64,7 @@ function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, option
   const loadGate = options.getGate ?? (() => getGate());
   return {
     ecs: options.ecs ?? awsClients().ecs,
-    decide: async (images, deadline) => {
+    decide: async (images, deadline, scope) => {
       let gate: Gate;
       try {
         gate = await loadGate();
@@ -72,7 +72,8 @@ function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, option
         logger.error('task watchdog: the policy cannot be loaded', { error: error as Error, reason: 'POLICY_ERROR' });
         return policyErrorDecisions(images, error, env);
       }
-      return decide(images, gate, { deadline });
+      // scope picks the policy's overrides (mode, onError) for this cluster, service and task family
+      return decide(images, gate, { deadline, scope });
     },
     alert: async (decisions, ctx, timeoutMs) => {
       const sent = await sendAlerts(decisions, ctx, { ...options.alertDeps, env: env as NodeJS.ProcessEnv, timeoutMs });

@@ -1,7 +1,9 @@
 /**
  * Tasks this Lambda container has already dealt with. One task emits several
- * events that pass the rule (PROVISIONING, then PENDING; EventBridge may also
- * deliver one twice), and each must not stop and alert again.
+ * events that pass the rule (PROVISIONING, PENDING, ACTIVATING, RUNNING; EventBridge
+ * may also deliver one twice), and once one of them was decided the others must not
+ * stop and alert again. Events that came before the digests ("not yet") are not
+ * remembered: they decided nothing.
  *
  * In memory and bounded (least recently used goes first): no table to deploy, no
  * extra latency. It does not span containers: two events of one task handled in

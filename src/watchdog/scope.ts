@@ -11,7 +11,8 @@
  * id running exactly this task definition. Anything less, including a failed
  * DescribeServices call, means the task is verified: doubt never skips a check.
  */
-import { DescribeServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { errorSentence, readDescribeServices, type DescribedService } from './ecs-answers.js';
 import type { TaskEvent } from './task-event.js';
 
 export type TaskScope = 'standalone' | 'all';
@@ -93,13 +94,15 @@ async function describeAndMatch(
   taskDefinitionArn: string,
   abortSignal: AbortSignal,
 ): Promise<ClaimCheck> {
-  let found: Service | undefined;
+  let answer: unknown;
   try {
-    const out = await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal });
-    found = out.services?.find((s) => s.serviceName === service);
+    answer = await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }), { abortSignal });
   } catch (error) {
-    return { genuine: false, why: `ecs:DescribeServices failed (${(error as Error).name}: ${(error as Error).message})` };
+    return { genuine: false, why: `ecs:DescribeServices failed (${errorSentence(error)})` };
   }
+  const read = readDescribeServices(answer, service);
+  if (!read.ok) return { genuine: false, why: read.why };
+  const found = read.value;
   if (!found || (found.status !== 'ACTIVE' && found.status !== 'DRAINING')) {
     return { genuine: false, why: `there is no active service ${service} in the cluster` };
   }
@@ -111,7 +114,7 @@ async function describeAndMatch(
  * `taskSets`. Both carry the id that ECS writes into startedBy, and the task
  * definition they run.
  */
-function matchDeployment(service: Service, name: string, startedBy: string, taskDefinitionArn: string): ClaimCheck {
+function matchDeployment(service: DescribedService, name: string, startedBy: string, taskDefinitionArn: string): ClaimCheck {
   const candidates = [...(service.deployments ?? []), ...(service.taskSets ?? [])];
   const deployment = candidates.find((d) => d.id === startedBy);
   if (!deployment) return { genuine: false, why: `service ${name} has no deployment ${startedBy}` };

@@ -88,12 +88,23 @@ export function parseTaskEvent(event: unknown): TaskEvent {
   };
 }
 
-/** The statuses of a task that is about to run: the one moment the watchdog acts. */
-const STARTING = new Set(['PROVISIONING', 'PENDING']);
+/**
+ * The statuses of a task that should run, in the order ECS reports them. The digest of
+ * an image named by tag arrives in one of the later ones (see images.ts), so the
+ * watchdog listens to all four and decides on the first that carries every digest.
+ */
+export const WATCHED_STATUSES = ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING'] as const;
+const WATCHED: ReadonlySet<string> = new Set(WATCHED_STATUSES);
 
-/** Undefined when the watchdog should act on this event, else why not. */
+/** Undefined when the watchdog should look at this event, else why not. */
 export function whyIgnored(task: TaskEvent): string | undefined {
   if (task.desiredStatus !== 'RUNNING') return `desiredStatus is ${task.desiredStatus}, not RUNNING`;
-  if (!STARTING.has(task.lastStatus)) return `lastStatus is ${task.lastStatus}: the watchdog acts on PROVISIONING or PENDING`;
+  if (!WATCHED.has(task.lastStatus)) return `lastStatus is ${task.lastStatus}: the watchdog acts on ${WATCHED_STATUSES.join(', ')}`;
   return undefined;
+}
+
+/** "arn:aws:ecs:r:a:task-definition/web:7" → "web"; undefined when it is not such an ARN. */
+export function taskFamily(taskDefinitionArn: string | undefined): string | undefined {
+  const m = taskDefinitionArn ? /:task-definition\/([^:/]+):\d+$/.exec(taskDefinitionArn) : null;
+  return m?.[1];
 }

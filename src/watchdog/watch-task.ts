@@ -1,28 +1,42 @@
 /**
  * The task watchdog, as the list of what it does with one task event:
  *
- *   read the event → act only on a starting task → once per task → in scope?
- *   → images with digests → decide() → stop if any image blocks → alert → remember.
+ *   read the event → a task that should run → once per task → every digest known?
+ *   (else "not yet") → in scope? → decide() → stop if any image blocks → alert → remember.
  *
  * Everything it talks to comes in as WatchdogDeps, so the handler wires the real
  * gate and clients and the tests wire mocks. A stop that fails is alerted and then
- * thrown, so that EventBridge's retry (which verifies again) gets another go; the
- * task is not remembered as handled until a stop has succeeded.
+ * thrown, so that the asynchronous invocation's retry (which verifies again) gets
+ * another go; the task is not remembered as handled until a stop has succeeded, and
+ * an event that comes before the digests is not remembered at all.
+ *
+ * Time: the invocation's remaining time is split once, at the start (planBudget):
+ * the ECS calls before the decision and the decision itself end by `decideBy`;
+ * StopTask and the alerts have the time between `decideBy` and `finishBy` however
+ * long the decision took. Every ECS call carries an abort signal inside that budget.
  */
 import { StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import type { AlertContext } from '../alerts/context.js';
+import { msUntil, planBudget, signalUntil, type Budget } from '../gate/budget.js';
 import { logger } from '../observability.js';
 import type { ImageInput } from '../policy/decide.js';
 import { blocks, ERROR_REASONS, type Decision } from '../policy/decision.js';
+import { clusterName, type Scope } from '../policy/overrides.js';
+import { errorSentence } from './ecs-answers.js';
 import type { HandledTasks } from './handled-tasks.js';
-import { taskImages } from './images.js';
+import { completeAtRunning, eventImages } from './images.js';
 import { checkServiceClaim, serviceClaim, type TaskScope } from './scope.js';
 import { stopReason } from './stop-reason.js';
-import { parseTaskEvent, TaskEventError, whyIgnored, type TaskEvent } from './task-event.js';
+import { parseTaskEvent, TaskEventError, taskFamily, whyIgnored, type TaskEvent } from './task-event.js';
 
-/** Time kept back from decide() for StopTask and the alerts. */
-export const DECIDE_MARGIN_MS = 5_000;
-/** Each ECS call (DescribeServices, DescribeTasks, StopTask) is bounded on its own. */
+/**
+ * Reserved up front for what follows the decisions: StopTask (at most half of it)
+ * and the alerts (the rest). planBudget halves it when the invocation is short.
+ */
+export const AFTER_DECIDE_MS = 7_000;
+/** Kept back from Lambda's deadline to log and return the summary. */
+const ANSWER_MS = 250;
+/** Each ECS call (DescribeServices, DescribeTasks, StopTask) is also bounded on its own. */
 const ECS_CALL_TIMEOUT_MS = 2_000;
 const ALERT_TIMEOUT_MS = 5_000;
 /** Below this, a second try of a transient error is not worth starting. */
@@ -30,8 +44,11 @@ const RETRY_MIN_MS = 3_000;
 
 export interface WatchdogDeps {
   ecs: ECSClient;
-  /** decide() bound to the current gate; must answer every image, by `deadline` (epoch ms) */
-  decide(images: ImageInput[], deadline: number): Promise<Decision[]>;
+  /**
+   * decide() bound to the current gate; must answer every image, by `deadline` (epoch ms),
+   * under the settings (mode, onError) the policy's overrides give `scope`
+   */
+  decide(images: ImageInput[], deadline: number, scope: Scope): Promise<Decision[]>;
   /** sendAlerts() bound to its clients; never throws */
   alert(decisions: Decision[], ctx: AlertContext, timeoutMs: number): Promise<unknown>;
   handled: HandledTasks;
@@ -43,7 +60,8 @@ export interface WatchdogDeps {
 
 export type WatchAction =
   | 'rejected' //      not a task state change event we can read
-  | 'ignored' //       not a starting task
+  | 'ignored' //       not a task that should run
+  | 'not-yet' //       ECS has not reported every digest yet: a later event will
   | 'duplicate' //     this container has handled the task already
   | 'skipped' //       a genuine service task under TASK_SCOPE=standalone
   | 'allowed' //       every image admitted
@@ -71,8 +89,8 @@ export class StopTaskFailed extends Error {
 }
 
 export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<WatchSummary> {
-  const started = Date.now();
-  const deadlineFor = (margin: number) => started + deps.remainingMs() - margin;
+  const budget = planBudget(deps.remainingMs(), { afterDecideMs: AFTER_DECIDE_MS, answerMs: ANSWER_MS });
+  const beforeDecision = () => signalUntil(Math.min(Date.now() + ECS_CALL_TIMEOUT_MS, budget.decideBy));
 
   let task: TaskEvent;
   try {
@@ -90,7 +108,14 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
   const previous = deps.handled.get(task.taskArn);
   if (previous) return { taskArn: task.taskArn, action: 'duplicate', why: `this container already handled the task (${previous})`, decisions: [] };
 
-  const scoped = await inScope(task, deps);
+  // before the scope check: an event without digests costs no AWS call at all
+  const fromEvent = eventImages(task);
+  if (fromEvent.kind === 'not-yet') {
+    logger.info(`task not decided yet: ${fromEvent.why}`, where);
+    return { taskArn: task.taskArn, action: 'not-yet', why: fromEvent.why, decisions: [] };
+  }
+
+  const scoped = await inScope(task, deps, beforeDecision());
   if (scoped.skip) {
     logger.info(`task skipped: ${scoped.skip}`, where);
     deps.handled.add(task.taskArn, 'skipped');
@@ -98,25 +123,39 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
   }
   if (scoped.note) logger.warn(scoped.note, where);
 
-  const { images, describeError } = await taskImages(task, deps.ecs, AbortSignal.timeout(ECS_CALL_TIMEOUT_MS));
-  if (describeError) logger.warn(`ecs:DescribeTasks failed; verifying with the event's digests: ${describeError}`, where);
-  if (images.length === 0) {
-    logger.error('the task has no containers in the event or in DescribeTasks', where);
-    return { taskArn: task.taskArn, action: 'rejected', why: 'no containers to verify', decisions: [] };
+  let images = fromEvent.images;
+  let resolvedByGate: string[] = [];
+  if (fromEvent.kind === 'incomplete') {
+    const running = await completeAtRunning(task, fromEvent.images, deps.ecs, beforeDecision());
+    if (running.describeError) logger.warn(`${running.describeError}; verifying with what the event says`, where);
+    if (running.kind === 'no-containers') {
+      logger.error('the task has no containers in the event or in DescribeTasks', where);
+      return { taskArn: task.taskArn, action: 'rejected', why: 'no containers to verify', decisions: [] };
+    }
+    ({ images, resolvedByGate } = running);
   }
+  const resolvedNote = gateResolvedNote(resolvedByGate);
+  if (resolvedNote) logger.warn(resolvedNote, where);
 
-  const decisions = await decideWithOneRetry(images, deps, deadlineFor);
+  const workload: Scope = {
+    ...(clusterName(task.clusterArn) ? { cluster: clusterName(task.clusterArn)! } : {}),
+    ...(scoped.service ? { service: scoped.service } : {}),
+    ...(taskFamily(task.taskDefinitionArn) ? { taskFamily: taskFamily(task.taskDefinitionArn)! } : {}),
+  };
+  const decisions = await decideWithOneRetry(images, deps, budget.decideBy, workload);
   deps.logDecisions(decisions, where);
+  const note = [scoped.note, resolvedNote].filter(Boolean).join(' ');
   const ctx = (action: AlertContext['action'], mode: AlertContext['mode']): AlertContext => ({
     source: 'task-watchdog',
     mode,
     action,
     cluster: task.clusterArn,
+    ...(scoped.service ? { service: scoped.service } : {}),
     taskArn: task.taskArn,
     region: task.region,
-    ...(scoped.note ? { note: scoped.note } : {}),
+    ...(note ? { note } : {}),
   });
-  const alertBudget = () => Math.max(1, Math.min(ALERT_TIMEOUT_MS, deadlineFor(250) - Date.now()));
+  const alertBudget = () => Math.min(ALERT_TIMEOUT_MS, msUntil(budget.finishBy));
 
   const blocking = decisions.filter(blocks);
   if (blocking.length === 0) {
@@ -128,7 +167,7 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
   }
 
   const reason = stopReason(blocking);
-  const stopError = await stopTask(deps.ecs, task, reason);
+  const stopError = await stopTask(deps.ecs, task, reason, stopSignal(budget));
   if (stopError) {
     logger.error(`ecs:StopTask failed; the task may still be running: ${stopError}`, { ...where, stopReason: reason });
     const alerts = await deps.alert(decisions, ctx('stop-failed', 'enforce'), alertBudget());
@@ -141,15 +180,46 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
   return { taskArn: task.taskArn, action: 'stopped', decisions, stopReason: reason, alerts };
 }
 
-/** TASK_SCOPE=standalone skips genuine service tasks only; a claim that does not check out is noted. */
-async function inScope(task: TaskEvent, deps: WatchdogDeps): Promise<{ skip?: string; note?: string }> {
+/** StopTask gets at most half of what is left, so the alerts always keep the other half. */
+function stopSignal(budget: Budget): AbortSignal {
+  const now = Date.now();
+  return signalUntil(Math.min(now + ECS_CALL_TIMEOUT_MS, now + Math.floor((budget.finishBy - now) / 2)));
+}
+
+/** What the decision detail says per image, said once for the alert's reader. */
+function gateResolvedNote(containers: string[]): string | undefined {
+  if (containers.length === 0) return undefined;
+  const which = containers.length > 5 ? `${containers.slice(0, 5).join(', ')} and ${containers.length - 5} more` : containers.join(', ');
+  return (
+    `ECS reported no digest for ${which} by RUNNING (it reports them for ECR images; other registries may never): ` +
+    'the gate resolved the tag at the registry itself, so the digest verified is the one the tag named then, not one reported by ECS.'
+  );
+}
+
+interface InScope {
+  skip?: string;
+  note?: string;
+  /** the service, only once ecs:DescribeServices confirmed the task's claim to it */
+  service?: string;
+}
+
+/**
+ * TASK_SCOPE=standalone skips genuine service tasks only; a claim that does not check
+ * out is noted. The service name selects the policy's overrides, so it is believed only
+ * when confirmed: a RunTask caller can write any `group`, and must not pick the
+ * overrides (say, audit mode) of a service it is not.
+ */
+async function inScope(task: TaskEvent, deps: WatchdogDeps, abortSignal: AbortSignal): Promise<InScope> {
   const claim = serviceClaim(task);
   if (!claim) return {};
-  if (deps.scope === 'all') return {};
-  const check = await checkServiceClaim(deps.ecs, task, claim, AbortSignal.timeout(ECS_CALL_TIMEOUT_MS));
-  if (check.genuine) return { skip: `task of service ${check.service} (deployment ${check.deploymentId}); TASK_SCOPE is standalone` };
+  const check = await checkServiceClaim(deps.ecs, task, claim, abortSignal);
+  if (check.genuine) {
+    if (deps.scope === 'all') return { service: check.service };
+    return { skip: `task of service ${check.service} (deployment ${check.deploymentId}); TASK_SCOPE is standalone` };
+  }
   const claimed = [claim.service ? `group service:${claim.service}` : '', claim.startedBy ? `startedBy ${claim.startedBy}` : ''].filter(Boolean).join(', ');
-  return { note: `the task claims to be a service task (${claimed}), but ${check.why}: verified as a standalone task` };
+  const overrides = claim.service ? ` (the policy's overrides for service ${claim.service} do not apply)` : '';
+  return { note: `the task claims to be a service task (${claimed}), but ${check.why}: verified as a standalone task${overrides}.` };
 }
 
 /**
@@ -157,13 +227,14 @@ async function inScope(task: TaskEvent, deps: WatchdogDeps): Promise<{ skip?: st
  * verifies it: blocking decisions marked retryable get one more decide() when
  * there is time. Whatever the second answer is, it stands.
  */
-async function decideWithOneRetry(images: ImageInput[], deps: WatchdogDeps, deadlineFor: (margin: number) => number): Promise<Decision[]> {
-  const first = await deps.decide(images, deadlineFor(DECIDE_MARGIN_MS));
+async function decideWithOneRetry(images: ImageInput[], deps: WatchdogDeps, decideBy: number, scope: Scope): Promise<Decision[]> {
+  const first = await deps.decide(images, decideBy, scope);
   const retry = first.flatMap((d, i) => (blocks(d) && d.retryable ? [i] : []));
-  if (retry.length === 0 || deadlineFor(DECIDE_MARGIN_MS) - Date.now() < RETRY_MIN_MS) return first;
+  if (retry.length === 0 || decideBy - Date.now() < RETRY_MIN_MS) return first;
   const second = await deps.decide(
     retry.map((i) => images[i]!),
-    deadlineFor(DECIDE_MARGIN_MS),
+    decideBy,
+    scope,
   );
   const merged = [...first];
   retry.forEach((i, k) => {
@@ -173,14 +244,12 @@ async function decideWithOneRetry(images: ImageInput[], deps: WatchdogDeps, dead
 }
 
 /** Resolves to undefined when stopped, else the error in one line. */
-async function stopTask(ecs: ECSClient, task: TaskEvent, reason: string): Promise<string | undefined> {
+async function stopTask(ecs: ECSClient, task: TaskEvent, reason: string, abortSignal: AbortSignal): Promise<string | undefined> {
   try {
-    await ecs.send(new StopTaskCommand({ cluster: task.clusterArn, task: task.taskArn, reason }), {
-      abortSignal: AbortSignal.timeout(ECS_CALL_TIMEOUT_MS),
-    });
+    await ecs.send(new StopTaskCommand({ cluster: task.clusterArn, task: task.taskArn, reason }), { abortSignal });
     return undefined;
   } catch (error) {
-    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return errorSentence(error);
   }
 }
 
