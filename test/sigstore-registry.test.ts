@@ -150,13 +150,13 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
     const proof = entry.inclusionProof;
     if (proof.hashes?.length) {
       const h = Buffer.from(proof.hashes[0]!, 'base64');
-      h[0] ^= 1;
+      h[0] = h[0]! ^ 1;
       proof.hashes[0] = h.toString('base64');
     } else {
       // a one-entry tree has no hashes: break the checkpoint's root instead
       const lines = proof.checkpoint.envelope.split('\n');
       const root = Buffer.from(lines[2]!, 'base64');
-      root[0] ^= 1;
+      root[0] = root[0]! ^ 1;
       lines[2] = root.toString('base64');
       proof.checkpoint.envelope = lines.join('\n');
     }

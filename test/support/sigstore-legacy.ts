@@ -61,7 +61,7 @@ async function logHashedRekord(mock: MockSigstore, payload: Buffer, signature: s
   if (res.status !== 201) throw new Error(`mock Rekor: ${res.status} ${await res.text()}`);
   const logged = Object.values((await res.json()) as Record<string, { body: string; integratedTime: number; logID: string; logIndex: number; verification: { signedEntryTimestamp: string } }>)[0]!;
   const set = Buffer.from(logged.verification.signedEntryTimestamp, 'base64');
-  if (tamper) set[set.length - 5] ^= 1;
+  if (tamper) set[set.length - 5] = set[set.length - 5]! ^ 1;
   return JSON.stringify({
     SignedEntryTimestamp: set.toString('base64'),
     Payload: { body: logged.body, integratedTime: logged.integratedTime, logIndex: logged.logIndex, logID: logged.logID },
