@@ -86,7 +86,7 @@ describe('Sigstore bundles through the OCI referrers API', () => {
 
   async function signedImage(name: string): Promise<Descriptor> {
     const config = await reg.pushBlob('app', Buffer.from(`{"n":"${name}"}`));
-    const image = await reg.pushManifest('app', { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [] }, { mediaType: OCI_MANIFEST });
+    const image = await reg.pushManifest('app', { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' }, layers: [] }, { mediaType: OCI_MANIFEST });
     const bundle = await signKeyless(mock, cosignStatement(image.digest, `${reg.host}/app`), { claims: { iss: GH, sub: SUB } });
     await pushBundle(reg, 'app', image, bundle, { tagSchema: false });
     return image;
