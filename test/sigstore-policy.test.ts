@@ -81,3 +81,33 @@ describe('private PKI (caRoots), no log, no timestamp', () => {
     }
   });
 });
+
+describe('the shipped trusted root and its opt-in refresh', () => {
+  it('ships the public-good root with its digest', async () => {
+    const { createHash } = await import('node:crypto');
+    const { readFileSync } = await import('node:fs');
+    const bytes = readFileSync('layers/trust/sigstore/trusted_root.json');
+    const recorded = readFileSync('layers/trust/sigstore/trusted_root.json.sha256', 'utf8').split(' ')[0];
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(recorded);
+    expect(() => parseTrustedRoot(bytes.toString(), 'shipped')).not.toThrow();
+  });
+
+  it('is not refreshed unless asked; a failed refresh falls back to the shipped root, logged', async () => {
+    const { defaultTrustedRoot, resetDefaultTrustedRoot } = await import('../src/verify/cosign/trusted-root.js');
+    const logs: string[] = [];
+    let fetched = 0;
+    const fetchRoot = async () => {
+      fetched++;
+      throw new Error('offline');
+    };
+    resetDefaultTrustedRoot();
+    await defaultTrustedRoot({ trustDir: 'layers/trust', env: {}, fetchRoot, log: (m) => logs.push(m) });
+    expect(fetched).toBe(0);
+    resetDefaultTrustedRoot();
+    const root = await defaultTrustedRoot({ trustDir: 'layers/trust', env: { SIGSTORE_TRUST_REFRESH: 'tuf' }, fetchRoot, log: (m) => logs.push(m) });
+    expect(fetched).toBe(1);
+    expect(root.certificateAuthorities.length).toBeGreaterThan(0);
+    expect(logs).toEqual([expect.stringContaining('refresh failed: using the shipped root')]);
+    resetDefaultTrustedRoot();
+  });
+});
