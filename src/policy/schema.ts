@@ -7,16 +7,71 @@ import { z } from 'zod';
 
 const nonEmpty = z.string().min(1);
 
+/** A regular expression in the policy must compile; it will be anchored (identity.ts). */
+const regExp = nonEmpty.refine(
+  (v) => {
+    try {
+      new RegExp(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not a valid regular expression' },
+);
+
+/** A keyless signer: a certificate subject (SAN) and OIDC issuer, exact or by anchored regex. */
+const keylessIdentity = z
+  .object({
+    issuer: nonEmpty.optional(),
+    issuerRegExp: regExp.optional(),
+    subject: nonEmpty.optional(),
+    subjectRegExp: regExp.optional(),
+    /** Fulcio's GitHub workflow claims (OIDs 1.3.6.1.4.1.57264.1.*), compared exactly */
+    github: z
+      .object({ repository: nonEmpty.optional(), ref: nonEmpty.optional(), trigger: nonEmpty.optional(), sha: nonEmpty.optional() })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((i) => [i.subject, i.subjectRegExp].filter((v) => v !== undefined).length === 1, {
+    message: 'an identity needs exactly one of subject, subjectRegExp',
+  })
+  .refine((i) => !(i.issuer !== undefined && i.issuerRegExp !== undefined), { message: 'an identity takes issuer or issuerRegExp, not both' });
+
+const keyless = z
+  .object({
+    identities: z.array(keylessIdentity).min(1),
+    /** PEM file of private CA roots (cosign --ca-roots); without it, Fulcio from the trusted root */
+    caRoots: nonEmpty.optional(),
+    /** PEM file of intermediates (cosign --certificate-chain / --ca-intermediates) */
+    caIntermediates: nonEmpty.optional(),
+  })
+  .strict()
+  .refine((k) => k.caRoots !== undefined || k.caIntermediates === undefined, { message: 'caIntermediates needs caRoots', path: ['caIntermediates'] })
+  .refine((k) => k.caRoots !== undefined || k.identities.every((i) => i.issuer !== undefined || i.issuerRegExp !== undefined), {
+    message: 'a Fulcio identity needs an issuer or issuerRegExp (the OIDC provider that vouched for the subject)',
+    path: ['identities'],
+  });
+
 const cosignVerifier = z
   .object({
     type: z.literal('cosign'),
     publicKey: nonEmpty.optional(),
     publicKeyFile: nonEmpty.optional(),
     kmsKey: nonEmpty.optional(),
+    keyless: keyless.optional(),
+    /** a Sigstore trusted_root.json (private Sigstore); default: the public-good root in layers/trust/sigstore */
+    trustedRoot: nonEmpty.optional(),
+    /** default: required for Fulcio keyless, skip for keys and private CAs */
+    tlog: z.enum(['required', 'skip']).optional(),
   })
   .strict()
-  .refine((v) => [v.publicKey, v.publicKeyFile, v.kmsKey].filter(Boolean).length === 1, {
-    message: 'a cosign verifier needs exactly one of publicKey, publicKeyFile, kmsKey',
+  .refine((v) => !(v.keyless && [v.publicKey, v.publicKeyFile, v.kmsKey].some(Boolean)), {
+    message: 'keyless cannot stand beside a key: use two cosign verifiers (and require) to accept either',
+  })
+  .refine((v) => Boolean(v.keyless) || [v.publicKey, v.publicKeyFile, v.kmsKey].filter(Boolean).length === 1, {
+    message: 'a cosign verifier needs exactly one of publicKey, publicKeyFile, kmsKey, keyless',
   });
 
 const notationVerifier = z
@@ -111,6 +166,7 @@ export type PolicyInput = z.input<typeof policySchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
 export type VerifierConfig = z.infer<typeof verifierSchema>;
 export type CosignVerifierConfig = z.infer<typeof cosignVerifier>;
+export type KeylessConfig = z.infer<typeof keyless>;
 export type NotationVerifierConfig = z.infer<typeof notationVerifier>;
 export type AwsSignerVerifierConfig = z.infer<typeof awsSignerVerifier>;
 export type RegistrySettings = z.infer<typeof registrySettings>;

@@ -46,6 +46,8 @@ export class RegistryClient {
   readonly #ecr: EcrAuth;
   readonly #auth = new Map<string, RegistryAuth>();
   readonly #inFlight = new InFlight();
+  /** per registry: does it serve the OCI referrers API? Learnt on first use, so the probe is paid once. */
+  readonly #referrersApi = new Map<string, boolean>();
 
   constructor(private readonly options: RegistryClientOptions = {}) {
     this.#http = new Http(options.requestTimeoutMs ?? 10_000);
@@ -60,6 +62,7 @@ export class RegistryClient {
       settings: this.options.registries?.[registry],
       auth: this.#authFor(registry),
       resolveHost: this.options.resolveHost,
+      referrersApi: this.#referrersApi,
     });
   }
 
@@ -88,6 +91,7 @@ interface RepositoryDeps {
   settings: RegistrySettings | undefined;
   auth: RegistryAuth;
   resolveHost: RegistryClientOptions['resolveHost'];
+  referrersApi: Map<string, boolean>;
 }
 
 class OciRepository implements RepositoryClient {
@@ -192,6 +196,13 @@ class OciRepository implements RepositoryClient {
 
   /** OCI 1.1 referrers API; null when the registry does not have it. */
   async #referrersApi(digest: string, artifactType: string | undefined, signal?: AbortSignal): Promise<Descriptor[] | null> {
+    if (this.deps.referrersApi.get(this.registry) === false) return null;
+    const found = await this.#referrersApiPages(digest, artifactType, signal);
+    this.deps.referrersApi.set(this.registry, found !== null);
+    return found;
+  }
+
+  async #referrersApiPages(digest: string, artifactType: string | undefined, signal?: AbortSignal): Promise<Descriptor[] | null> {
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     let path: string | null = `referrers/${digest}${query}`;
     const found: Descriptor[] = [];

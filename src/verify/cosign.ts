@@ -54,7 +54,7 @@ type Failure = { ok: false; reason: FailureReason; detail: string };
 type LayerResult = { ok: true } | Failure;
 
 /** What a simple signing payload claims, or why it is not one. */
-type Statement = { wellFormed: true; digest: string } | { wellFormed: false; problem: string };
+export type Statement = { wellFormed: true; digest: string } | { wellFormed: false; problem: string };
 
 /** 'sha256:<hex>' → 'sha256-<hex>.sig', where cosign keeps the signatures of that digest. */
 export function cosignSignatureTag(digest: string): string {
@@ -198,7 +198,7 @@ export class CosignKeyVerifier implements Verifier {
 }
 
 /** Read the claim of a simple signing payload (github.com/sigstore/cosign/pkg/types, SimpleContainerImage). */
-function parseStatement(payload: Buffer): Statement {
+export function parseStatement(payload: Buffer): Statement {
   let doc: unknown;
   try {
     doc = JSON.parse(payload.toString('utf8'));

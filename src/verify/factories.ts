@@ -7,7 +7,7 @@ import type { AwsClients } from '../aws.js';
 import type { VerifierFactories } from '../policy/compile.js';
 import type { CosignVerifierConfig } from '../policy/schema.js';
 import { createAwsSignerVerifier } from './aws-signer.js';
-import { CosignKeyVerifier } from './cosign.js';
+import { createCosignVerifier } from './cosign/factory.js';
 import { KmsKeyStore, kmsKeySource, pemFileKeySource, pemKeySource } from './keys.js';
 import { createNotationCliVerifier } from './notation-cli.js';
 import { createNotationVerifier } from './notation/verifier.js';
@@ -28,7 +28,8 @@ export function makeKmsKeyStore(clients: AwsClients): KmsKeyStore {
 export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
   const path = (p: string) => (isAbsolute(p) ? p : resolve(deps.baseDir, p));
   return {
-    cosign: (config) => new CosignKeyVerifier(cosignKeySource(config, deps, path)),
+    cosign: (config) =>
+      createCosignVerifier(config, { path, keySource: () => cosignKeySource(config, deps, path), ...(deps.trustDir ? { trustDir: deps.trustDir } : {}) }),
     notation: (config) => createNotationVerifier(config, { baseDir: deps.baseDir }),
     awsSigner: (config) =>
       createAwsSignerVerifier(
@@ -39,7 +40,7 @@ export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
   };
 }
 
-function cosignKeySource(config: CosignVerifierConfig, deps: FactoryDeps, path: (p: string) => string) {
+export function cosignKeySource(config: CosignVerifierConfig, deps: Pick<FactoryDeps, 'kmsKeys'>, path: (p: string) => string) {
   if (config.publicKey) return pemKeySource(config.publicKey);
   if (config.publicKeyFile) return pemFileKeySource(path(config.publicKeyFile));
   return kmsKeySource(deps.kmsKeys, config.kmsKey!);

@@ -1,0 +1,272 @@
+/**
+ * One Sigstore bundle, verified with @sigstore/verify and the checks it leaves to us.
+ *
+ * The library checks the signature, the certificate chain to the trust material at
+ * every trusted signing time (so the signing time lies inside the certificate's
+ * validity), the SCTs, the log entries (inclusion proof or promise, and that the body
+ * records this signature) and RFC 3161 timestamps. It does not check: that the key in
+ * the Rekor body is the signer's (checked here), the signer's identity with anchored
+ * patterns (identity.ts), nor what the statement says (statement.ts). It also cannot
+ * verify a certificate with no signing time at all (it throws a TypeError): a private
+ * CA without a log is checked here, at the current time.
+ *
+ * Returns the verified signer and, for DSSE bundles, the verified in-toto statement;
+ * every failure is a verdict with a reason code, never an exception, so one hostile
+ * bundle among several cannot stop the others from being tried.
+ */
+import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { crypto as sigCrypto, RFC3161Timestamp, X509Certificate } from '@sigstore/core';
+import { toSignedEntity, Verifier, VerificationError, type SignedEntity, type TrustMaterial, type VerifierOptions } from '@sigstore/verify';
+import type { PublicKeyHandle } from '../keys.js';
+import type { FailureReason } from '../types.js';
+import { certificateIdentity, describeIdentity, type CertificateIdentity } from './identity.js';
+import { parseStatement, type InTotoStatement } from './statement.js';
+
+export type TlogMode = 'required' | 'skip';
+
+/** Who may have signed: a public key, a Fulcio certificate, or a private CA's certificate. */
+export type SignerTrust =
+  | { kind: 'key'; key: PublicKeyHandle; describe: string }
+  | { kind: 'fulcio' }
+  | { kind: 'private-ca' };
+
+export interface BundleTrust {
+  material: TrustMaterial;
+  signer: SignerTrust;
+  tlog: TlogMode;
+}
+
+export type VerifiedSigner =
+  | { kind: 'key'; fingerprint: string }
+  | { kind: 'certificate'; certificate: X509Certificate; identity: CertificateIdentity };
+
+export interface VerifiedBundle {
+  signer: VerifiedSigner;
+  /** the signed in-toto statement (DSSE bundles); null for a message signature */
+  statement: InTotoStatement | null;
+  /** why a DSSE payload is not an in-toto statement, when it is not */
+  statementProblem?: string;
+}
+
+export type Failure = { ok: false; reason: FailureReason; detail: string };
+export type BundleVerdict = { ok: true; bundle: VerifiedBundle } | Failure;
+
+const fail = (reason: FailureReason, detail: string): Failure => ({ ok: false, reason, detail });
+
+/** Verify one serialized bundle. `artifact` is needed only for message-signature bundles. */
+export function verifyBundle(json: unknown, trust: BundleTrust, now: Date, artifact?: Buffer): BundleVerdict {
+  let bundle: Bundle;
+  try {
+    bundle = bundleFromJSON(json);
+  } catch (e) {
+    return fail('SIGNATURE_INVALID', `malformed Sigstore bundle: ${(e as Error).message}`);
+  }
+  if (trust.tlog === 'skip') bundle = withoutLogEntries(bundle);
+  const material = bundle.verificationMaterial.content;
+  if (trust.signer.kind === 'key' && material.$case !== 'publicKey') {
+    return fail('UNTRUSTED_SIGNER', `bundle is signed with a certificate, the policy expects ${trust.signer.describe}`);
+  }
+  if (trust.signer.kind !== 'key' && material.$case === 'publicKey') {
+    return fail('UNTRUSTED_SIGNER', `bundle is signed with a public key (hint ${material.publicKey.hint || 'none'}), the policy expects a keyless certificate`);
+  }
+  if (bundle.content.$case === 'messageSignature' && !artifact) {
+    // cosign signs images with DSSE statements; a message signature over some other artifact is not one
+    return fail('SIGNATURE_MISSING', 'a message-signature bundle (not a DSSE statement), so not a cosign image signature');
+  }
+  let entity: SignedEntity;
+  try {
+    entity = toSignedEntity(bundle, artifact);
+  } catch (e) {
+    return fail('SIGNATURE_INVALID', `malformed Sigstore bundle: ${(e as Error).message}`);
+  }
+  const verdict = checkEntity(entity, bundle, trust, now);
+  if (!verdict.ok) return verdict;
+  const logged = checkLoggedKey(bundle, verdict.signer, trust);
+  if (logged) return logged;
+  return { ok: true, bundle: { signer: verdict.signer, ...statementOf(bundle) } };
+}
+
+function checkEntity(entity: SignedEntity, bundle: Bundle, trust: BundleTrust, now: Date): { ok: true; signer: VerifiedSigner } | Failure {
+  const leaf = entity.key.$case === 'certificate' ? entity.key.certificate : undefined;
+  if (leaf && entity.timestamps.length === 0) {
+    if (trust.signer.kind === 'fulcio') {
+      return fail('SIGNATURE_INVALID', 'no trusted signing time: the bundle has neither a Rekor entry with a promise nor an RFC 3161 timestamp');
+    }
+    return checkPrivateCaNow(entity, leaf, trust.material, now);
+  }
+  try {
+    new Verifier(trust.material, thresholds(trust)).verify(entity);
+  } catch (e) {
+    return explain(e, bundle, leaf, trust);
+  }
+  if (leaf) return { ok: true, signer: { kind: 'certificate', certificate: leaf, identity: certificateIdentity(leaf) } };
+  return { ok: true, signer: { kind: 'key', fingerprint: (trust.signer as { key: PublicKeyHandle }).key.fingerprint } };
+}
+
+/** cosign's defaults: Fulcio needs an SCT, a log entry (unless skipped) and a signing time. */
+function thresholds(trust: BundleTrust): VerifierOptions {
+  const tlogThreshold = trust.tlog === 'required' ? 1 : 0;
+  if (trust.signer.kind === 'fulcio') return { ctlogThreshold: 1, tlogThreshold, timestampThreshold: 1 };
+  return { ctlogThreshold: 0, tlogThreshold, timestampThreshold: 0 };
+}
+
+/** The library's verification errors, as reason codes with a sentence. */
+function explain(e: unknown, bundle: Bundle, leaf: X509Certificate | undefined, trust: BundleTrust): Failure {
+  if (!(e instanceof VerificationError)) {
+    // not a verdict the library meant to give (e.g. a TypeError on odd input): never a pass
+    return fail('SIGNATURE_INVALID', `bundle could not be verified: ${(e as Error)?.message ?? String(e)}`);
+  }
+  const message = `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}`;
+  switch (e.code) {
+    case 'CERTIFICATE_ERROR':
+      return explainCertificate(message, bundle, leaf);
+    case 'PUBLIC_KEY_ERROR':
+      return fail('UNTRUSTED_SIGNER', `bundle was not signed by ${trust.signer.kind === 'key' ? trust.signer.describe : 'a trusted key'}: ${message}`);
+    case 'SIGNATURE_ERROR':
+      if (trust.signer.kind === 'key') {
+        const hint = bundle.verificationMaterial.content.$case === 'publicKey' ? bundle.verificationMaterial.content.publicKey.hint : '';
+        return fail('UNTRUSTED_SIGNER', `bundle signature (key hint ${hint || 'none'}) does not verify with ${trust.signer.describe}`);
+      }
+      return fail('SIGNATURE_INVALID', leaf ? `signature does not verify with the certificate of ${describeIdentity(certificateIdentity(leaf))}` : `signature does not verify: ${message}`);
+    default:
+      // TLOG_*, TIMESTAMP_ERROR: a missing or invalid transparency proof or timestamp
+      return fail('SIGNATURE_INVALID', `${e.code}: ${message}`);
+  }
+}
+
+function explainCertificate(message: string, bundle: Bundle, leaf: X509Certificate | undefined): Failure {
+  if (leaf) {
+    const outside = claimedSigningTimes(bundle).find((t) => !leaf.validForDate(t));
+    if (outside) {
+      return fail(
+        'EXPIRED',
+        `certificate of ${describeIdentity(certificateIdentity(leaf))} is valid from ${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()}, but the signature was made at ${outside.toISOString()}`,
+      );
+    }
+    if (/SCT/.test(message)) return fail('SIGNATURE_INVALID', `certificate transparency: ${message}`);
+    return fail('UNTRUSTED_SIGNER', `certificate of ${describeIdentity(certificateIdentity(leaf))} does not chain to a trusted CA: ${message}`);
+  }
+  return fail('SIGNATURE_INVALID', message);
+}
+
+/** The signing times the bundle claims (checked by the library; used only to name the cause). */
+function claimedSigningTimes(bundle: Bundle): Date[] {
+  const times = bundle.verificationMaterial.tlogEntries.filter((e) => e.inclusionPromise).map((e) => new Date(Number(e.integratedTime) * 1000));
+  for (const ts of bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps ?? []) {
+    try {
+      times.push(RFC3161Timestamp.parse(Buffer.from(ts.signedTimestamp)).signingTime);
+    } catch {
+      // a malformed timestamp is the library's to report
+    }
+  }
+  return times;
+}
+
+/**
+ * A private CA's certificate with no log entry and no timestamp: the chain must hold now
+ * (as cosign does with --ca-roots and no tlog), then the signature must verify with it.
+ */
+function checkPrivateCaNow(entity: SignedEntity, leaf: X509Certificate, material: TrustMaterial, now: Date): { ok: true; signer: VerifiedSigner } | Failure {
+  const identity = certificateIdentity(leaf);
+  const chained = material.certificateAuthorities.some((ca) => chainsTo(leaf, ca.certChain, now));
+  if (!chained) {
+    if (!leaf.validForDate(now)) {
+      return fail('EXPIRED', `certificate of ${describeIdentity(identity)} is valid from ${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()}, not now (${now.toISOString()})`);
+    }
+    return fail('UNTRUSTED_SIGNER', `certificate of ${describeIdentity(identity)} does not chain to a trusted CA`);
+  }
+  if (!entity.signature.verifySignature(sigCrypto.createPublicKey(leaf.publicKey))) {
+    return fail('SIGNATURE_INVALID', `signature does not verify with the certificate of ${describeIdentity(identity)}`);
+  }
+  return { ok: true, signer: { kind: 'certificate', certificate: leaf, identity } };
+}
+
+const MAX_CHAIN = 8;
+
+/** leaf → … → a self-signed certificate, each link issued by a CA in `trusted`, all valid at `now`. */
+function chainsTo(leaf: X509Certificate, trusted: X509Certificate[], now: Date): boolean {
+  let current = leaf;
+  if (!leaf.validForDate(now)) return false;
+  for (let depth = 0; depth < MAX_CHAIN; depth++) {
+    const issuer = trusted.find((c) => c.isCA && c.subject.equals(current.issuer) && c.validForDate(now) && safeVerify(current, c));
+    if (!issuer) return false;
+    if (issuer.subject.equals(issuer.issuer) && safeVerify(issuer, issuer)) return true;
+    current = issuer;
+  }
+  return false;
+}
+
+function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.verify(issuer);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every log entry must record the signer's own key or certificate: the library checks
+ * that the entry holds this signature, not that it was logged for this key.
+ */
+function checkLoggedKey(bundle: Bundle, signer: VerifiedSigner, trust: BundleTrust): Failure | undefined {
+  const expected = signer.kind === 'certificate' ? signer.certificate.publicKey : (trust.signer as { key: PublicKeyHandle }).key.key.export({ type: 'spki', format: 'der' });
+  for (const entry of bundle.verificationMaterial.tlogEntries) {
+    const logged = loggedKeys(entry.canonicalizedBody);
+    if (!logged.length) return fail('SIGNATURE_INVALID', `Rekor entry ${entry.logIndex} names no verification key`);
+    if (!logged.some((k) => k.equals(expected))) {
+      return fail('SIGNATURE_INVALID', `Rekor entry ${entry.logIndex} was logged for another key than the signer's`);
+    }
+  }
+  return undefined;
+}
+
+/** SPKI DER of every key or certificate a Rekor entry body names. */
+export function loggedKeys(canonicalizedBody: Buffer): Buffer[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(canonicalizedBody.toString('utf8'));
+  } catch {
+    return [];
+  }
+  const spec = get(body, 'spec');
+  const candidates: unknown[] = [
+    get(spec, 'signature', 'publicKey', 'content'), // hashedrekord, rekord
+    ...arr(get(spec, 'signatures')).map((s) => get(s, 'verifier')), // dsse 0.0.1
+    ...arr(get(spec, 'content', 'envelope', 'signatures')).map((s) => get(s, 'publicKey')), // intoto 0.0.2
+    get(spec, 'publicKey'), // intoto 0.0.1
+  ];
+  return candidates.flatMap((c) => (typeof c === 'string' ? spkiOf(c) : []));
+}
+
+/** base64(PEM of a certificate or public key) → SPKI DER */
+function spkiOf(b64: string): Buffer[] {
+  try {
+    const pem = Buffer.from(b64, 'base64').toString('utf8');
+    if (pem.includes('BEGIN CERTIFICATE')) return [X509Certificate.parse(pem).publicKey];
+    if (pem.includes('BEGIN PUBLIC KEY')) return [sigCrypto.createPublicKey(pem).export({ type: 'spki', format: 'der' })];
+  } catch {
+    // not a key: ignored, and an entry with no usable key fails above
+  }
+  return [];
+}
+
+function statementOf(bundle: Bundle): Pick<VerifiedBundle, 'statement' | 'statementProblem'> {
+  if (bundle.content.$case !== 'dsseEnvelope') return { statement: null, statementProblem: 'a message signature, not a DSSE statement' };
+  const { payloadType, payload } = bundle.content.dsseEnvelope;
+  const parsed = parseStatement(payloadType, payload);
+  return typeof parsed === 'string' ? { statement: null, statementProblem: parsed } : { statement: parsed };
+}
+
+function withoutLogEntries(bundle: Bundle): Bundle {
+  return { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [] } } as Bundle;
+}
+
+function get(v: unknown, ...path: string[]): unknown {
+  let cur = v;
+  for (const p of path) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[p] : undefined;
+  return cur;
+}
+
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}

@@ -1,0 +1,62 @@
+/**
+ * A policy's `type: cosign` verifier, built: which signer (key or keyless), which trust
+ * (the shipped public-good root, a private Sigstore root, private CAs), which
+ * transparency rule (cosign's defaults: a log entry is required for Fulcio keyless,
+ * not for keys and private CAs), and which legacy `.sig` verifier backs it.
+ */
+import { logger } from '../../observability.js';
+import type { CosignVerifierConfig } from '../../policy/schema.js';
+import { CosignKeyVerifier } from '../cosign.js';
+import type { KeySource } from '../keys.js';
+import { VerifierError } from '../types.js';
+import type { TlogMode } from './bundle-verifier.js';
+import { LegacySigVerifier } from './legacy-keyless.js';
+import { SignerPolicy, type CosignSigner } from './signer-policy.js';
+import { defaultTrustedRoot, readPemCertificates, readTrustedRoot, type PrivateCas } from './trusted-root.js';
+import { CosignVerifier } from './verifier.js';
+
+export interface CosignFactoryDeps {
+  /** resolves a policy path (relative to the policy file) */
+  path: (p: string) => string;
+  keySource: () => KeySource;
+  /** the trust layer (layers/trust, /opt/trust): holds sigstore/trusted_root.json */
+  trustDir?: string;
+  env?: Record<string, string | undefined>;
+}
+
+export function createCosignVerifier(config: CosignVerifierConfig, deps: CosignFactoryDeps): CosignVerifier {
+  const tlog: TlogMode = config.tlog ?? (config.keyless && !config.keyless.caRoots ? 'required' : 'skip');
+  const trustedRoot = once(() => {
+    if (config.trustedRoot) return Promise.resolve().then(() => readTrustedRoot(deps.path(config.trustedRoot!)));
+    if (!deps.trustDir) return Promise.reject(new VerifierError('POLICY_ERROR', 'no Sigstore trusted root: set trustedRoot or TRUST_DIR'));
+    return defaultTrustedRoot({ trustDir: deps.trustDir, env: deps.env ?? process.env, log: (m, extra) => logger.warn(m, extra ?? {}) });
+  });
+  const signer = cosignSigner(config, deps);
+  const policy = new SignerPolicy(signer, tlog, trustedRoot);
+  // a key without a log keeps the key verifier (every scheme cosign and KMS use); the rest go through @sigstore/verify
+  const legacy = signer.kind === 'key' && tlog === 'skip' ? new CosignKeyVerifier(signer.source) : new LegacySigVerifier(policy);
+  return new CosignVerifier(policy, legacy);
+}
+
+function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): CosignSigner {
+  const { keyless } = config;
+  if (!keyless) return { kind: 'key', source: deps.keySource() };
+  if (!keyless.caRoots) return { kind: 'keyless', identities: keyless.identities };
+  const privateCas = onceSync(
+    (): PrivateCas => ({
+      roots: readPemCertificates(deps.path(keyless.caRoots!), 'caRoots'),
+      intermediates: keyless.caIntermediates ? readPemCertificates(deps.path(keyless.caIntermediates), 'caIntermediates') : [],
+    }),
+  );
+  return { kind: 'keyless', identities: keyless.identities, privateCas };
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= make());
+}
+
+function onceSync<T>(make: () => T): () => T {
+  let v: { value: T } | undefined;
+  return () => (v ??= { value: make() }).value;
+}
