@@ -100,6 +100,14 @@ describe('wrongly shaped answers are sentences, and FAILED in enforce mode', () 
     expect(error.mock.calls.every((c) => !(c[1] as { error?: unknown })?.error)).toBe(true);
   });
 
+  it('an unexpected exception (a bug, not an ECS error) is FAILED even with onError: allow', async () => {
+    h.configure({ POLICY: h.policy({ onError: 'allow' }), HOOK_MAX_RETRIES: '0' });
+    h.ecs.on(DescribeServiceRevisionsCommand).rejects(new TypeError("Cannot read properties of undefined (reading 'map')"));
+    const error = vi.spyOn(logger, 'error');
+    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(error.mock.calls.some((c) => (c[1] as { reason?: string })?.reason === 'INTERNAL_ERROR')).toBe(true);
+  });
+
   it('audit mode answers SUCCEEDED for a wrongly shaped answer', async () => {
     h.configure({ POLICY: h.policy({ mode: 'audit' }) });
     answer({ serviceRevisions: [{ serviceRevisionArn: revisionArn(), containerImages: 'x' }] });
