@@ -5,7 +5,7 @@
  */
 import { DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { resetAwsClients } from '../../src/aws.js';
 import { logger } from '../../src/observability.js';
@@ -57,8 +57,8 @@ export interface ContainerImage {
 export interface Harness {
   readonly reg: TestRegistry;
   readonly key: TestKeyPair;
-  readonly ecs: ReturnType<typeof mockClient<ECSClient>>;
-  readonly sns: ReturnType<typeof mockClient<SNSClient>>;
+  readonly ecs: AwsClientStub<ECSClient>;
+  readonly sns: AwsClientStub<SNSClient>;
   /** image reference by tag in the test repository */
   ref(tag: string): string;
   /** push a fresh image at `tag` (moving the tag if it existed); signed with `key` when asked */
