@@ -3,7 +3,7 @@
  * loopback, real cosign-style signatures, and mocked AWS clients (ECS, SNS).
  */
 import { readFileSync } from 'node:fs';
-import { DescribeServiceRevisionsCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -63,7 +63,7 @@ function policy(extra: Record<string, unknown> = {}): string {
 
 function revision(containers: { containerName: string; image: string; imageDigest?: string }[]): void {
   ecs.on(DescribeServiceRevisionsCommand, { serviceRevisionArns: [REVISION] }).resolves({
-    serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages: containers }],
+    serviceRevisions: [{ serviceRevisionArn: REVISION, taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/web:12', containerImages: containers }],
     failures: [],
   });
 }
@@ -120,8 +120,9 @@ describe('lifecycle hook, enforce mode', () => {
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'SUCCEEDED' });
   });
 
-  it('answers FAILED with DIGEST_MISSING for a container without digest', async () => {
+  it('answers FAILED with DIGEST_MISSING for a container without digest whose versionConsistency is disabled', async () => {
     revision([{ containerName: 'web', image: images.signed!.image }]);
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'web', versionConsistency: 'disabled' }] } });
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'FAILED' });
     expect(loggedReasons().some((l) => l.includes('DIGEST_MISSING'))).toBe(true);
   });
@@ -134,10 +135,19 @@ describe('lifecycle hook, enforce mode', () => {
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'FAILED' });
   });
 
-  it('never fails a rollback, and does not even ask ECS', async () => {
+  it('never fails a rollback that ECS confirms, and does not even read the revision', async () => {
     revision([container('web', 'unsigned')]);
+    ecs.on(DescribeServiceDeploymentsCommand).resolves({
+      serviceDeployments: [{ serviceDeploymentArn: rollbackEvent.resourceArn, status: 'ROLLBACK_IN_PROGRESS', rollback: { reason: 'circuit breaker' } }],
+    });
     expect(await lifecycleHook(rollbackEvent, context)).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(0);
+  });
+
+  it('verifies a traffic-shift call that ECS does not confirm as a rollback', async () => {
+    revision([container('web', 'unsigned')]);
+    ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: rollbackEvent.resourceArn, status: 'IN_PROGRESS' }] });
+    expect(await lifecycleHook(rollbackEvent, context)).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('answers FAILED for a malformed event', async () => {
@@ -199,9 +209,10 @@ describe('lifecycle hook, enforce mode', () => {
     expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({ hookStatus: 'FAILED' });
   });
 
-  it('fails when the revision is not found', async () => {
+  it('waits for a revision ECS reports MISSING, then fails', async () => {
     ecs.on(DescribeServiceRevisionsCommand).resolves({ serviceRevisions: [], failures: [{ arn: REVISION, reason: 'MISSING' }] });
-    expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'FAILED' });
+    expect(await lifecycleHook(event, context)).toMatchObject({ hookStatus: 'IN_PROGRESS' });
+    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 3 } }, context)).toEqual({ hookStatus: 'FAILED' });
   });
 });
 

@@ -5,6 +5,11 @@
  */
 import { z } from 'zod';
 
+/**
+ * The stages ECS documents today. The event may name any other: ECS adds stages, and
+ * verifying does not depend on the stage, so an unknown stage is read and verified
+ * like any other, never refused.
+ */
 export const LIFECYCLE_STAGES = [
   'RECONCILE_SERVICE',
   'PRE_SCALE_UP',
@@ -15,10 +20,15 @@ export const LIFECYCLE_STAGES = [
   'PRODUCTION_TRAFFIC_SHIFT',
   'POST_PRODUCTION_TRAFFIC_SHIFT',
 ] as const;
-export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number];
+export type KnownLifecycleStage = (typeof LIFECYCLE_STAGES)[number];
 
-/** ECS runs the hooks of these stages again when it rolls a deployment back. */
-const TRAFFIC_SHIFT_STAGES: ReadonlySet<LifecycleStage> = new Set(['TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT']);
+/**
+ * Stages ECS runs once, before any traffic moves; it documents re-running only the
+ * traffic-shift stages on rollback. At these a rollback is not asked about (one ECS call
+ * saved on the stages the gate is attached to by default); at every other stage,
+ * unknown ones included, it is.
+ */
+const BEFORE_TRAFFIC_STAGES: ReadonlySet<string> = new Set<KnownLifecycleStage>(['RECONCILE_SERVICE', 'PRE_SCALE_UP', 'POST_SCALE_UP']);
 
 const weights = z.record(z.number()).optional();
 const details = z.object({
@@ -30,7 +40,7 @@ const details = z.object({
 
 const eventSchema = z.object({
   executionId: z.string().optional(),
-  lifecycleStage: z.enum(LIFECYCLE_STAGES).optional(),
+  lifecycleStage: z.string().min(1).optional(),
   resourceArn: z.string().optional(),
   executionDetails: z.unknown().optional(),
   hookDetails: z.record(z.unknown()).nullish(),
@@ -38,7 +48,10 @@ const eventSchema = z.object({
 
 export interface HookEvent {
   executionId?: string;
-  stage?: LifecycleStage;
+  /** any string: see LIFECYCLE_STAGES */
+  stage?: string;
+  /** the service-deployment ARN: what DescribeServiceDeployments is asked about */
+  resourceArn?: string;
   serviceArn?: string;
   targetServiceRevisionArn: string;
   testTrafficWeights: Record<string, number>;
@@ -59,6 +72,7 @@ export function parseHookEvent(raw: unknown): HookEvent {
   return {
     ...(outer.data.executionId ? { executionId: outer.data.executionId } : {}),
     ...(outer.data.lifecycleStage ? { stage: outer.data.lifecycleStage } : {}),
+    ...(outer.data.resourceArn ? { resourceArn: outer.data.resourceArn } : {}),
     ...(inner.data.serviceArn ? { serviceArn: inner.data.serviceArn } : {}),
     targetServiceRevisionArn: inner.data.targetServiceRevisionArn,
     testTrafficWeights: inner.data.testTrafficWeights ?? {},
@@ -67,18 +81,12 @@ export function parseHookEvent(raw: unknown): HookEvent {
   };
 }
 
-/**
- * A traffic-shift call in which the target revision is getting no traffic is ECS
- * moving traffic back to the old revision: a rollback, which must never be failed.
- */
-export function isRollback(event: HookEvent): boolean {
-  if (!event.stage || !TRAFFIC_SHIFT_STAGES.has(event.stage)) return false;
-  const shifting = event.stage === 'TEST_TRAFFIC_SHIFT' ? event.testTrafficWeights : event.productionTrafficWeights;
-  const target = shifting[event.targetServiceRevisionArn];
-  return target === 0;
+/** True when ECS may be calling this stage as part of a rollback (see BEFORE_TRAFFIC_STAGES). */
+export function mayBeRollback(event: HookEvent): boolean {
+  return !event.stage || !BEFORE_TRAFFIC_STAGES.has(event.stage);
 }
 
-/** "cluster/service" from a service-revision ARN, for log lines and alerts. */
+/** Cluster and service from a service-revision ARN, for log lines, alerts and policy overrides. */
 export function serviceOf(revisionArn: string): { cluster: string; service: string } {
   const [cluster = '', service = ''] = revisionArn.split(':service-revision/')[1]?.split('/') ?? [];
   return { cluster: cluster || '?', service: service || '?' };
@@ -86,4 +94,12 @@ export function serviceOf(revisionArn: string): { cluster: string; service: stri
 
 function issues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
+}
+
+/** "arn:aws:ecs:r:a:task-definition/web:12" (or "web:12") → "web"; undefined when it is neither. */
+export function taskFamilyOf(taskDefinition: string | undefined): string | undefined {
+  if (!taskDefinition) return undefined;
+  const familyAndRevision = taskDefinition.includes(':task-definition/') ? taskDefinition.split(':task-definition/')[1] : taskDefinition;
+  const family = familyAndRevision?.split(':')[0];
+  return family && /^[A-Za-z0-9_-]+$/.test(family) ? family : undefined;
 }

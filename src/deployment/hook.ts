@@ -1,19 +1,32 @@
 /**
  * The deployment gate: one lifecycle hook call in, one hook answer out.
  *
+ *   read the event → rollback? (asked of ECS, at stages ECS re-runs on rollback)
+ *   → the exact revision asked for → which containers lack a digest, and why
+ *   → decide() with the workload's scope → answer, alert.
+ *
  * Answers: SUCCEEDED when every image is admitted; FAILED when one is denied in
  * enforce mode; IN_PROGRESS (with a retry count in hookDetails) while every deny is a
  * transient error worth waiting for. Never throws: a throw makes ECS roll back with no
  * record of why, so every path ends in an answer and a log line. Audit mode answers
- * SUCCEEDED whatever happens; a rollback is never failed.
+ * SUCCEEDED whatever happens; a confirmed rollback is never failed.
+ *
+ * Time: one budget, planned when the call arrives. Every ECS call and every decision
+ * ends by `decideBy`; alerts by `finishBy`; the rest is kept to log and answer.
  */
-import { DescribeServiceRevisionsCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { AlertContext, AlertOutcome } from '../alerts/index.js';
+import { planBudget, msUntil, signalUntil, type Budget } from '../gate/budget.js';
 import { logDecisions, logger } from '../observability.js';
 import { decide, type Gate, type ImageInput } from '../policy/decide.js';
 import { blocks, ERROR_REASONS, type Decision } from '../policy/decision.js';
 import type { Env } from '../policy/load.js';
-import { HookEventError, isRollback, parseHookEvent, serviceOf, type HookEvent } from './hook-event.js';
+import { settingsFor, type Scope } from '../policy/overrides.js';
+import { EcsDeadlineError } from './ecs-call.js';
+import { HookEventError, mayBeRollback, parseHookEvent, serviceOf, taskFamilyOf, type HookEvent } from './hook-event.js';
+import { describeRevision, RevisionError, type ServiceRevision } from './revision.js';
+import { checkRollback } from './rollback.js';
+import { versionConsistency } from './version-consistency.js';
 
 export interface HookAnswer {
   hookStatus: 'SUCCEEDED' | 'FAILED' | 'IN_PROGRESS';
@@ -32,20 +45,37 @@ export interface HookDeps {
 
 /** hookDetails key that carries how many times this hook already waited. */
 export const ATTEMPT_KEY = 'ecsImageGateAttempt';
-/** Time kept back from the Lambda deadline to log, alert and answer. */
-const SAFETY_MARGIN_MS = 3_000;
+/** Kept for the alerts after the decisions, and to log and answer. */
+const RESERVE = { afterDecideMs: 5_000, answerMs: 1_000 };
+
+/** What is known about where the call is, for log lines and the policy's overrides. */
+interface Where {
+  log: Record<string, unknown>;
+  scope: Scope;
+}
 
 export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnswer> {
+  const budget = planBudget(deps.remainingMs(), RESERVE);
   let event: HookEvent;
   try {
     event = parseHookEvent(raw);
   } catch (e) {
     return refuseUnreadable(e, deps);
   }
-  const where = { ...serviceOf(event.targetServiceRevisionArn), stage: event.stage, executionId: event.executionId };
-  if (isRollback(event)) {
-    logger.info('rollback traffic shift: admitted without verification, a rollback is never failed', where);
-    return { hookStatus: 'SUCCEEDED' };
+  const { cluster, service } = serviceOf(event.targetServiceRevisionArn);
+  // "service" is a reserved key in the log records: the ECS names get their own keys.
+  const where: Where = {
+    log: { ecsCluster: cluster, ecsService: service, stage: event.stage, executionId: event.executionId },
+    scope: { cluster, service },
+  };
+  const ecsSignal = signalUntil(budget.decideBy);
+  if (mayBeRollback(event)) {
+    const check = await checkRollback(event, deps.ecs, ecsSignal);
+    if (check.rollback) {
+      logger.info(`rollback confirmed by ECS: admitted without verification, a rollback is never failed (${check.why})`, where.log);
+      return { hookStatus: 'SUCCEEDED' };
+    }
+    logger.info(`not a rollback, verifying: ${check.why}`, where.log);
   }
   let gate: Gate;
   try {
@@ -54,31 +84,25 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
     return failByFailureBehavior(`policy cannot be loaded: ${(e as Error).message}`, deps, where);
   }
   try {
-    return await gateRevision(event, gate, deps, where);
+    return await gateRevision(event, gate, deps, budget, ecsSignal, where);
   } catch (e) {
-    // decide() does not throw; this is the ECS call or a bug. Audit mode admits at once; in
-    // enforce mode a transient error is waited out first, then onError decides.
-    const { mode, onError } = gate.policy.document;
-    logger.error('deployment gate error: the revision could not be read', { ...where, error: e as Error, mode, onError });
-    if (mode === 'audit') return { hookStatus: 'SUCCEEDED' };
-    if (isTransient(e)) {
-      const answer = waitOrFail(event, deps, where, 'the ECS API is unavailable');
-      if (answer.hookStatus === 'IN_PROGRESS') return answer;
-    }
-    return { hookStatus: onError === 'allow' ? 'SUCCEEDED' : 'FAILED' };
+    return answerError(e, event, gate, deps, where);
   }
 }
 
-async function gateRevision(event: HookEvent, gate: Gate, deps: HookDeps, where: Record<string, unknown>): Promise<HookAnswer> {
-  const images = await revisionImages(event.targetServiceRevisionArn, deps.ecs);
-  const deadline = Date.now() + Math.max(0, deps.remainingMs() - SAFETY_MARGIN_MS);
-  const decisions = await decide(images, gate, { deadline });
-  logDecisions(decisions, { source: 'deployment-gate', serviceRevisionArn: event.targetServiceRevisionArn, ...where });
+async function gateRevision(event: HookEvent, gate: Gate, deps: HookDeps, budget: Budget, ecsSignal: AbortSignal, where: Where): Promise<HookAnswer> {
+  const revision = await describeRevision(event.targetServiceRevisionArn, deps.ecs, ecsSignal);
+  const taskFamily = taskFamilyOf(revision.taskDefinition);
+  if (taskFamily) where.scope.taskFamily = taskFamily;
+  const { images, notes } = await imagesToVerify(revision, gate, deps.ecs, ecsSignal, where);
+  const decided = await decide(images, gate, { deadline: budget.decideBy, scope: where.scope });
+  const decisions = decided.map((d) => (notes.has(d.container) ? { ...d, detail: `${d.detail} (${notes.get(d.container)})` } : d));
+  logDecisions(decisions, { source: 'deployment-gate', serviceRevisionArn: event.targetServiceRevisionArn, ...where.log });
   const blocking = decisions.filter(blocks);
-  const mode = gate.policy.document.mode;
+  const { mode } = settingsFor(gate.policy.document, where.scope);
   // cluster and service come from the revision ARN inside the alert code
   const alertCtx = { source: 'deployment-gate' as const, mode, serviceRevisionArn: event.targetServiceRevisionArn };
-  const alertOpts = { timeoutMs: Math.max(1, Math.min(5_000, deps.remainingMs() - 1_000)) };
+  const alertOpts = { timeoutMs: msUntil(budget.finishBy) };
   if (!blocking.length) {
     const admittedError = decisions.some((d) => d.decision === 'allow' && ERROR_REASONS.has(d.reason));
     const action = mode === 'audit' ? 'none (audit mode)' : admittedError ? 'none (admitted on error)' : 'none (allowed)';
@@ -93,33 +117,76 @@ async function gateRevision(event: HookEvent, gate: Gate, deps: HookDeps, where:
   return { hookStatus: 'FAILED' };
 }
 
-/** ECS pulls exactly the digests the service revision recorded; those are what get verified. */
-async function revisionImages(revisionArn: string, ecs: ECSClient): Promise<ImageInput[]> {
-  const out = await ecs.send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [revisionArn] }));
-  const revision = out.serviceRevisions?.find((r) => r.serviceRevisionArn === revisionArn) ?? out.serviceRevisions?.[0];
-  if (!revision) {
-    const why = out.failures?.map((f) => `${f.reason ?? 'failure'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'not found';
-    throw new Error(`DescribeServiceRevisions ${revisionArn}: ${why}`);
+/**
+ * The digest ECS established is what gets verified. A container without one is either
+ * waiting for ECS to establish it (ECS resolves tags around the first task start, so at
+ * PRE_SCALE_UP the digest may be absent): the gate resolves the tag now and says so; or
+ * set to versionConsistency: disabled, which ECS never pins: DIGEST_MISSING unless the
+ * policy's resolveTags. At POST_SCALE_UP and later the digest ECS established is
+ * verified, a cache hit when it is the one the tag named before.
+ */
+async function imagesToVerify(
+  revision: ServiceRevision,
+  gate: Gate,
+  ecs: ECSClient,
+  signal: AbortSignal,
+  where: Where,
+): Promise<{ images: ImageInput[]; notes: Map<string, string> }> {
+  const notes = new Map<string, string>();
+  const withDigest = (c: ServiceRevision['containers'][number], resolveTag: boolean): ImageInput => ({
+    container: c.container,
+    image: c.image,
+    digest: c.digest,
+    ...(resolveTag ? { resolveTag: true } : {}),
+  });
+  const missing = revision.containers.filter((c) => !c.digest);
+  // resolveTags in the policy already resolves every missing digest: no need to ask ECS why it is missing.
+  if (!missing.length || gate.policy.document.resolveTags) return { images: revision.containers.map((c) => withDigest(c, false)), notes };
+  const consistency = await versionConsistency(revision.taskDefinition, ecs, signal);
+  if (!consistency.known) {
+    logger.warn(`versionConsistency unknown, resolving tags as if enabled: ${consistency.why}`, where.log);
+    for (const c of missing) notes.set(c.container, `versionConsistency unknown: ${consistency.why}`);
+    return { images: revision.containers.map((c) => withDigest(c, !c.digest)), notes };
   }
-  const images = (revision.containerImages ?? []).map((c, i) => ({
-    container: c.containerName ?? `container-${i}`,
-    image: c.image ?? '',
-    digest: c.imageDigest ?? null,
-  }));
-  if (!images.length) throw new Error(`service revision ${revisionArn} lists no container images`);
-  return images;
+  for (const c of missing) {
+    if (consistency.disabled.has(c.container)) notes.set(c.container, `versionConsistency is disabled for this container in ${revision.taskDefinition}: ECS pulls the tag at every task start`);
+  }
+  return { images: revision.containers.map((c) => withDigest(c, !c.digest && !consistency.disabled.has(c.container))), notes };
+}
+
+/**
+ * decide() does not throw; this is the ECS call, an unusable answer or a bug. Audit mode
+ * admits at once. In enforce mode a transient error is waited out first; then an ECS
+ * API error goes by onError, while an unusable answer (wrong revision, wrong shape) or a
+ * bug is FAILED whatever onError says: nobody could tell what would run.
+ */
+function answerError(e: unknown, event: HookEvent, gate: Gate, deps: HookDeps, where: Where): HookAnswer {
+  const { mode, onError } = settingsFor(gate.policy.document, where.scope);
+  const kind = e instanceof RevisionError ? 'unusable' : e instanceof EcsDeadlineError ? 'timeout' : isEcsError(e) ? 'ecs' : 'bug';
+  const reason = { unusable: 'POLICY_ERROR', timeout: 'TIMEOUT', ecs: undefined, bug: 'INTERNAL_ERROR' }[kind];
+  const fields = { ...where.log, mode, onError, ...(reason ? { reason } : {}) };
+  if (kind === 'bug') logger.error('deployment gate: unexpected error while reading the revision', { ...fields, error: e as Error });
+  else logger.error(`deployment gate: ${(e as Error).message}`, fields);
+  if (mode === 'audit') return { hookStatus: 'SUCCEEDED' };
+  const transient = e instanceof RevisionError ? e.transient : kind !== 'bug' && isTransient(e);
+  if (transient) {
+    const answer = waitOrFail(event, deps, where, kind === 'unusable' ? 'the service revision is not visible yet' : 'the ECS API is unavailable');
+    if (answer.hookStatus === 'IN_PROGRESS') return answer;
+  }
+  const admissible = kind === 'ecs' || kind === 'timeout';
+  return { hookStatus: admissible && onError === 'allow' ? 'SUCCEEDED' : 'FAILED' };
 }
 
 /** IN_PROGRESS while retries remain (the count travels in hookDetails); then FAILED. */
-function waitOrFail(event: HookEvent, deps: HookDeps, where: Record<string, unknown>, why: string): HookAnswer {
+function waitOrFail(event: HookEvent, deps: HookDeps, where: Where, why: string): HookAnswer {
   const attempt = Number(event.hookDetails[ATTEMPT_KEY] ?? 0) || 0;
   const maxRetries = positive(deps.env.HOOK_MAX_RETRIES, 3);
   if (attempt >= maxRetries) {
-    logger.warn(`transient errors persisted through ${attempt} retries: failing the deployment`, { ...where, why });
+    logger.warn(`transient errors persisted through ${attempt} retries: failing the deployment`, { ...where.log, why });
     return { hookStatus: 'FAILED' };
   }
   const callBackDelay = positive(deps.env.HOOK_RETRY_DELAY_SECONDS, 30);
-  logger.warn(`transient error, asking ECS to call again in ${callBackDelay}s (retry ${attempt + 1} of ${maxRetries})`, { ...where, why });
+  logger.warn(`transient error, asking ECS to call again in ${callBackDelay}s (retry ${attempt + 1} of ${maxRetries})`, { ...where.log, why });
   return { hookStatus: 'IN_PROGRESS', callBackDelay, hookDetails: { [ATTEMPT_KEY]: attempt + 1 } };
 }
 
@@ -135,14 +202,20 @@ async function refuseUnreadable(e: unknown, deps: HookDeps): Promise<HookAnswer>
 }
 
 /** Without a policy only FAILURE_BEHAVIOR can say which mode the user chose. */
-function failByFailureBehavior(message: string, deps: HookDeps, where: Record<string, unknown>): HookAnswer {
+function failByFailureBehavior(message: string, deps: HookDeps, where: Where): HookAnswer {
   const mode = modeFromEnv(deps.env);
-  logger.error(`deployment gate: ${message}`, { ...where, reason: 'POLICY_ERROR', mode });
+  logger.error(`deployment gate: ${message}`, { ...where.log, reason: 'POLICY_ERROR', mode });
   return { hookStatus: mode === 'audit' ? 'SUCCEEDED' : 'FAILED' };
 }
 
 function modeFromEnv(env: Env): 'enforce' | 'audit' {
   return env.FAILURE_BEHAVIOR?.trim() === 'LOG_ON_FAILURE' ? 'audit' : 'enforce';
+}
+
+/** An error the ECS API (or the SDK talking to it) reported, as opposed to a bug of ours. */
+function isEcsError(e: unknown): boolean {
+  const err = e as { $metadata?: unknown; $fault?: unknown; name?: string };
+  return Boolean(err && (err.$metadata || err.$fault || err.name === 'TimeoutError' || err.name === 'AbortError'));
 }
 
 function isTransient(e: unknown): boolean {
