@@ -42,7 +42,9 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
   } catch (e) {
     return refuseUnreadable(e, deps);
   }
-  const where = { ...serviceOf(event.targetServiceRevisionArn), stage: event.stage, executionId: event.executionId };
+  // `service` is a reserved Powertools log key (dropped with a warning): log the ECS service as ecsService.
+  const { cluster, service: ecsService } = serviceOf(event.targetServiceRevisionArn);
+  const where = { cluster, ecsService, stage: event.stage, executionId: event.executionId };
   if (isRollback(event)) {
     logger.info('rollback traffic shift: admitted without verification, a rollback is never failed', where);
     return { hookStatus: 'SUCCEEDED' };
