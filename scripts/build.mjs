@@ -8,6 +8,10 @@
  * and prints each output's size with its largest inputs.
  *
  * `node scripts/build.mjs cli` or `... handlers` builds one part only.
+ *
+ * `node scripts/build.mjs handler NAME OUTDIR` bundles one Lambda handler into OUTDIR
+ * (NAME.mjs, nothing else): what the Makefile runs for `sam build` (BuildMethod:
+ * makefile), with OUTDIR = $(ARTIFACTS_DIR).
  */
 import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -79,8 +83,19 @@ async function report(outputs) {
   }
 }
 
+/** One handler into a directory of its own, for sam build; prints where and how big. */
+async function buildOneHandler([name, outdir, ...extra]) {
+  if (!name || !outdir || extra.length > 0 || !Object.hasOwn(HANDLER_ENTRIES, name)) {
+    throw new Error(`usage: build.mjs handler NAME OUTDIR, NAME one of ${Object.keys(HANDLER_ENTRIES).join(', ')}`);
+  }
+  const { bytes, outfile } = await bundleHandler(name, { outdir: path.resolve(outdir) });
+  console.log(`${outfile} ${kib(bytes)}`);
+}
+
 async function main() {
-  const parts = selectedParts(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args[0] === 'handler') return buildOneHandler(args.slice(1));
+  const parts = selectedParts(args);
   // Check every entry point first: one clear message, and no half-written dist/.
   assertEntriesExist(entriesOf(parts));
   await rm(metaDir, { recursive: true, force: true });

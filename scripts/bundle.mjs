@@ -1,9 +1,9 @@
 /**
  * esbuild settings for the two shapes this project ships, in one place:
  *
- * - the Lambda handlers, bundled exactly as `sam build` bundles them (template.yaml,
- *   Metadata.BuildProperties), so that the size and init time the bench measures
- *   are those of the deployed code;
+ * - the Lambda handlers: `sam build` runs the Makefile's build-<LogicalId> targets
+ *   (template.yaml, BuildMethod: makefile), which call `build.mjs handler`, so the
+ *   size and init time the bench measures are those of the deployed code;
  * - the command line, one executable ES module for Node 20.
  *
  * build.mjs uses these to write dist/; the bench imports bundleHandler() and
@@ -52,7 +52,7 @@ export function assertEntriesExist(entries) {
   }
 }
 
-/** The handler settings of template.yaml (BuildMethod esbuild), as esbuild API options. */
+/** The deployed handlers' esbuild options (sam build reaches them through the Makefile). */
 export function lambdaBuildOptions(entry, outfile) {
   return {
     entryPoints: [path.resolve(repoRoot, entry)],

@@ -17,9 +17,11 @@ import {
   type AlertContext,
   type DecisionEventDetail,
 } from '../src/alerts/index.js';
-import { clampSubject } from '../src/alerts/message.js';
+import { BODY_MAX_BYTES, clampSubject } from '../src/alerts/message.js';
+import { publishInput } from '../src/alerts/sns.js';
 import { logger } from '../src/observability.js';
 import { REASON_CODES, type Decision, type ReasonCode } from '../src/policy/decision.js';
+import { captureEmf, type EmittedMetric } from './support/emf.js';
 
 const DIGEST = `sha256:${'ab12'.repeat(16)}`;
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app';
@@ -112,6 +114,7 @@ describe('buildAlert', () => {
       serviceRevisionArn: null,
       consoleUrl: url,
       note: null,
+      omitted: 0,
       denied: [
         {
           container: 'web',
@@ -176,6 +179,52 @@ describe('buildAlert', () => {
     } finally {
       if (saved !== undefined) process.env.AWS_REGION = saved;
     }
+  });
+});
+
+describe('buildAlert: size', () => {
+  const SNS_LIMIT = 256 * 1024;
+  const many = (n: number, over: Partial<Decision> = {}) =>
+    Array.from({ length: n }, (_, i) =>
+      decision({ container: `c${i}`, detail: `no cosign signature found for container number ${i} of the task`, ...over }),
+    );
+
+  it('keeps an event with 5,000 denied decisions under the SNS limit, and says what it left out and where to read it', () => {
+    // the one HIGH is last: it is cut from the list, but the severity still counts it
+    const decisions = [...many(4_999), decision({ container: 'last', reason: 'SIGNATURE_INVALID' })];
+    const alert = buildAlert(decisions, taskCtx)!;
+    const bytes = Buffer.byteLength(alert.body, 'utf8');
+    expect(bytes).toBeLessThanOrEqual(BODY_MAX_BYTES);
+    expect(bytes).toBeGreaterThan(BODY_MAX_BYTES * 0.9); // as many as fit, not a handful
+    const published = JSON.stringify(publishInput(TOPIC, alert));
+    expect(Buffer.byteLength(published, 'utf8')).toBeLessThan(SNS_LIMIT);
+
+    const record = parseAlertBody(alert.body)!;
+    expect(record.denied.length).toBeGreaterThan(100);
+    expect(record.denied.length + record.omitted).toBe(5_000);
+    expect(record.denied.map((d) => d.container)).toEqual(decisions.slice(0, record.denied.length).map((d) => d.container));
+    expect(record.severity).toBe('HIGH');
+    expect(alert.text).toContain(`found 5000 of 5000 container image(s) not admissible`);
+    expect(alert.text).toContain(
+      `… ${record.omitted} more decisions (${record.omitted} of them not admissible) left out to keep this message under SNS's size limit: ` +
+        `see the decision events (DECISION_EVENT_BUS) or the task-watchdog function's CloudWatch logs (search for taskArn ${TASK_ARN}).`,
+    );
+    expect(alert.text.match(/^ {2}- \[/gm)).toHaveLength(record.denied.length);
+  });
+
+  it('drops the allowed list before any denied decision', () => {
+    const allowed = many(5_000, { decision: 'allow', reason: 'VERIFIED' });
+    const alert = buildAlert([decision({ container: 'bad' }), ...allowed], taskCtx)!;
+    expect(Buffer.byteLength(alert.body, 'utf8')).toBeLessThanOrEqual(BODY_MAX_BYTES);
+    expect(parseAlertBody(alert.body)!).toMatchObject({ omitted: 0, denied: [{ container: 'bad' }] });
+    expect(alert.text).not.toContain('Allowed:');
+    expect(alert.text).toContain('… 5000 more decisions (0 of them not admissible)');
+  });
+
+  it('leaves a message that fits untouched', () => {
+    const alert = buildAlert(many(3), taskCtx)!;
+    expect(parseAlertBody(alert.body)!.omitted).toBe(0);
+    expect(alert.text).not.toContain('more decisions');
   });
 });
 
@@ -343,6 +392,70 @@ describe('sendAlerts', () => {
     expect(out).toEqual({ sns: 'failed', eventBridge: 'failed', slack: 'failed', events: 0 });
     expect(errors[0]![0]).toBe('alert: could not be prepared');
     expect(snsMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('sendAlerts: undelivered alerts are counted', () => {
+  const sns = new SNSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const eventBridge = new EventBridgeClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const ssm = new SSMClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const snsMock = mockClient(sns);
+  const ebMock = mockClient(eventBridge);
+  const ssmMock = mockClient(ssm);
+  const env = { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default', SLACK_WEBHOOK_PARAMETER: '/gate/slack' };
+  beforeEach(() => {
+    snsMock.reset();
+    ebMock.reset();
+    ssmMock.reset();
+  });
+  const failures = (emitted: EmittedMetric[]) =>
+    emitted
+      .filter((m) => m.name === 'AlertDeliveryFailures')
+      .map((m) => ({ namespace: m.namespace, unit: m.unit, value: m.value, dimensions: m.dimensionSets }));
+  const counted = (channel: string) => ({
+    namespace: 'EcsImageGate',
+    unit: 'Count',
+    value: 1,
+    dimensions: [{ service: 'ecs-image-gate', channel }],
+  });
+
+  it('emits AlertDeliveryFailures per failed channel (EMF, dimension channel), and nothing when all are delivered', async () => {
+    snsMock.on(PublishCommand).rejects(Object.assign(new Error('throttled'), { name: 'Throttling' }));
+    ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
+    ssmMock.on(GetParameterCommand).rejects(new Error('AccessDenied'));
+    let stop = captureEmf();
+    const out = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, env });
+    let emitted = stop();
+    expect(out).toMatchObject({ sns: 'failed', eventBridge: 'failed', slack: 'failed' });
+    expect(failures(emitted).sort((a, b) => a.dimensions[0]!.channel!.localeCompare(b.dimensions[0]!.channel!))).toEqual([
+      counted('eventbridge'),
+      counted('slack'),
+      counted('sns'),
+    ]);
+
+    snsMock.reset();
+    snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    stop = captureEmf();
+    const ok = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, env: { ALERT_TOPIC_ARN: TOPIC } });
+    emitted = stop();
+    expect(ok.sns).toBe('sent');
+    expect(failures(emitted)).toEqual([]);
+  });
+
+  it('counts a channel that ran out of time', async () => {
+    snsMock.on(PublishCommand).callsFake(() => new Promise(() => undefined));
+    const stop = captureEmf();
+    const out = await sendAlerts([decision()], taskCtx, { sns, env: { ALERT_TOPIC_ARN: TOPIC }, timeoutMs: 20 });
+    expect(out.sns).toBe('failed');
+    expect(failures(stop())).toEqual([counted('sns')]);
+  });
+
+  it('counts every configured channel when the alert could not even be built', async () => {
+    const broken = decision();
+    Object.defineProperty(broken, 'container', { get: () => { throw new Error('boom'); } });
+    const stop = captureEmf();
+    await sendAlerts([broken], taskCtx, { sns, env: { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' } });
+    expect(failures(stop()).map((f) => f.dimensions[0]!.channel)).toEqual(['sns', 'eventbridge']);
   });
 });
 

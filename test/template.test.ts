@@ -6,12 +6,12 @@
  * fails here; the last block proves that by widening a copy on purpose.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, type CollectionTag, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
-import { OPTIONAL_NATIVE, REQUIRE_SHIM, lambdaBuildOptions } from '../scripts/bundle.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -221,9 +221,8 @@ const VERIFY_AND_ALERT: Grant[] = [
   { sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [ref('AlertTopic')] },
   {
     sid: 'EncryptAlerts',
-    when: 'HasAlertTopicKmsKey',
     actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-    resources: [ref('AlertTopicKmsKeyArn')],
+    resources: [{ 'Fn::If': ['HasAlertTopicKmsKey', ref('AlertTopicKmsKeyArn'), getAtt('AlertTopicKey', 'Arn')] }],
     iamCondition: { StringEquals: { 'kms:ViaService': sub('sns.${AWS::Region}.amazonaws.com') } },
   },
   {
@@ -256,6 +255,8 @@ const EXPECTED_GRANTS: Record<FunctionName, Grant[]> = {
       resources: [arn('ecs', 'task/*')],
       iamCondition: { 'Fn::If': ['HasClusterArns', { ArnEquals: { 'ecs:cluster': ref('ClusterArns') } }, NO_VALUE] },
     },
+    // Lambda writes the on-failure record of an async invocation with the function's role.
+    { sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [getAtt('WatchdogFailureQueue', 'Arn')] },
   ],
 };
 
@@ -283,7 +284,15 @@ function invokeRoleProblems(doc: JsonObject): string[] {
   const role = properties(doc, 'HookInvokeRole');
   const problems: string[] = [];
   const trust = list(obj(role.AssumeRolePolicyDocument, 'trust policy').Statement, 'trust statements');
-  const expectedTrust = [{ Effect: 'Allow', Principal: { Service: 'ecs.amazonaws.com' }, Action: 'sts:AssumeRole' }];
+  const expectedTrust = [
+    {
+      Effect: 'Allow',
+      Principal: { Service: 'ecs.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+      // confused deputy: ECS acting for this account only
+      Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+    },
+  ];
   if (JSON.stringify(trust) !== JSON.stringify(expectedTrust)) problems.push(`trust policy is ${JSON.stringify(trust)}`);
   for (const key of ['ManagedPolicyArns', 'PermissionsBoundary']) {
     if (role[key] !== undefined) problems.push(`HookInvokeRole has ${key}`);
@@ -296,10 +305,224 @@ function invokeRoleProblems(doc: JsonObject): string[] {
   return problems;
 }
 
+// sam build needs make too; without it the build tests say so and skip.
+const hasMake = spawnSync('make', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!hasMake) console.log('skipping the Makefile build checks: make is not installed (apt-get install make)');
+
+/** The recipe lines of one Makefile target (tabs stripped). */
+function makeTarget(name: string): string[] {
+  const lines = readFileSync(path.join(repoRoot, 'Makefile'), 'utf8').split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`${name}:`));
+  if (start < 0) return [];
+  const recipe: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith('\t')) break;
+    recipe.push(line.slice(1));
+  }
+  return recipe;
+}
+
+// ---------------------------------------------------------------------------
+// Nothing lost: the queues, who writes to them, and the alarms on them.
+// ---------------------------------------------------------------------------
+
+/** The watchdog's async invocation config: retries, then the encrypted failure queue. */
+function failureDestinationProblems(doc: JsonObject): string[] {
+  const problems: string[] = [];
+  const config = obj(doc.Resources, 'Resources').TaskWatchdogInvokeConfig;
+  if (!config) return ['no AWS::Lambda::EventInvokeConfig TaskWatchdogInvokeConfig'];
+  const props = obj(obj(config, 'config').Properties, 'config properties');
+  const expected = {
+    FunctionName: ref('TaskWatchdogFunction'),
+    Qualifier: '$LATEST',
+    MaximumRetryAttempts: 2,
+    MaximumEventAgeInSeconds: 600,
+    DestinationConfig: { OnFailure: { Destination: getAtt('WatchdogFailureQueue', 'Arn') } },
+  };
+  if (obj(config, 'config').Type !== 'AWS::Lambda::EventInvokeConfig') problems.push('TaskWatchdogInvokeConfig has the wrong type');
+  if (JSON.stringify(props) !== JSON.stringify(expected)) problems.push(`invoke config is ${JSON.stringify(props)}`);
+  const sends = grantsOf(doc, 'TaskWatchdogFunction').grants.filter((g) => g.actions.some((a) => a.startsWith('sqs:')));
+  const exact = [{ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [getAtt('WatchdogFailureQueue', 'Arn')] }];
+  if (JSON.stringify(sends) !== JSON.stringify(exact)) problems.push(`the watchdog's SQS grants are ${JSON.stringify(sends)}`);
+  return problems;
+}
+
+const QUEUES = ['TaskEventDeadLetterQueue', 'WatchdogFailureQueue'] as const;
+
+/** Both queues encrypted and kept 14 days; each writable by exactly its one writer. */
+function queueProblems(doc: JsonObject): string[] {
+  const problems: string[] = [];
+  for (const queue of QUEUES) {
+    const props = properties(doc, queue);
+    if (resource(doc, queue).Type !== 'AWS::SQS::Queue') problems.push(`${queue} is not an SQS queue`);
+    if (props.SqsManagedSseEnabled !== true && props.KmsMasterKeyId === undefined) problems.push(`${queue} is not encrypted`);
+    if (props.MessageRetentionPeriod !== 1209600) problems.push(`${queue} keeps messages ${String(props.MessageRetentionPeriod)} s`);
+  }
+  const policy = (name: string) => {
+    const props = properties(doc, name);
+    return { queues: props.Queues, statements: list(obj(props.PolicyDocument, 'doc').Statement, 'Statement') };
+  };
+  const dlq = policy('TaskEventDeadLetterQueuePolicy');
+  const dlqExpected = {
+    queues: [ref('TaskEventDeadLetterQueue')],
+    statements: [{
+      Sid: 'TheTaskRuleDeliversItsFailures', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage',
+      Resource: getAtt('TaskEventDeadLetterQueue', 'Arn'),
+      Condition: { ArnEquals: { 'aws:SourceArn': getAtt('TaskWatchdogFunctionTaskStarting', 'Arn') } },
+    }],
+  };
+  if (JSON.stringify(dlq) !== JSON.stringify(dlqExpected)) problems.push(`dead-letter queue policy is ${JSON.stringify(dlq)}`);
+  const failure = policy('WatchdogFailureQueuePolicy');
+  const failureExpected = {
+    queues: [ref('WatchdogFailureQueue')],
+    statements: [{
+      Sid: 'OnlyTheWatchdogWrites', Effect: 'Deny', Principal: '*', Action: 'sqs:SendMessage',
+      Resource: getAtt('WatchdogFailureQueue', 'Arn'),
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': getAtt('TaskWatchdogFunctionRole', 'Arn') } },
+    }],
+  };
+  if (JSON.stringify(failure) !== JSON.stringify(failureExpected)) problems.push(`failure queue policy is ${JSON.stringify(failure)}`);
+  return problems;
+}
+
+interface AlarmSpec {
+  namespace: string;
+  metric: string;
+  dimensions: Record<string, Json>;
+  statistic: string;
+}
+
+const ALARMS: Record<string, AlarmSpec> = {
+  TaskEventDeadLetterAlarm: {
+    namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
+    dimensions: { QueueName: getAtt('TaskEventDeadLetterQueue', 'QueueName') },
+  },
+  WatchdogFailureAlarm: {
+    namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
+    dimensions: { QueueName: getAtt('WatchdogFailureQueue', 'QueueName') },
+  },
+  HookErrorsAlarm: { namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum', dimensions: { FunctionName: ref('ImageGateHookFunction') } },
+  WatchdogErrorsAlarm: { namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum', dimensions: { FunctionName: ref('TaskWatchdogFunction') } },
+  InternalErrorDecisionsAlarm: {
+    namespace: 'EcsImageGate', metric: 'Decisions', statistic: 'Sum',
+    dimensions: { service: 'ecs-image-gate', reason: 'INTERNAL_ERROR', decision: 'deny' },
+  },
+};
+
+/** Each alarm fires on the first occurrence, is quiet without data, and tells the alert topic. */
+function alarmProblems(doc: JsonObject): string[] {
+  const problems: string[] = [];
+  const alarms = Object.entries(obj(doc.Resources, 'Resources')).filter(([, r]) => obj(r, 'r').Type === 'AWS::CloudWatch::Alarm');
+  const names = alarms.map(([name]) => name).sort();
+  if (JSON.stringify(names) !== JSON.stringify(Object.keys(ALARMS).sort())) problems.push(`alarms are ${names.join(', ')}`);
+  for (const [name, spec] of Object.entries(ALARMS)) {
+    const props = obj(obj(doc.Resources, 'Resources')[name] ?? { Properties: {} }, name).Properties as JsonObject;
+    const dims = Object.fromEntries(list(props.Dimensions ?? [], 'Dimensions').map((d) => [String(obj(d, 'd').Name), obj(d, 'd').Value as Json]));
+    const actual = {
+      namespace: props.Namespace, metric: props.MetricName, statistic: props.Statistic, dimensions: dims,
+      threshold: props.Threshold, comparison: props.ComparisonOperator, missing: props.TreatMissingData,
+      actions: props.AlarmActions, name: props.AlarmName,
+    };
+    const expected = {
+      namespace: spec.namespace, metric: spec.metric, statistic: spec.statistic, dimensions: spec.dimensions,
+      threshold: 0, comparison: 'GreaterThanThreshold', missing: 'notBreaching', actions: [ref('AlertTopic')], name: actual.name,
+    };
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) problems.push(`${name}: ${JSON.stringify(actual)}`);
+    // the topic policy admits exactly the alarms named ${AWS::StackName}-…
+    if (!String(obj(props.AlarmName ?? {}, 'AlarmName')['Fn::Sub'] ?? '').startsWith('${AWS::StackName}-')) {
+      problems.push(`${name}: AlarmName must start with the stack name`);
+    }
+  }
+  return problems;
+}
+
+/** All of src/ as one text, to find what the code emits. */
+const sourceText = (() => {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts')) files.push(readFileSync(full, 'utf8'));
+    }
+  };
+  walk(path.join(repoRoot, 'src'));
+  return files.join('\n');
+})();
+
+interface MetricUse {
+  where: string;
+  namespace: string;
+  name: string;
+  dimensions: Record<string, string>;
+}
+
+/** The dashboard body as CloudWatch reads it, references replaced by placeholders. */
+function dashboardBody(doc: JsonObject): JsonObject {
+  const text = String(obj(properties(doc, 'OperationsDashboard').DashboardBody, 'body')['Fn::Sub']);
+  return JSON.parse(text.replace(/\$\{([^}]+)\}/g, '<$1>')) as JsonObject;
+}
+
+/** Every metric a dashboard widget or alarm names, SEARCH expressions included. */
+function metricUses(doc: JsonObject): MetricUse[] {
+  const uses: MetricUse[] = [];
+  for (const widget of list(dashboardBody(doc).widgets, 'widgets')) {
+    const props = obj(obj(widget, 'widget').properties, 'properties');
+    const where = `widget "${String(props.title)}"`;
+    for (const row of list(props.metrics, 'metrics')) {
+      const items = list(row, 'row');
+      const first = items[0];
+      if (typeof first === 'object' && first !== null && !Array.isArray(first) && typeof first.expression === 'string') {
+        const search = /SEARCH\('\{([^}]*)\}([^']*)'/.exec(first.expression);
+        if (!search) continue;
+        const [namespace, ...keys] = search[1]!.split(',');
+        const terms = Object.fromEntries([...search[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+        const { MetricName, ...values } = terms;
+        uses.push({ where, namespace: namespace!, name: MetricName ?? '', dimensions: Object.fromEntries(keys.map((k) => [k, values[k] ?? '*'])) });
+        continue;
+      }
+      const strings = items.filter((i): i is string => typeof i === 'string');
+      const dims: Record<string, string> = {};
+      for (let i = 2; i + 1 < strings.length; i += 2) dims[strings[i]!] = strings[i + 1]!;
+      uses.push({ where, namespace: strings[0]!, name: strings[1]!, dimensions: dims });
+    }
+  }
+  for (const [name, r] of Object.entries(obj(doc.Resources, 'Resources'))) {
+    if (obj(r, name).Type !== 'AWS::CloudWatch::Alarm') continue;
+    const props = obj(obj(r, name).Properties, name);
+    const dims = Object.fromEntries(list(props.Dimensions ?? [], 'Dimensions').map((d) => [String(obj(d, 'd').Name), String(obj(d, 'd').Value)]));
+    uses.push({ where: `alarm ${name}`, namespace: String(props.Namespace), name: String(props.MetricName), dimensions: dims });
+  }
+  return uses;
+}
+
+/**
+ * A dashboard or alarm metric of our namespace that src/ does not emit shows nothing
+ * or never fires: every name must be an addMetric('Name') in src, every dimension an
+ * addDimension('key'), every value a literal in src, and `service` the function's.
+ */
+function emittedMetricProblems(doc: JsonObject): string[] {
+  const variables = obj(obj(globals.Environment, 'env').Variables, 'vars');
+  const problems: string[] = [];
+  for (const use of metricUses(doc)) {
+    if (use.namespace !== variables.POWERTOOLS_METRICS_NAMESPACE) continue;
+    if (!sourceText.includes(`addMetric('${use.name}'`)) problems.push(`${use.where}: metric ${use.name} is not emitted in src/`);
+    for (const [key, value] of Object.entries(use.dimensions)) {
+      if (key === 'service') {
+        if (value !== variables.POWERTOOLS_SERVICE_NAME) problems.push(`${use.where}: service=${value}, but the functions' is ${String(variables.POWERTOOLS_SERVICE_NAME)}`);
+        continue;
+      }
+      if (!sourceText.includes(`addDimension('${key}'`)) problems.push(`${use.where}: dimension ${key} is not emitted in src/`);
+      if (value !== '*' && !sourceText.includes(`'${value}'`)) problems.push(`${use.where}: ${key}=${value} appears nowhere in src/`);
+    }
+  }
+  return problems;
+}
+
 // ---------------------------------------------------------------------------
 
 describe('template.yaml: functions and build', () => {
-  it.each(Object.keys(FUNCTIONS) as FunctionName[])('%s runs on nodejs22.x, arm64, from its esbuild bundle', (fn) => {
+  it.each(Object.keys(FUNCTIONS) as FunctionName[])('%s runs on nodejs22.x, arm64, built by the Makefile', (fn) => {
     const props = effectiveFunction(fn);
     expect(resource(template, fn).Type).toBe('AWS::Serverless::Function');
     expect(props.Runtime).toBe('nodejs22.x');
@@ -307,35 +530,48 @@ describe('template.yaml: functions and build', () => {
     expect(props.CodeUri).toBe('.');
     expect(props.Handler).toBe(FUNCTIONS[fn].handler);
     expect(props.Layers).toEqual([ref('TrustLayer')]);
-
-    const metadata = obj(resource(template, fn).Metadata, `${fn}.Metadata`);
-    expect(metadata.BuildMethod).toBe('esbuild');
-    const build = obj(metadata.BuildProperties, 'BuildProperties');
-    expect(build.EntryPoints).toEqual([FUNCTIONS[fn].entry]);
-    // The handler file is the entry point's name with the .mjs extension.
-    expect(`${path.basename(FUNCTIONS[fn].entry, '.ts')}.handler`).toBe(props.Handler);
-    expect(build.Format).toBe('esm');
-    expect(build.OutExtension).toEqual(['.js=.mjs']);
+    // sam build runs `make build-<LogicalId>`; no esbuild of SAM's own (global or in a scratch npm install)
+    expect(resource(template, fn).Metadata).toEqual({ BuildMethod: 'makefile' });
+    const name = path.basename(FUNCTIONS[fn].entry, '.ts');
+    expect(makeTarget(`build-${fn}`)).toEqual([`$(NODE) scripts/build.mjs handler ${name} "$(ARTIFACTS_DIR)"`]);
+    expect(`${name}.handler`).toBe(props.Handler);
   });
 
-  it.each(Object.keys(FUNCTIONS) as FunctionName[])('%s is bundled by sam build as scripts/bundle.mjs bundles it', (fn) => {
-    const build = obj(obj(resource(template, fn).Metadata, 'Metadata').BuildProperties, 'BuildProperties');
-    const options = lambdaBuildOptions(FUNCTIONS[fn].entry, '/tmp/out.mjs');
-    expect(build.Banner).toEqual([`js=${REQUIRE_SHIM}`]);
-    expect(options.banner).toEqual({ js: REQUIRE_SHIM });
-    expect(REQUIRE_SHIM).toContain('createRequire');
-    expect(build.Target).toBe(options.target);
-    expect(build.Format).toBe(options.format);
-    expect(build.MainFields).toBe((options.mainFields ?? []).join(','));
-    expect(build.Minify).toBe(options.minify);
-    expect(build.Sourcemap).toBe(options.sourcemap);
-    expect(build.External).toEqual([...OPTIONAL_NATIVE]);
-    expect(options.external).toEqual([...OPTIONAL_NATIVE]);
+  it.skipIf(!hasMake).each(Object.keys(FUNCTIONS) as FunctionName[])(
+    '`make build-%s` bundles the handler into ARTIFACTS_DIR as one ES module that exports handler',
+    (fn) => {
+      const out = mkdtempSync(path.join(tmpdir(), 'sam-artifacts-'));
+      try {
+        const run = spawnSync('make', ['--no-print-directory', `build-${fn}`, `ARTIFACTS_DIR=${out}`], { cwd: repoRoot, encoding: 'utf8' });
+        expect(run.stderr).toBe('');
+        expect(run.status).toBe(0);
+        const file = `${path.basename(FUNCTIONS[fn].entry, '.ts')}.mjs`;
+        expect(readdirSync(out)).toEqual([file]);
+        const load = spawnSync(process.execPath, ['--input-type=module', '-e',
+          `const m = await import(${JSON.stringify(path.join(out, file))}); process.stdout.write(typeof m.handler);`], {
+          cwd: tmpdir(), // no node_modules within reach: the bundle must stand alone
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
+        });
+        expect(load.stderr).toBe('');
+        expect(load.stdout).toBe('function');
+        expect(statSync(path.join(out, file)).size).toBeGreaterThan(10_000);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasMake)('refuses a build without ARTIFACTS_DIR with a sentence that says what to do', () => {
+    const run = spawnSync('make', ['--no-print-directory', 'build-TaskWatchdogFunction'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ARTIFACTS_DIR: '' } });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('ARTIFACTS_DIR is not set');
   });
 
-  it('retries the watchdog itself when it throws (a failed StopTask)', () => {
-    const fn = obj(template.Resources, 'Resources').TaskWatchdogFunction as Record<string, any>;
-    expect(fn.Properties.EventInvokeConfig).toMatchObject({ MaximumRetryAttempts: 2 });
+  it('sends a watchdog invocation that still fails after 2 retries, or waited 10 minutes, to the failure queue', () => {
+    expect(failureDestinationProblems(template)).toEqual([]);
+    expect(properties(template, 'TaskWatchdogFunction').EventInvokeConfig).toBeUndefined(); // SAM's would add its own grant
   });
 
   it('gives each function the documented environment, and the watchdog its TASK_SCOPE', () => {
@@ -425,6 +661,15 @@ describe('template.yaml: parameters and conditions', () => {
     expect(accepts('AlertEmail', 'not an address')).toBe(false);
   });
 
+  it('says, in the template and the README alike, that CosignKmsKeyArn takes a key ARN and not an alias', () => {
+    // IAM grants kms:GetPublicKey on a key ARN; an alias ARN in Resource matches no key
+    expect(String(param('CosignKmsKeyArn').Description)).toContain('not an alias ARN');
+    expect(String(param('CosignKmsKeyArn').ConstraintDescription)).toContain('not an alias ARN');
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| `CosignKmsKeyArn`'));
+    expect(row).toContain('key ARN (not an alias ARN');
+  });
+
   it('refuses at deploy time a policy document together with trust shortcuts', () => {
     const rule = obj(obj(template.Rules, 'Rules').PolicyDocumentOrShortcuts, 'rule');
     expect(rule.RuleCondition).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [ref('PolicyParameterName'), ''] }] });
@@ -483,25 +728,59 @@ describe('template.yaml: least privilege', () => {
 });
 
 describe('template.yaml: events, alerts, outputs', () => {
-  it('sends the watchdog only tasks that are starting, from the watched clusters', () => {
+  it('sends the watchdog the events of starting tasks that can carry image digests, from the watched clusters', () => {
     const events = obj(properties(template, 'TaskWatchdogFunction').Events, 'Events');
     const rule = obj(events.TaskStarting, 'TaskStarting');
     expect(rule.Type).toBe('EventBridgeRule');
     const pattern = obj(obj(rule.Properties, 'rule properties').Pattern, 'Pattern');
     expect(pattern.source).toEqual(['aws.ecs']);
     expect(pattern['detail-type']).toEqual(['ECS Task State Change']);
+    // The agent reports a tag's digest after pulling the manifest: PENDING or later, not PROVISIONING.
     expect(pattern.detail).toEqual({
-      lastStatus: ['PROVISIONING', 'PENDING'],
+      lastStatus: ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING'],
       desiredStatus: ['RUNNING'],
       clusterArn: { 'Fn::If': ['HasClusterArns', ref('ClusterArns'), NO_VALUE] },
     });
+    // delivery failures go to the stack's own encrypted queue
+    expect(obj(rule.Properties, 'p').DeadLetterConfig).toEqual({ Arn: getAtt('TaskEventDeadLetterQueue', 'Arn') });
     expect(Object.keys(events)).toEqual(['TaskStarting']);
     expect(properties(template, 'ImageGateHookFunction').Events).toBeUndefined();
   });
 
-  it('encrypts the alert topic and subscribes the email only when given', () => {
+  it('encrypts the alert topic with a key CloudWatch alarms may use, and subscribes the email only when given', () => {
+    // alias/aws/sns would refuse the alarms: its key policy cannot admit cloudwatch.amazonaws.com
     expect(properties(template, 'AlertTopic').KmsMasterKeyId).toEqual({
-      'Fn::If': ['HasAlertTopicKmsKey', ref('AlertTopicKmsKeyArn'), 'alias/aws/sns'],
+      'Fn::If': ['HasAlertTopicKmsKey', ref('AlertTopicKmsKeyArn'), getAtt('AlertTopicKey', 'Arn')],
+    });
+    expect(conditions.CreatesAlertTopicKey).toEqual({ 'Fn::Equals': [ref('AlertTopicKmsKeyArn'), ''] });
+    expect(resource(template, 'AlertTopicKey').Condition).toBe('CreatesAlertTopicKey');
+    const key = properties(template, 'AlertTopicKey');
+    expect(key.EnableKeyRotation).toBe(true);
+    expect(obj(key.KeyPolicy, 'policy').Statement).toEqual([
+      {
+        Sid: 'AccountAdministersAndGrantsThroughIam', Effect: 'Allow',
+        Principal: { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') }, Action: 'kms:*', Resource: '*',
+      },
+      {
+        Sid: 'CloudWatchAlarmsPublishToTheTopic', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*',
+      },
+    ]);
+    expect(String(obj(parameters.AlertTopicKmsKeyArn, 'p').Description)).toContain('cloudwatch.amazonaws.com');
+    // the topic admits this stack's alarms (named ${AWS::StackName}-…) and no other service
+    expect(properties(template, 'AlertTopicPolicy')).toEqual({
+      Topics: [ref('AlertTopic')],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{
+          Sid: 'ThisStacksAlarmsPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish',
+          Resource: ref('AlertTopic'),
+          Condition: {
+            ArnLike: { 'aws:SourceArn': sub('arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*') },
+            StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+          },
+        }],
+      },
     });
     const subscription = resource(template, 'AlertEmailSubscription');
     expect(subscription.Condition).toBe('HasAlertEmail');
@@ -522,7 +801,57 @@ describe('template.yaml: events, alerts, outputs', () => {
     expect(typeof snippet).toBe('string');
     // With the references filled in, the snippet is one DeploymentLifecycleHook in API JSON.
     const filled = String(snippet).replace('${ImageGateHookFunction.Arn}', 'FN').replace('${HookInvokeRole.Arn}', 'ROLE');
-    expect(JSON.parse(filled)).toEqual({ hookTargetArn: 'FN', roleArn: 'ROLE', lifecycleStages: ['PRE_SCALE_UP'] });
+    // PRE_SCALE_UP before any new task (tags resolved by the gate if ECS has no digest yet),
+    // POST_SCALE_UP on the digests ECS established, before any traffic
+    expect(JSON.parse(filled)).toEqual({ hookTargetArn: 'FN', roleArn: 'ROLE', lifecycleStages: ['PRE_SCALE_UP', 'POST_SCALE_UP'] });
+    expect(value('TaskEventDeadLetterQueueUrl')).toEqual(ref('TaskEventDeadLetterQueue'));
+    expect(value('WatchdogFailureQueueUrl')).toEqual(ref('WatchdogFailureQueue'));
+    expect(value('DashboardName')).toEqual(ref('OperationsDashboard'));
+  });
+});
+
+describe('template.yaml: nothing lost, and someone is told', () => {
+  it('keeps both kinds of failed task events in encrypted queues, each writable by its one writer only', () => {
+    expect(queueProblems(template)).toEqual([]);
+  });
+
+  it('alarms on both queues, on errors of both functions and on INTERNAL_ERROR decisions, to the alert topic', () => {
+    expect(alarmProblems(template)).toEqual([]);
+  });
+});
+
+describe('template.yaml: the dashboard shows what the code emits', () => {
+  const uses = metricUses(template);
+  const shown = (title: string) => uses.filter((u) => u.where === `widget "${title}"`).map(({ namespace, name, dimensions }) => ({ namespace, name, dimensions }));
+  const service = 'ecs-image-gate';
+
+  it('names only metrics, dimensions and values that src/ emits', () => {
+    expect(uses.filter((u) => u.namespace === 'EcsImageGate').length).toBeGreaterThan(10);
+    expect(emittedMetricProblems(template)).toEqual([]);
+  });
+
+  it('has a widget for each question an operator asks', () => {
+    expect(shown('Decisions by reason')).toEqual([{ namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: '*', decision: '*' } }]);
+    expect(shown('Decisions by source')).toEqual([{ namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, source: '*', decision: '*' } }]);
+    expect(shown('Denies by reason (enforce and audit)')).toEqual([
+      { namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: '*', decision: 'deny' } },
+    ]);
+    expect(shown('Errors')).toEqual([
+      { namespace: 'AWS/Lambda', name: 'Errors', dimensions: { FunctionName: '<ImageGateHookFunction>' } },
+      { namespace: 'AWS/Lambda', name: 'Errors', dimensions: { FunctionName: '<TaskWatchdogFunction>' } },
+      { namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: 'INTERNAL_ERROR', decision: 'deny' } },
+    ]);
+    const latency = list(obj(obj(list(dashboardBody(template).widgets, 'w')[4], 'w').properties, 'p').metrics, 'm');
+    expect(latency.map((row) => obj(list(row, 'row').at(-1), 'options').stat)).toEqual(['p50', 'p99', 'p50', 'p99']);
+    expect(shown('Decision latency (ms)').map((u) => u.dimensions.source)).toEqual(['deployment-gate', 'deployment-gate', 'task-watchdog', 'task-watchdog']);
+    expect(shown('Watchdog stops').map((u) => [u.name, u.dimensions.action])).toEqual([['WatchdogTasks', 'stopped'], ['WatchdogTasks', 'stop-failed']]);
+    expect(shown('Alerts not delivered').map((u) => [u.name, u.dimensions.channel])).toEqual([
+      ['AlertDeliveryFailures', 'sns'], ['AlertDeliveryFailures', 'eventbridge'], ['AlertDeliveryFailures', 'slack'],
+    ]);
+    expect(shown('Dead-letter depth (should be 0)')).toEqual([
+      { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: '<TaskEventDeadLetterQueue.QueueName>' } },
+      { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: '<WatchdogFailureQueue.QueueName>' } },
+    ]);
   });
 });
 
@@ -574,6 +903,18 @@ describe('events/: hook events and sam local environment', () => {
     const details = obj(readJson('events/hook-malformed.json').executionDetails, 'executionDetails');
     expect(String(details.targetServiceRevisionArn)).not.toMatch(revisionArn);
     expect(Array.isArray(details.productionTrafficWeights)).toBe(true);
+  });
+
+  it('has the README run every sample event, with sam local invoke and without Docker', () => {
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const files = readdirSync(path.join(repoRoot, 'events')).filter((f) => f.endsWith('.json') && f !== 'env.json');
+    // the README's loops take events/hook-*.json and events/task-*.json: every sample must be one of them
+    expect(files.filter((f) => !/^(hook|task)-.+\.json$/.test(f))).toEqual([]);
+    expect(readme).toContain('for e in events/hook-*.json; do sam local invoke ImageGateHookFunction -e "$e" --env-vars events/env.json; done');
+    expect(readme).toContain('for e in events/task-*.json; do sam local invoke TaskWatchdogFunction -e "$e" --env-vars events/env.json; done');
+    expect(readme).toContain('for e in events/hook-*.json; do node dist/cli.js invoke hook "$e"; done');
+    expect(readme).toContain('for e in events/task-*.json; do node dist/cli.js invoke task "$e"; done');
+    for (const fn of Object.keys(FUNCTIONS)) expect(resource(template, fn)).toBeDefined();
   });
 
   it('sets in env.json exactly the variables the template declares (sam local ignores others)', () => {
@@ -655,5 +996,97 @@ describe('the checks above fail when a permission is widened', () => {
       obj(list(obj(policy.PolicyDocument, 'doc').Statement, 's')[0], 's0').Resource = arn('lambda', 'function:*');
     });
     expect(invokeRoleProblems(invoke)).not.toEqual([]);
+    const anyAccount = widened((d) => {
+      delete obj(list(obj(properties(d, 'HookInvokeRole').AssumeRolePolicyDocument, 'trust').Statement, 's')[0], 's0').Condition;
+    });
+    expect(invokeRoleProblems(anyAccount)).not.toEqual([]);
+  });
+});
+
+describe('the checks above fail when a queue, an alarm or the dashboard is broken', () => {
+  const broken = (change: (doc: JsonObject) => void): JsonObject => {
+    const copy = structuredClone(template);
+    change(copy);
+    return copy;
+  };
+  const watchdogInline = (doc: JsonObject) =>
+    list(obj(list(properties(doc, 'TaskWatchdogFunction').Policies, 'Policies')[1], 'inline policy').Statement, 'Statement').map((x) => obj(x, 's'));
+
+  it('catches a failure destination without its sqs:SendMessage, or with a wider one', () => {
+    const without = broken((d) => {
+      const statements = list(obj(list(properties(d, 'TaskWatchdogFunction').Policies, 'P')[1], 'p').Statement, 'S');
+      statements.splice(statements.findIndex((x) => obj(x, 's').Sid === 'SendFailedInvocations'), 1);
+    });
+    expect(failureDestinationProblems(without).join('\n')).toMatch(/SQS grants are \[\]/);
+    expect(permissionProblems(without, 'TaskWatchdogFunction')).not.toEqual([]);
+    const wider = broken((d) => {
+      watchdogInline(d).find((x) => x.Sid === 'SendFailedInvocations')!.Action = 'sqs:*';
+    });
+    expect(permissionProblems(wider, 'TaskWatchdogFunction').join('\n')).toMatch(/wildcard action sqs:\*/);
+    const anyQueue = broken((d) => {
+      watchdogInline(d).find((x) => x.Sid === 'SendFailedInvocations')!.Resource = arn('sqs', '*');
+    });
+    expect(failureDestinationProblems(anyQueue)).not.toEqual([]);
+  });
+
+  it('catches a watchdog without its on-failure destination', () => {
+    const none = broken((d) => {
+      delete obj(properties(d, 'TaskWatchdogInvokeConfig'), 'p').DestinationConfig;
+    });
+    expect(failureDestinationProblems(none)).not.toEqual([]);
+    const gone = broken((d) => {
+      delete obj(d.Resources, 'R').TaskWatchdogInvokeConfig;
+    });
+    expect(failureDestinationProblems(gone)).toEqual(['no AWS::Lambda::EventInvokeConfig TaskWatchdogInvokeConfig']);
+  });
+
+  it('catches an unencrypted queue and a queue anyone may write to', () => {
+    const plain = broken((d) => {
+      delete properties(d, 'WatchdogFailureQueue').SqsManagedSseEnabled;
+    });
+    expect(queueProblems(plain)).toEqual(['WatchdogFailureQueue is not encrypted']);
+    const open = broken((d) => {
+      const statement = obj(list(obj(properties(d, 'TaskEventDeadLetterQueuePolicy').PolicyDocument, 'doc').Statement, 'S')[0], 's');
+      delete statement.Condition;
+    });
+    expect(queueProblems(open)).not.toEqual([]);
+    const noDeny = broken((d) => {
+      delete obj(d.Resources, 'R').WatchdogFailureQueuePolicy;
+    });
+    expect(() => queueProblems(noDeny)).toThrow(/WatchdogFailureQueuePolicy/);
+  });
+
+  it('catches an alarm that tells nobody, or one on the wrong queue', () => {
+    const silent = broken((d) => {
+      delete properties(d, 'WatchdogFailureAlarm').AlarmActions;
+    });
+    expect(alarmProblems(silent).join('\n')).toMatch(/^WatchdogFailureAlarm:/);
+    const wrongQueue = broken((d) => {
+      list(properties(d, 'WatchdogFailureAlarm').Dimensions, 'D')[0] = { Name: 'QueueName', Value: getAtt('TaskEventDeadLetterQueue', 'QueueName') };
+    });
+    expect(alarmProblems(wrongQueue)).not.toEqual([]);
+    const missing = broken((d) => {
+      delete obj(d.Resources, 'R').InternalErrorDecisionsAlarm;
+    });
+    expect(alarmProblems(missing).join('\n')).toMatch(/alarms are/);
+  });
+
+  it('catches a dashboard or alarm metric that the code does not emit (renamed, or a dimension it never sets)', () => {
+    const renamed = broken((d) => {
+      const dashboard = obj(properties(d, 'OperationsDashboard').DashboardBody, 'body');
+      dashboard['Fn::Sub'] = String(dashboard['Fn::Sub']).replace('"DecisionLatency"', '"DecisionLatencyMs"');
+    });
+    expect(emittedMetricProblems(renamed).join('\n')).toMatch(/metric DecisionLatencyMs is not emitted in src/);
+    const searched = broken((d) => {
+      const dashboard = obj(properties(d, 'OperationsDashboard').DashboardBody, 'body');
+      dashboard['Fn::Sub'] = String(dashboard['Fn::Sub']).replace('{EcsImageGate,service,source,decision}', '{EcsImageGate,service,stage,decision}');
+    });
+    expect(emittedMetricProblems(searched).join('\n')).toMatch(/dimension stage is not emitted/);
+    const value = broken((d) => {
+      properties(d, 'InternalErrorDecisionsAlarm').Dimensions = [
+        { Name: 'service', Value: 'ecs-image-gate' }, { Name: 'reason', Value: 'INTERNAL_FAILURE' }, { Name: 'decision', Value: 'deny' },
+      ];
+    });
+    expect(emittedMetricProblems(value).join('\n')).toMatch(/reason=INTERNAL_FAILURE appears nowhere/);
   });
 });

@@ -7,7 +7,8 @@
  *    acting (StopTask, hookStatus chosen): alerts report, they never decide.
  *  - It never throws and never changes a decision. A channel that fails or runs out
  *    of time is logged with logger.error, including the full content that was not
- *    delivered (subject and body, event entries, Slack text; never the webhook URL).
+ *    delivered (subject and body, event entries, Slack text; never the webhook URL),
+ *    and counted in the EMF metric AlertDeliveryFailures (dimension `channel`).
  *  - Channels, all optional, configured by environment (deps.env, default process.env):
  *      ALERT_TOPIC_ARN          one SNS message listing every alertable container
  *      DECISION_EVENT_BUS       one EventBridge event per alertable decision
@@ -24,7 +25,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { awsClients } from '../aws.js';
-import { logger } from '../observability.js';
+import { countAlertDeliveryFailure, logger } from '../observability.js';
 import type { Decision } from '../policy/decision.js';
 import type { AlertContext } from './context.js';
 import { decisionEventEntries, decisionEventScope, putDecisionEvents } from './decision-event.js';
@@ -68,8 +69,18 @@ export async function sendAlerts(decisions: Decision[], ctx: AlertContext, deps:
   } catch (error) {
     // building the message itself failed: still leave a record of what should have gone out
     logger.error('alert: could not be prepared', { error, alertContext: ctx, decisions });
+    for (const name of configuredChannels(deps.env ?? process.env)) countAlertDeliveryFailure(name);
     return { sns: 'failed', eventBridge: 'failed', slack: 'failed', events: 0 };
   }
+}
+
+function configuredChannels(env: NodeJS.ProcessEnv): ChannelName[] {
+  const set = (name: string) => Boolean(env[name]?.trim());
+  return [
+    ...(set('ALERT_TOPIC_ARN') ? (['sns'] as const) : []),
+    ...(set('DECISION_EVENT_BUS') ? (['eventbridge'] as const) : []),
+    ...(set('SLACK_WEBHOOK_PARAMETER') ? (['slack'] as const) : []),
+  ];
 }
 
 async function sendBounded(decisions: Decision[], ctx: AlertContext, deps: AlertDeps): Promise<AlertOutcome> {
@@ -96,15 +107,19 @@ async function sendBounded(decisions: Decision[], ctx: AlertContext, deps: Alert
  * Runs one channel; its failure is logged with `content` and reported as 'failed'.
  * Racing against the abort signal bounds the time even if a client ignores it.
  */
-async function channel(name: string, content: object, signal: AbortSignal, send: () => Promise<void>): Promise<ChannelResult> {
+async function channel(name: ChannelName, content: object, signal: AbortSignal, send: () => Promise<void>): Promise<ChannelResult> {
   try {
     await Promise.race([send(), abortedRejection(signal)]);
     return 'sent';
   } catch (error) {
     logger.error(`alert: ${name} not delivered`, { channel: name, error: describe(error), undelivered: content });
+    // counted too, so that a dashboard and an alarm see what only a log line would say
+    countAlertDeliveryFailure(name);
     return 'failed';
   }
 }
+
+type ChannelName = Parameters<typeof countAlertDeliveryFailure>[0];
 
 function abortedRejection(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {

@@ -10,6 +10,13 @@ import { severityOf, type Severity } from './severity.js';
 /** SNS refuses a subject longer than 100 characters. */
 export const SUBJECT_MAX = 100;
 
+/**
+ * SNS refuses a message over 256 KiB (body, subject and attributes together). The
+ * body stays well below: past this many bytes the lists are cut, with a line that
+ * says how many decisions are left out and where to read them.
+ */
+export const BODY_MAX_BYTES = 200 * 1024;
+
 export const JSON_BEGIN = '-----BEGIN ECS-IMAGE-GATE ALERT-----';
 export const JSON_END = '-----END ECS-IMAGE-GATE ALERT-----';
 
@@ -19,6 +26,8 @@ export interface AlertRecord extends AlertWhere {
   severity: Severity;
   note: string | null;
   denied: AlertedImage[];
+  /** alertable decisions left out of `denied` to keep the message under BODY_MAX_BYTES */
+  omitted: number;
 }
 
 export interface AlertedImage {
@@ -54,10 +63,42 @@ const ACTION_WORDS: Record<AlertContext['action'], string> = {
 export function buildAlert(decisions: Decision[], ctx: AlertContext): AlertMessage | undefined {
   const alerted = decisions.filter(isAlertable);
   if (alerted.length === 0) return undefined;
-  const record = buildRecord(alerted, ctx);
-  const text = buildText(decisions, alerted, ctx, record);
+  const allowed = decisions.filter((d) => !isAlertable(d));
+  const subject = buildSubject(alerted, ctx);
+  const whole = compose(decisions.length, alerted, allowed, ctx, alerted.length, allowed.length);
+  if (fits(whole)) return { subject, ...whole };
+  // Too big for SNS: the allowed list goes first, then as many denied as fit (binary search).
+  const noAllowed = compose(decisions.length, alerted, allowed, ctx, alerted.length, 0);
+  if (fits(noAllowed)) return { subject, ...noAllowed };
+  let low = 0;
+  let high = alerted.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (fits(compose(decisions.length, alerted, allowed, ctx, mid, 0))) low = mid;
+    else high = mid - 1;
+  }
+  return { subject, ...compose(decisions.length, alerted, allowed, ctx, low, 0) };
+}
+
+type Composed = Pick<AlertMessage, 'body' | 'text' | 'record'>;
+
+function fits(message: Composed): boolean {
+  return Buffer.byteLength(message.body, 'utf8') <= BODY_MAX_BYTES;
+}
+
+/** The message listing the first `deniedShown` alertable and `allowedShown` allowed decisions. */
+function compose(
+  total: number,
+  alerted: Decision[],
+  allowed: Decision[],
+  ctx: AlertContext,
+  deniedShown: number,
+  allowedShown: number,
+): Composed {
+  const record = buildRecord(alerted, deniedShown, ctx);
+  const text = buildText(total, alerted, allowed, ctx, record, deniedShown, allowedShown);
   const body = `${text}\n\n${JSON_BEGIN}\n${JSON.stringify(record, null, 2)}\n${JSON_END}\n`;
-  return { subject: buildSubject(alerted, ctx), body, text, record };
+  return { body, text, record };
 }
 
 /** Reads back the record of an alert body (for subscribers written in TypeScript, and tests). */
@@ -68,8 +109,9 @@ export function parseAlertBody(body: string): AlertRecord | undefined {
   return JSON.parse(body.slice(start + JSON_BEGIN.length, end)) as AlertRecord;
 }
 
-function buildRecord(alerted: Decision[], ctx: AlertContext): AlertRecord {
-  const denied = alerted.map(
+/** The record lists the first `shown` alertable decisions; its severity is that of all of them. */
+function buildRecord(alerted: Decision[], shown: number, ctx: AlertContext): AlertRecord {
+  const denied = alerted.slice(0, shown).map(
     (d): AlertedImage => ({
       container: d.container,
       image: d.image,
@@ -84,9 +126,10 @@ function buildRecord(alerted: Decision[], ctx: AlertContext): AlertRecord {
   return {
     version: 1,
     ...alertWhere(ctx),
-    severity: highest(denied.map((d) => d.severity)),
+    severity: highest(alerted.map(severityOf)),
     note: ctx.note ?? null,
     denied,
+    omitted: alerted.length - shown,
   };
 }
 
@@ -130,23 +173,45 @@ export function clampSubject(s: string): string {
   return ascii.length <= SUBJECT_MAX ? ascii : `${ascii.slice(0, SUBJECT_MAX - 3)}...`;
 }
 
-function buildText(all: Decision[], alerted: Decision[], ctx: AlertContext, record: AlertRecord): string {
-  const allowed = all.filter((d) => !alerted.includes(d));
+function buildText(
+  total: number,
+  alerted: Decision[],
+  allowed: Decision[],
+  ctx: AlertContext,
+  record: AlertRecord,
+  deniedShown: number,
+  allowedShown: number,
+): string {
   const subjectLine = ctx.taskArn
     ? `task ${record.taskArn}`
     : record.service
       ? `service ${record.service}${ctx.serviceRevisionArn ? ` (revision ${ctx.serviceRevisionArn})` : ''}`
       : 'a workload';
   const lines = [
-    `ecs-image-gate (${ctx.source}, ${ctx.mode} mode) found ${alerted.length} of ${all.length} container image(s) not admissible in ${subjectLine}${record.cluster ? ` on cluster ${record.cluster}` : ''}${record.region ? ` (${record.region})` : ''}.`,
+    `ecs-image-gate (${ctx.source}, ${ctx.mode} mode) found ${alerted.length} of ${total} container image(s) not admissible in ${subjectLine}${record.cluster ? ` on cluster ${record.cluster}` : ''}${record.region ? ` (${record.region})` : ''}.`,
     '',
     `Action taken: ${ACTION_WORDS[ctx.action]}.`,
   ];
   if (ctx.note) lines.push(`Note: ${ctx.note}`);
-  lines.push('', 'Denied:', ...alerted.map((d) => `  - [${severityOf(d)}] ${decisionLine(d)}`));
-  if (allowed.length) lines.push('', 'Allowed:', ...allowed.map((d) => `  - ${decisionLine(d)}`));
+  lines.push('', 'Denied:', ...alerted.slice(0, deniedShown).map((d) => `  - [${severityOf(d)}] ${decisionLine(d)}`));
+  const omitted = alerted.length - deniedShown + allowed.length - allowedShown;
+  if (allowedShown > 0) lines.push('', 'Allowed:', ...allowed.slice(0, allowedShown).map((d) => `  - ${decisionLine(d)}`));
+  if (omitted > 0) lines.push('', omittedLine(omitted, alerted.length - deniedShown, ctx));
   if (record.consoleUrl) lines.push('', `Open in the ECS console: ${record.consoleUrl}`);
   return lines.join('\n');
+}
+
+/** Where the decisions that did not fit into the message can be read in full. */
+function omittedLine(omitted: number, omittedDenied: number, ctx: AlertContext): string {
+  const key = ctx.taskArn
+    ? `taskArn ${ctx.taskArn}`
+    : ctx.serviceRevisionArn
+      ? `serviceRevisionArn ${ctx.serviceRevisionArn}`
+      : 'the time of this alert';
+  return (
+    `… ${omitted} more decisions (${omittedDenied} of them not admissible) left out to keep this message under SNS's size limit: ` +
+    `see the decision events (DECISION_EVENT_BUS) or the ${ctx.source} function's CloudWatch logs (search for ${key}).`
+  );
 }
 
 const ORDER: Severity[] = ['INFO', 'LOW', 'MEDIUM', 'HIGH'];

@@ -11,9 +11,50 @@ import { describeIssues, policySchema, type PolicyDocument, type PolicyInput } f
 
 export class PolicyError extends Error {
   constructor(message: string) {
-    super(message);
+    super(boundedMessage(message));
     this.name = 'PolicyError';
   }
+}
+
+/** Longest stretch of the user's input an error message repeats. */
+export const ECHO_MAX = 200;
+/** The whole message: one readable log line, whatever the document held. */
+export const MESSAGE_MAX = 2_000;
+
+/**
+ * Error messages quote what they refuse (the parser's and the schema's words, a
+ * path, a parameter's value). A garbage or hostile document must not turn that
+ * into 9,000 characters or terminal control codes in a log line: non-printable
+ * characters are escaped, every quoted value and every unbroken run of characters
+ * longer than ECHO_MAX is cut, and the whole message is capped.
+ */
+export function boundedMessage(message: string): string {
+  const escaped = escapeNonPrintable(message);
+  const shortened = escaped
+    .replace(LONG_QUOTED, (quoted) => `${quoted[0]}${cutEcho(quoted.slice(1, -1))}${quoted[0]}`)
+    .replace(LONG_RUN, cutEcho);
+  return shortened.length <= MESSAGE_MAX ? shortened : `${shortened.slice(0, MESSAGE_MAX)}… (message cut at ${MESSAGE_MAX} characters)`;
+}
+
+const LONG_QUOTED = new RegExp(`'[^']{${ECHO_MAX + 1},}'|"[^"]{${ECHO_MAX + 1},}"`, 'g');
+/** "…" ends a cut echo: the run before it is already short. */
+const LONG_RUN = new RegExp(`[^\\s'"…]{${ECHO_MAX + 1},}`, 'g');
+
+function cutEcho(text: string): string {
+  return text.length <= ECHO_MAX ? text : `${text.slice(0, ECHO_MAX)}… (${text.length - ECHO_MAX} more characters)`;
+}
+
+/** Control characters, DEL, C1 controls, lone surrogates and line/paragraph separators become \u escapes. */
+function escapeNonPrintable(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => {
+      if (c === '\n') return '\\n';
+      if (c === '\t') return '\\t';
+      if (c === '\r') return '\\r';
+      return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    },
+  );
 }
 
 export type Env = Record<string, string | undefined>;
