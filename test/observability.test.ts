@@ -63,7 +63,7 @@ describe('decision log lines: the ECS service is ecsService, never Powertools\' 
     const info = vi.spyOn(logger, 'info');
     expect(await lifecycleHook(event, { getRemainingTimeInMillis: () => 30_000 })).toEqual({ hookStatus: 'SUCCEEDED' });
     const line = info.mock.calls.find(([message]) => String(message).includes('ALLOWLISTED'));
-    expect(line?.[1]).toMatchObject({ ecsService: 'web', cluster: 'demo-cluster', source: 'deployment-gate', stage: 'PRE_SCALE_UP' });
+    expect(line?.[1]).toMatchObject({ ecsService: 'web', ecsCluster: 'demo-cluster', source: 'deployment-gate', stage: 'PRE_SCALE_UP' });
     expect(line?.[1]).not.toHaveProperty('service');
   });
 
@@ -75,7 +75,7 @@ describe('decision log lines: the ECS service is ecsService, never Powertools\' 
     vi.mocked(process.stdout.write).mockRestore();
     const lines = written.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const decisionLine = lines.find((l) => String(l.message).includes('ALLOWLISTED'));
-    expect(decisionLine).toMatchObject({ service: 'ecs-image-gate', ecsService: 'web', cluster: 'demo-cluster' });
+    expect(decisionLine).toMatchObject({ service: 'ecs-image-gate', ecsService: 'web', ecsCluster: 'demo-cluster' });
     expect(lines.filter((l) => String(l.message).includes('reserved key'))).toEqual([]);
   });
 });
