@@ -104,6 +104,46 @@ describe('token flow against a scripted registry', () => {
     expect(token.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
   });
 
+  it('sends the registry credentials to the realm the registry names, the token to the registry, nothing across a redirect', async () => {
+    const blob = Buffer.from('payload');
+    registry.setRules([
+      { path: /\/manifests\//, times: 1, action: { type: 'status', status: 401, headers: { 'www-authenticate': `Bearer realm="${registry.otherOrigin}/token",service="svc"` } } },
+      { path: /\/manifests\//, action: { type: 'respond', body: manifest, headers: { 'content-type': MEDIA_TYPES.ociManifest } } },
+      { path: /\/blobs\//, action: { type: 'status', status: 307, headers: { location: `${registry.otherOrigin}/s3/blob` } } },
+    ]);
+    registry.setOtherRules([
+      { path: /^\/token/, action: { type: 'respond', body: JSON.stringify({ token: 't1', expires_in: 300 }) } },
+      { path: /^\/s3\/blob/, action: { type: 'respond', body: blob } },
+    ]);
+    const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
+    const repo = new RegistryClient({ registries: { [registry.host]: { insecure: true, username: 'u', password: 'p' } } }).repository(registry.host, 'lib/app');
+    await repo.getManifest(digest);
+    expect((await repo.getBlob(sha256(blob), 1024)).equals(blob)).toBe(true);
+    const sent = registry.requests.map((q) => `${q.server} ${q.path.split('?')[0]} ${q.authorization ?? '-'}`);
+    expect(sent).toEqual([
+      `proxy /v2/lib/app/manifests/${digest} -`,
+      `other /token ${basic}`, // the realm named by the registry's challenge: the token protocol needs the credentials there
+      `proxy /v2/lib/app/manifests/${digest} Bearer t1`,
+      `proxy /v2/lib/app/blobs/${sha256(blob)} Bearer t1`,
+      'other /s3/blob -', // a redirect to another origin: neither credentials nor token
+    ]);
+  });
+
+  it('does not send the credentials on when the realm redirects to another origin', async () => {
+    challengeThenServe(`${registry.otherOrigin}/token`);
+    registry.setOtherRules([{ path: /^\/token/, action: { type: 'status', status: 307, headers: { location: `${registry.origin}/elsewhere/token` } } }]);
+    registry.setRules([
+      { path: /\/manifests\//, times: 1, action: { type: 'status', status: 401, headers: { 'www-authenticate': `Bearer realm="${registry.otherOrigin}/token",service="svc"` } } },
+      { path: /^\/elsewhere\/token/, action: { type: 'respond', body: JSON.stringify({ token: 't2' }) } },
+      { path: /\/manifests\//, action: { type: 'respond', body: manifest, headers: { 'content-type': MEDIA_TYPES.ociManifest } } },
+    ]);
+    const client = new RegistryClient({ registries: { [registry.host]: { insecure: true, username: 'u', password: 'p' } } });
+    await client.repository(registry.host, 'lib/app').getManifest(digest);
+    const redirected = registry.requests.find((q) => q.path.startsWith('/elsewhere/token'))!;
+    expect(redirected.authorization).toBeUndefined();
+    expect(registry.requests.find((q) => q.server === 'other')!.authorization).toMatch(/^Basic /);
+  });
+
   it('answers AUTH when the realm refuses the credentials', async () => {
     challengeThenServe(`${registry.otherOrigin}/token`);
     registry.setOtherRules([{ path: /^\/token/, action: { type: 'status', status: 401 } }]);

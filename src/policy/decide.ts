@@ -66,9 +66,10 @@ export type Outcome =
       detail: string;
       retryable: boolean;
       /**
-       * false when the "error" may be an attack: a registry answer that does not match its
-       * digest, is over a size cap or is malformed. Anyone who can push to a repository can
-       * provoke one, so onError: allow must not admit it.
+       * false when the "error" may be an attack: evidence the registry cannot produce (a
+       * blob or manifest a signature names answers 404), or an answer that does not match
+       * its digest, is over a size cap or is malformed. Anyone who can push to a repository
+       * can provoke one, so onError: allow must not admit it.
        */
       admissible: boolean;
     };
@@ -256,11 +257,19 @@ function fromOutcome(outcome: Outcome, policy: Settings, where: { rule?: string;
   }
 }
 
+/**
+ * onError: allow is for a registry we cannot reach or that refuses us: an outage. A
+ * registry that answers, but cannot produce the evidence (404 for a blob or manifest a
+ * signature manifest names, or for a tag we were asked to resolve) or produces evidence
+ * that fails its digest, size cap or parse (BAD_RESPONSE), is not an outage, and anyone
+ * who can push can provoke it. Listed by what may pass, so a new kind is not admitted.
+ */
+const ADMISSIBLE_REGISTRY_ERRORS: ReadonlySet<RegistryError['kind']> = new Set(['UNAVAILABLE', 'TIMEOUT', 'AUTH'] as const);
+
 export function errorOutcome(e: unknown): Extract<Outcome, { kind: 'error' }> {
   if (e instanceof RegistryError) {
     const reason = e.kind === 'AUTH' ? 'REGISTRY_AUTH_FAILURE' : e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'REGISTRY_ERROR';
-    const admissible = e.kind !== 'BAD_RESPONSE' && e.kind !== 'INSECURE';
-    return { kind: 'error', reason, detail: e.message, retryable: e.transient, admissible };
+    return { kind: 'error', reason, detail: e.message, retryable: e.transient, admissible: ADMISSIBLE_REGISTRY_ERRORS.has(e.kind) };
   }
   if (e instanceof VerifierError) {
     return { kind: 'error', reason: e.reason, detail: e.message, retryable: e.transient, admissible: e.reason !== 'POLICY_ERROR' };

@@ -52,7 +52,7 @@ export interface RepositoryClient {
 }
 
 export type RegistryErrorKind =
-  | 'NOT_FOUND'
+  | 'NOT_FOUND' // 404: a registry that answers; for named evidence, never admissible
   | 'AUTH'
   | 'TIMEOUT'
   | 'UNAVAILABLE' // network error, 5xx, 429: worth a retry

@@ -26,8 +26,12 @@
  * cosign itself does not check `critical.identity.docker-reference` (images are
  * re-tagged and mirrored), so neither do we; we do require `critical.type`.
  *
- * Registry trouble (not found aside, auth, network, a blob whose bytes do not match its
- * digest) is thrown as RegistryError and never turned into a verdict.
+ * Registry trouble (auth, network, a blob whose bytes do not match its digest) is thrown
+ * as RegistryError and never turned into a verdict. An absent `.sig` tag is
+ * SIGNATURE_MISSING; but a payload blob that the signature manifest names and the
+ * registry answers 404 for is thrown as RegistryError NOT_FOUND, which decide() reports
+ * as REGISTRY_ERROR and never admits, not even with onError: allow (whoever can push can
+ * delete a blob).
  */
 import type { Descriptor, Manifest } from '../registry/types.js';
 import { shortFingerprint, verifySignature, type KeySource, type PublicKeyHandle } from './keys.js';

@@ -1,9 +1,11 @@
 /**
  * A loopback HTTP proxy in front of a test registry (or standing alone) that misbehaves
- * on request: per path, answer a status, stall, send an oversized or altered body,
- * redirect to a second origin, or answer a canned response (e.g. a referrers API the
- * registry lacks). It records every request, with the Authorization header it carried,
- * on itself and on the second origin, so tests can check where credentials went.
+ * on request: per path, answer a status, stall, send an oversized, altered, truncated,
+ * endless or reset body or a Content-Length beyond any cap, redirect to a second origin,
+ * or answer a canned response (e.g. a referrers API the registry lacks). It can point
+ * the registry's token challenges at another realm. It records every request, with the
+ * Authorization header it carried, on itself and on the second origin, so tests can
+ * check where credentials went. Loopback only; stop() ends every stalled answer.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +25,15 @@ export type FaultAction =
   /** forward, then change the body (a trailing space: still JSON, different digest) */
   | { type: 'alter' }
   /** forward, keep the answer (altered if asked), and redirect the client to fetch it from another origin or this one */
-  | { type: 'redirect'; to: 'cross-origin' | 'same-origin'; status?: number; alter?: boolean };
+  | { type: 'redirect'; to: 'cross-origin' | 'same-origin'; status?: number; alter?: boolean }
+  /** send the headers (full Content-Length) and the first bytes, then reset the connection */
+  | { type: 'reset-body'; afterBytes?: number }
+  /** forward the first half of the body without Content-Length and end cleanly: a short but "complete" answer */
+  | { type: 'truncate' }
+  /** 200, then one byte every intervalMs, never ending (until the client or stop() closes it) */
+  | { type: 'trickle'; intervalMs?: number }
+  /** 200 declaring a Content-Length far beyond any cap, then nothing */
+  | { type: 'huge-length'; bytes?: number };
 
 export interface FaultRule {
   path: RegExp;
@@ -61,8 +71,17 @@ export interface FaultProxy {
 const MAX_STORED = 64;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
 
+export interface FaultProxyOptions {
+  /**
+   * Rewrite the realm of every forwarded WWW-Authenticate challenge to this URL (e.g. a
+   * second proxy in front of the registry's token server, which then records what the
+   * realm receives).
+   */
+  realm?: string;
+}
+
 /** target: the registry's 'host:port'; without it, unmatched requests get 404. */
-export async function startFaultProxy(target?: string): Promise<FaultProxy> {
+export async function startFaultProxy(target?: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   let rules: (FaultRule & { used: number })[] = [];
   let otherRules: FaultRule[] = [];
   const requests: RecordedRequest[] = [];
@@ -164,6 +183,37 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
         res.end();
         return;
       }
+      case 'reset-body': {
+        const up = await fetchUpstream(req);
+        res.writeHead(up.status, { ...up.headers, 'content-length': String(up.body.length) });
+        res.write(up.body.subarray(0, action.afterBytes ?? Math.floor(up.body.length / 2)), () => res.destroy());
+        return;
+      }
+      case 'truncate': {
+        const up = await fetchUpstream(req);
+        res.writeHead(up.status, up.headers); // no Content-Length: chunked, so ending early is not an error
+        res.end(req.method === 'HEAD' ? undefined : up.body.subarray(0, Math.floor(up.body.length / 2)));
+        return;
+      }
+      case 'trickle': {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+        const t = setInterval(() => {
+          if (res.destroyed) {
+            clearInterval(t);
+            timers.delete(t);
+          } else res.write(' ');
+        }, action.intervalMs ?? 50);
+        timers.add(t);
+        res.on('close', () => {
+          clearInterval(t);
+          timers.delete(t);
+        });
+        return;
+      }
+      case 'huge-length':
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(action.bytes ?? 2 ** 40) });
+        res.write('{'); // and nothing more: the client must refuse by the declared length
+        return;
       default:
         return pipeUpstream(req, res);
     }
@@ -179,7 +229,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
         `http://${target}${req.url ?? '/'}`,
         { method: req.method, headers: forwardHeaders(req) },
         (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, stripHopByHop(upRes.headers));
+          res.writeHead(upRes.statusCode ?? 502, withRealm(stripHopByHop(upRes.headers), options.realm));
           upRes.pipe(res);
           upRes.on('end', resolve);
           upRes.on('error', resolve);
@@ -203,7 +253,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
         const chunks: Buffer[] = [];
         upRes.on('data', (c: Buffer) => chunks.push(c));
         upRes.on('end', () => {
-          const headers = stripHopByHop(upRes.headers);
+          const headers = withRealm(stripHopByHop(upRes.headers), options.realm);
           delete headers['content-length'];
           resolve({ status: upRes.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
         });
@@ -242,7 +292,7 @@ export async function startFaultProxy(target?: string): Promise<FaultProxy> {
       stored.clear();
     },
     async stop() {
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) clearTimeout(t); // clears intervals too
       timers.clear();
       await Promise.all([proxy, other].map((s) => closeServer(s)));
     },
@@ -276,6 +326,12 @@ function sendOversized(res: ServerResponse, action: Extract<FaultAction, { type:
     left = 0;
   });
   writeMore();
+}
+
+function withRealm(headers: Record<string, string | string[]>, realm: string | undefined): Record<string, string | string[]> {
+  const challenge = headers['www-authenticate'];
+  if (!realm || typeof challenge !== 'string') return headers;
+  return { ...headers, 'www-authenticate': challenge.replace(/realm="[^"]*"/i, `realm="${realm}"`) };
 }
 
 function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
