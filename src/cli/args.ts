@@ -18,6 +18,9 @@ export interface Io {
 /** A mistake on the command line or in the configuration: exit 2 with what to fix. */
 export class UsageError extends Error {}
 
+/** The environment refused (AWS denied or kept throttling a call): exit 2, without the usage text. */
+export class EnvironmentError extends Error {}
+
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
 export function parseOptions<T extends OptionSpec>(args: string[], options: T) {

@@ -4,7 +4,7 @@
  */
 import { PolicyError } from '../policy/load.js';
 import { ReferenceError } from '../registry/reference.js';
-import { UsageError, type ExitCode, type Io } from './args.js';
+import { EnvironmentError, UsageError, type ExitCode, type Io } from './args.js';
 import { attach, detach, status } from './attach.js';
 import { audit } from './audit.js';
 import { invoke } from './invoke.js';
@@ -67,7 +67,7 @@ export async function main(argv: string[], io: Io): Promise<ExitCode> {
     if (!run) throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
     return await run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof PolicyError || e instanceof ReferenceError) {
+    if (e instanceof UsageError || e instanceof EnvironmentError || e instanceof PolicyError || e instanceof ReferenceError) {
       io.err(`ecs-image-gate: ${e.message}`);
       if (e instanceof UsageError) io.err(USAGE);
       return 2;
