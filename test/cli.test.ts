@@ -112,3 +112,29 @@ describe('ecs-image-gate invoke', () => {
     expect((await run(['invoke', 'deploy', 'events/hook-pre-scale-up.json'])).code).toBe(2);
   });
 });
+
+describe('--timeout', () => {
+  it('bounds the decision: a registry that never answers gives TIMEOUT, not a hang', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}`;
+    const policy = join(dir, 'silent.yaml');
+    writeFileSync(policy, `version: 1\nregistries:\n  "${host}": {insecure: true}\nrules:\n  - name: app\n    images: ["${host}/**"]\n    verifiers: [{type: cosign, publicKeyFile: cosign.pub}]\n`);
+    try {
+      const r = await run(['verify', '--json', '--timeout', '0.5', '--policy', policy, `${host}/app/web@${signed}`]);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.out[0]!)).toMatchObject({ decision: 'deny', reason: 'TIMEOUT' });
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      silent.close();
+    }
+  }, 8_000);
+
+  it('is a usage error when it is not a positive number', async () => {
+    const r = await run(['verify', '--timeout=-1', '--policy', policyFile, `${reg.host}/app/web@${signed}`]);
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toContain('--timeout needs a number of seconds above 0');
+  });
+});
