@@ -123,7 +123,17 @@ async function readSource(source: string, value: string, ssm: () => SSMClient): 
 }
 
 /** YAML is a superset of JSON, so one parser reads both forms. */
+/**
+ * Far above any real policy (SSM's advanced parameters hold 8 KiB), far below what keeps
+ * the YAML parser busy for seconds: a larger document is refused before it is parsed.
+ */
+export const MAX_POLICY_BYTES = 1024 * 1024;
+
 function parseText(text: string, origin: string): unknown {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_POLICY_BYTES) {
+    throw new PolicyError(`${origin}: the policy document has ${bytes} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`);
+  }
   try {
     return parseYaml(text);
   } catch (e) {

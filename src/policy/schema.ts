@@ -7,6 +7,24 @@ import { z } from 'zod';
 
 const nonEmpty = z.string().min(1);
 
+/**
+ * A rule glob matches registry/repository, never a whole reference: a scheme, a tag, a
+ * digest or blanks would make a glob that matches nothing, and with `unmatched: allow`
+ * the images it was written for would be admitted unverified.
+ */
+const imageGlob = nonEmpty.superRefine((glob, ctx) => {
+  const problem = /\s/.test(glob)
+    ? 'contains blanks'
+    : glob.includes('://')
+      ? 'has a scheme (write host/repository, without https://)'
+      : glob.includes('@')
+        ? 'has a digest (a rule matches registry/repository; pin digests in allow.digests)'
+        : glob.split('/').slice(1).some((segment) => segment.includes(':'))
+          ? 'has a tag (a rule matches registry/repository, whatever the tag)'
+          : undefined;
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `image glob "${glob.slice(0, 200)}" ${problem}` });
+});
+
 /** A regular expression in the policy must compile; it will be anchored (identity.ts). */
 const regExp = nonEmpty.refine(
   (v) => {
@@ -102,7 +120,7 @@ export const verifierSchema = z.union([cosignVerifier, notationVerifier, awsSign
 const ruleSchema = z
   .object({
     name: nonEmpty,
-    images: z.array(nonEmpty).min(1),
+    images: z.array(imageGlob).min(1),
     require: z.number().int().min(1).default(1),
     verifiers: z.array(verifierSchema).min(1),
   })
