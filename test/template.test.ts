@@ -241,6 +241,12 @@ const EXPECTED_GRANTS: Record<FunctionName, Grant[]> = {
       actions: ['ecs:DescribeServiceRevisions'],
       resources: [arn('ecs', 'service/*'), arn('ecs', 'service-revision/*')],
     },
+    {
+      sid: 'ConfirmRollbacks',
+      actions: ['ecs:DescribeServiceDeployments'],
+      resources: [arn('ecs', 'service/*'), arn('ecs', 'service-deployment/*')],
+    },
+    { sid: 'ReadVersionConsistency', actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] },
   ],
   TaskWatchdogFunction: [
     ...VERIFY_AND_ALERT,
@@ -270,7 +276,9 @@ function permissionProblems(doc: JsonObject, fn: FunctionName): string[] {
     for (const action of grant.actions) {
       if (action.includes('*')) problems.push(`${fn} ${grant.sid}: wildcard action ${action}`);
     }
-    if (grant.resources.includes('*') && !(grant.actions.length === 1 && grant.actions[0] === 'ecr:GetAuthorizationToken')) {
+    // Actions without resource-level permissions are the only ones that may have Resource '*'.
+    const unscoped = ['ecr:GetAuthorizationToken', 'ecs:DescribeTaskDefinition'];
+    if (grant.resources.includes('*') && !(grant.actions.length === 1 && unscoped.includes(grant.actions[0]!))) {
       problems.push(`${fn} ${grant.sid}: Resource '*' for ${grant.actions.join(', ')}`);
     }
   }
