@@ -90,6 +90,7 @@ const PARSED_MAX = 512;
 
 export class Certificate {
   readonly node: X509Certificate;
+  readonly publicKey: KeyObject;
   readonly tbs: Buffer;
   /** serial number contents (two's complement bytes), for CMS IssuerAndSerialNumber matching */
   readonly serial: Buffer;
@@ -115,6 +116,8 @@ export class Certificate {
       const root = parseDer(der, 'certificate');
       cert = new pkijs.Certificate({ schema: root });
       this.node = new X509Certificate(der);
+      // Node decodes the key lazily: a key it cannot decode is a malformed certificate, now
+      this.publicKey = this.node.publicKey;
     } catch (e) {
       throw new CertificateError(`malformed certificate: ${(e as Error).message}`);
     }
@@ -148,10 +151,6 @@ export class Certificate {
     if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
     parsed.set(sha256, cert);
     return cert;
-  }
-
-  get publicKey(): KeyObject {
-    return this.node.publicKey;
   }
 
   /** "CN=alpine,O=Notary,L=Seattle,ST=WA,C=US" in the order notation prints (reverse of encoding) */
