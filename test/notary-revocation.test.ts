@@ -86,6 +86,14 @@ describe('OCSP first', () => {
     expect((await run()).verdict).toMatchObject({ ok: false, reason: 'REVOKED', detail: expect.stringContaining('Test Intermediate') });
   });
 
+  it('an answer signed by a responder the issuer authorised (OCSPSigning) counts; one without that EKU does not', async () => {
+    server.ocsp.set(serial(chain.leaf), 'delegate');
+    expect((await run()).verdict).toMatchObject({ ok: true });
+    server.ocsp.set(serial(chain.leaf), 'delegate-without-eku');
+    server.crl.set('int', 'http-500');
+    expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining('not signed by the issuer') });
+  });
+
   it('answers are cached by certificate: a second verification asks nobody', async () => {
     const checker = new RevocationChecker();
     expect((await run({ checker })).verdict).toMatchObject({ ok: true });
@@ -113,6 +121,36 @@ describe('then the CRL', () => {
     server.ocsp.set(serial(chain.leaf), 'bad-signature');
     server.crl.set('int', 'bad-signature');
     expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringMatching(/OCSP response signature[\s\S]*CRL signature/) });
+  });
+});
+
+describe('answers that are not answers: the status stays unknown (REVOCATION_UNKNOWN under enforce)', () => {
+  it.each([
+    ['OCSP about another certificate', 'other-cert', 'does not answer for this certificate'],
+    ['OCSP signed by a stranger', 'wrong-signer', 'not signed by the issuer'],
+    ['OCSP past its nextUpdate', 'stale', 'stale'],
+  ] as const)('%s', async (_name, answer, why) => {
+    server.ocsp.set(serial(chain.leaf), answer);
+    server.crl.set('int', 'http-500');
+    expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining(why) });
+  });
+
+  it.each([
+    ['CRL naming another issuer', 'wrong-issuer', 'not issued by the certificate issuer'],
+    ['CRL with a critical extension (delta CRL)', 'critical-ext', '2.5.29.27'],
+    ['CRL without nextUpdate', 'no-next-update', 'no nextUpdate'],
+    ['CRL past its nextUpdate', 'stale', 'stale'],
+  ] as const)('%s', async (_name, answer, why) => {
+    server.ocsp.set(serial(chain.leaf), 'http-500');
+    server.crl.set('int', answer);
+    expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining(why) });
+  });
+
+  it('a CRL signed by an issuer whose key usage lacks cRLSign', async () => {
+    const noCrlSign = makeChain(LEAF_KEY, { root: chain.root, label: 'no-crlsign', intermediate: { keyUsage: [5] }, leaf: { extra: server.extensions('no-crlsign', { ocsp: false }) } });
+    server.issuers.set('no-crlsign', noCrlSign.intermediate);
+    const envelope = signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: noCrlSign.chain });
+    expect(await failure(run({ envelope }))).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining('cRLSign') });
   });
 });
 
