@@ -87,10 +87,10 @@ describe('OCSP first', () => {
   });
 
   it('an answer signed by a responder the issuer authorised (OCSPSigning) counts; one without that EKU does not', async () => {
+    server.crl.set('int', 'http-500'); // OCSP alone decides
     server.ocsp.set(serial(chain.leaf), 'delegate');
     expect((await run()).verdict).toMatchObject({ ok: true });
     server.ocsp.set(serial(chain.leaf), 'delegate-without-eku');
-    server.crl.set('int', 'http-500');
     expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining('not signed by the issuer') });
   });
 
