@@ -160,6 +160,10 @@ describe('timestamp countersignature: one broken rule each', () => {
     expect(await ts({ ess: 'v2-other-cert' })).toMatchObject({ ...denied('SIGNATURE_INVALID'), detail: expect.stringContaining('another certificate') });
   });
 
+  it('an ESS signing-certificate-v2 attribute of the wrong shape is a malformed token, not an internal error', async () => {
+    expect(await ts({ ess: 'v2-malformed' })).toMatchObject({ ...denied('SIGNATURE_INVALID'), detail: expect.stringContaining('malformed timestamp token') });
+  });
+
   it('no ESS signing-certificate attribute at all', async () => {
     expect(await ts({ ess: 'none' })).toMatchObject({ ...denied('SIGNATURE_INVALID'), detail: expect.stringContaining('signing-certificate-v2') });
   });

@@ -48,7 +48,7 @@ export interface TokenSpec {
   /** imprint these bytes instead of `signature` (a timestamp of another signature) */
   imprintOf?: Buffer;
   /** which ESS signing-certificate attribute: v2 (default), v1 only, v2 naming another certificate, or none */
-  ess?: 'v2' | 'v1' | 'v2-other-cert' | 'none';
+  ess?: 'v2' | 'v1' | 'v2-other-cert' | 'none' | 'v2-malformed';
   /** put this TSTInfo in the token after the attributes were signed over the real one */
   swapTstInfo?: Buffer;
   /** certificates carried in the token (default: the TSA leaf) */
@@ -103,6 +103,8 @@ function essAttribute(kind: NonNullable<TokenSpec['ess']>, leaf: IssuedCert, oth
     const certHash = createHash('sha1').update(leaf.der).digest();
     return [der.seq(der.oid(OID.signingCertificate), der.set(der.seq(der.seq(der.seq(der.octets(certHash))))))];
   }
+  // a SigningCertificateV2 whose certs list holds an INTEGER where an ESSCertIDv2 belongs
+  if (kind === 'v2-malformed') return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.int(5)))))];
   const named = kind === 'v2-other-cert' ? other : leaf;
   const certHash = createHash('sha256').update(named.der).digest();
   // ESSCertIDv2 with the DEFAULT hash (sha256) omitted, as DER requires

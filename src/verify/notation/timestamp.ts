@@ -6,7 +6,7 @@
  */
 import { constants, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { childrenOf, contextTag, expectSequence, integerBytes, isSequence, octetsOf, oidOf, parseDer, raw, type Node } from './asn1.js';
+import { DerError, childrenOf, contextTag, expectSequence, integerBytes, isSequence, octetsOf, oidOf, parseDer, raw, type Node } from './asn1.js';
 import { Certificate, CertificateError, chainProblem, validityProblem } from './x509.js';
 
 const OIDS = {
@@ -61,7 +61,7 @@ interface ParsedToken {
   attrs: Map<string, Node[]>;
 }
 
-/** Verify `token` as a timestamp of `signature` that chains to one of `trusted`. */
+/** Verify `token` as a timestamp of `signature` that chains to one of `trusted`; any problem is a TimestampError. */
 export function verifyTimestamp(token: Buffer, signature: Buffer, trusted: Certificate[]): VerifiedTimestamp {
   let parsed: ParsedToken;
   let info: TstInfo;
@@ -72,6 +72,16 @@ export function verifyTimestamp(token: Buffer, signature: Buffer, trusted: Certi
     if (e instanceof TimestampError) throw e;
     throw new TimestampError(`malformed timestamp token: ${(e as Error).message}`);
   }
+  try {
+    return verifyParsed(parsed, info, signature, trusted);
+  } catch (e) {
+    // a signed attribute whose value has the wrong shape is as malformed as the token itself
+    if (e instanceof DerError || e instanceof CertificateError) throw new TimestampError(`malformed timestamp token: ${e.message}`);
+    throw e;
+  }
+}
+
+function verifyParsed(parsed: ParsedToken, info: TstInfo, signature: Buffer, trusted: Certificate[]): VerifiedTimestamp {
   const { eContent, certificates, signer, digestHash, attrs } = parsed;
   const signerCert = findSignerCertificate(signer, certificates);
   checkContentType(attrs);
