@@ -5,7 +5,7 @@
  * v1 attribute only (denied, as notation and tspclient-go deny it).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,14 @@ function opensslToken(signature: Buffer, essCertIdAlg: 'sha1' | 'sha256'): Buffe
       '',
     ].join('\n'),
   );
+  try {
+    return opensslReply(p);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function opensslReply(p: (f: string) => string): Buffer {
   execFileSync('openssl', ['ts', '-query', '-data', p('sig.bin'), '-sha256', '-cert', '-no_nonce', '-out', p('req.tsq')], { stdio: 'pipe' });
   execFileSync(
     'openssl',

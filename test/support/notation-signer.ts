@@ -185,7 +185,8 @@ export function makeChain(
 }
 
 export function pem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+  // 64 characters a line and no empty line (OpenSSL refuses one before the END line)
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 // ---------- envelopes ----------
