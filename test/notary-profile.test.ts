@@ -164,6 +164,11 @@ describe('timestamp countersignature: one broken rule each', () => {
     expect(await ts({ ess: 'v2-malformed' })).toMatchObject({ ...denied('SIGNATURE_INVALID'), detail: expect.stringContaining('malformed timestamp token') });
   });
 
+  it('ESS signing-certificate-v2 with issuerSerial: the signer serial admits, another serial is denied', async () => {
+    expect(await ts({ ess: 'v2-issuer-serial' })).toMatchObject({ ok: true });
+    expect(await ts({ ess: 'v2-wrong-serial' })).toMatchObject({ ...denied('SIGNATURE_INVALID'), detail: expect.stringContaining('another serial number') });
+  });
+
   it('no ESS signing-certificate attribute at all', async () => {
     expect(await ts({ ess: 'none' })).toMatchObject({ ...denied('SIGNATURE_INVALID'), detail: expect.stringContaining('signing-certificate-v2') });
   });

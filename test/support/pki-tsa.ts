@@ -48,7 +48,7 @@ export interface TokenSpec {
   /** imprint these bytes instead of `signature` (a timestamp of another signature) */
   imprintOf?: Buffer;
   /** which ESS signing-certificate attribute: v2 (default), v1 only, v2 naming another certificate, or none */
-  ess?: 'v2' | 'v1' | 'v2-other-cert' | 'none' | 'v2-malformed';
+  ess?: 'v2' | 'v1' | 'v2-other-cert' | 'none' | 'v2-malformed' | 'v2-issuer-serial' | 'v2-wrong-serial';
   /** put this TSTInfo in the token after the attributes were signed over the real one */
   swapTstInfo?: Buffer;
   /** certificates carried in the token (default: the TSA leaf) */
@@ -107,6 +107,12 @@ function essAttribute(kind: NonNullable<TokenSpec['ess']>, leaf: IssuedCert, oth
   if (kind === 'v2-malformed') return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.int(5)))))];
   const named = kind === 'v2-other-cert' ? other : leaf;
   const certHash = createHash('sha256').update(named.der).digest();
+  if (kind === 'v2-issuer-serial' || kind === 'v2-wrong-serial') {
+    // IssuerSerial { GeneralNames [directoryName [4] issuer], serialNumber }
+    const { issuer, serial } = issuerAndSerial(leaf);
+    const issuerSerial = der.seq(der.seq(der.ctx(4, true, issuer)), kind === 'v2-wrong-serial' ? der.int(999_999) : serial);
+    return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.seq(der.octets(certHash), issuerSerial)))))];
+  }
   // ESSCertIDv2 with the DEFAULT hash (sha256) omitted, as DER requires
   return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.seq(der.octets(certHash))))))];
 }
