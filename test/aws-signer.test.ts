@@ -97,14 +97,14 @@ describe('AWS Signer verifier', () => {
     expect((await run(signerEnvelope())).verdict).toMatchObject({ ok: false, reason: 'REVOKED', detail: expect.stringContaining(JOB) });
   });
 
-  it('Signer unreachable: a thrown KEY_ERROR (onError decides); throttling is transient; warn admits with a detail; skip does not ask', async () => {
+  it('Signer unreachable: a thrown REVOCATION_UNKNOWN (onError decides); throttling is transient; warn admits with a detail; skip does not ask', async () => {
     signer.on(GetRevocationStatusCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
     const err = await run(signerEnvelope()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VerifierError);
-    expect(err).toMatchObject({ reason: 'KEY_ERROR', transient: true });
+    expect(err).toMatchObject({ reason: 'REVOCATION_UNKNOWN', transient: true });
     signer.reset();
     signer.on(GetRevocationStatusCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
-    expect(await run(signerEnvelope()).catch((e: unknown) => e)).toMatchObject({ reason: 'KEY_ERROR', transient: false });
+    expect(await run(signerEnvelope()).catch((e: unknown) => e)).toMatchObject({ reason: 'REVOCATION_UNKNOWN', transient: false });
     const warn = await run(signerEnvelope(), { revocation: 'warn' });
     expect(warn.verdict).toMatchObject({ ok: true, detail: expect.stringContaining('revocation not checked') });
     expect(warn.logs).toHaveLength(1);

@@ -122,6 +122,9 @@ describe.skipIf(!hasFixtures)('Notation fixtures (notation-go testdata)', () => 
   });
 
   describe('RFC 3161 timestamps from the GlobalSign TSA', () => {
+    // The GlobalSign TSA chain names OCSP and CRL locations on the internet; these tests
+    // are about the timestamp and run offline, so revocation is skipped (it has its own tests).
+    const offline = { signatureVerification: { level: 'strict', override: { revocation: 'skip' } } };
     const tsaRoot = () => read('truststore/x509/tsa/test-timestamp/globalsignRoot.cer');
     const storeFor = (envelope: string, format: 'jws' | 'cose') => {
       const leaf = format === 'jws' ? firstCert(envelope) : coseFirstCert(envelope);
@@ -129,36 +132,36 @@ describe.skipIf(!hasFixtures)('Notation fixtures (notation-go testdata)', () => 
     };
 
     it('jws-with-tsa and cose-with-tsa verify with the tsa store', async () => {
-      const jws = await decide('timestamp/jwsWithTimestamp.sig', JWS, TSA_TARGET, storeFor('timestamp/jwsWithTimestamp.sig', 'jws'), { trustStores: ['ca:signer', 'tsa:globalsign'] });
+      const jws = await decide('timestamp/jwsWithTimestamp.sig', JWS, TSA_TARGET, storeFor('timestamp/jwsWithTimestamp.sig', 'jws'), { trustStores: ['ca:signer', 'tsa:globalsign'], ...offline });
       expect(jws).toMatchObject({ ok: true });
-      const cose = await decide('timestamp/coseWithTimestamp.sig', COSE, TSA_TARGET, storeFor('timestamp/coseWithTimestamp.sig', 'cose'), { trustStores: ['ca:signer', 'tsa:globalsign'] });
+      const cose = await decide('timestamp/coseWithTimestamp.sig', COSE, TSA_TARGET, storeFor('timestamp/coseWithTimestamp.sig', 'cose'), { trustStores: ['ca:signer', 'tsa:globalsign'], ...offline });
       expect(cose).toMatchObject({ ok: true });
     });
 
     it('a certificate that expired after signing passes with a trusted timestamp, fails without one', async () => {
       const s = storeFor('timestamp/jwsExpiredWithTimestamp.sig', 'jws');
-      expect(await decide('timestamp/jwsExpiredWithTimestamp.sig', JWS, TSA_TARGET, s, { trustStores: ['ca:signer', 'tsa:globalsign'] })).toMatchObject({ ok: true });
+      expect(await decide('timestamp/jwsExpiredWithTimestamp.sig', JWS, TSA_TARGET, s, { trustStores: ['ca:signer', 'tsa:globalsign'], ...offline })).toMatchObject({ ok: true });
       expect(await decide('timestamp/jwsExpiredWithTimestamp.sig', JWS, TSA_TARGET, s, { trustStores: ['ca:signer'] })).toMatchObject({ ok: false, reason: 'EXPIRED' });
       const c = storeFor('timestamp/coseExpiredWithTimestamp.sig', 'cose');
-      expect(await decide('timestamp/coseExpiredWithTimestamp.sig', COSE, TSA_TARGET, c, { trustStores: ['ca:signer', 'tsa:globalsign'] })).toMatchObject({ ok: true });
+      expect(await decide('timestamp/coseExpiredWithTimestamp.sig', COSE, TSA_TARGET, c, { trustStores: ['ca:signer', 'tsa:globalsign'], ...offline })).toMatchObject({ ok: true });
     });
 
     it('a timestamp outside the certificate validity is EXPIRED', async () => {
       for (const f of ['timestamp/timestampAfterNotAfter.sig', 'timestamp/timestampBeforeNotBefore.sig']) {
         const isJws = read(f)[0] === 0x7b; // '{'
-        const v = await decide(f, isJws ? JWS : COSE, TSA_TARGET, storeFor(f, isJws ? 'jws' : 'cose'), { trustStores: ['ca:signer', 'tsa:globalsign'] });
+        const v = await decide(f, isJws ? JWS : COSE, TSA_TARGET, storeFor(f, isJws ? 'jws' : 'cose'), { trustStores: ['ca:signer', 'tsa:globalsign'], ...offline });
         expect(v, f).toMatchObject({ ok: false, reason: 'EXPIRED' });
       }
     });
 
     it('a tsa store that does not hold the TSA root fails the timestamp', async () => {
       const wrongTsa = makeTrustStore({ ca: { signer: [firstCert('timestamp/jwsWithTimestamp.sig')] }, tsa: { other: [firstCert('timestamp/jwsWithTimestamp.sig')] } });
-      const v = await decide('timestamp/jwsWithTimestamp.sig', JWS, TSA_TARGET, wrongTsa, { trustStores: ['ca:signer', 'tsa:other'] });
+      const v = await decide('timestamp/jwsWithTimestamp.sig', JWS, TSA_TARGET, wrongTsa, { trustStores: ['ca:signer', 'tsa:other'], ...offline });
       expect(v).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: expect.stringContaining('trusted TSA') });
     });
 
     it('withoutTimestamp.sig fails when the policy names a tsa store', async () => {
-      const v = await decide('timestamp/withoutTimestamp.sig', JWS, TSA_TARGET, storeFor('timestamp/withoutTimestamp.sig', 'jws'), { trustStores: ['ca:signer', 'tsa:globalsign'] });
+      const v = await decide('timestamp/withoutTimestamp.sig', JWS, TSA_TARGET, storeFor('timestamp/withoutTimestamp.sig', 'jws'), { trustStores: ['ca:signer', 'tsa:globalsign'], ...offline });
       expect(v).toMatchObject({ ok: false, reason: 'EXPIRED', detail: expect.stringContaining('timestamp') });
     });
   });

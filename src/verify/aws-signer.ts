@@ -108,7 +108,8 @@ export class AwsSignerVerifier implements Verifier {
         this.deps.log?.(message, { profileVersionArn: signed.profileVersion });
         return { ok: true, by: '', detail: `revocation not checked (revocation: warn): ${message}` };
       }
-      throw new VerifierError('KEY_ERROR', message, isTransient(e));
+      // the status is unknown, not bad: onError decides, and the hook may wait out a transient one
+      throw new VerifierError('REVOCATION_UNKNOWN', message, isTransient(e));
     }
   }
 

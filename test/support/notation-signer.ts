@@ -41,6 +41,11 @@ export const der = {
     }
     return der.tlv(0x06, Buffer.from(out));
   },
+  /** an OID whose last arc carries a leading 0x80 octet: BER allows it, DER does not */
+  oidNonMinimal: (s: string): Buffer => {
+    const good = der.oid(s);
+    return der.tlv(0x06, Buffer.concat([good.subarray(2, good.length - 1), Buffer.from([0x80, good[good.length - 1]!])]));
+  },
   bool: (b: boolean) => der.tlv(0x01, Buffer.from([b ? 0xff : 0])),
   null: () => Buffer.from([0x05, 0x00]),
   octets: (b: Buffer) => der.tlv(0x04, b),
@@ -91,6 +96,11 @@ export interface CertSpec {
   ekuCritical?: boolean;
   extra?: Array<{ oid: string; critical: boolean; value: Buffer }>;
   serial?: number;
+  /** the hash the issuer signs with (default: SHA-256 for RSA, SHA-384 for EC) */
+  sigHash?: 'sha1' | 'sha256' | 'sha384';
+  /** raw validity times (a whole UTCTime/GeneralizedTime TLV), to encode what Date cannot */
+  notBeforeRaw?: Buffer;
+  notAfterRaw?: Buffer;
 }
 
 export interface IssuedCert {
@@ -104,9 +114,15 @@ function encodeName(attrs: Array<[string, string]>): Buffer {
   return der.seq(...attrs.map(([k, v]) => der.set(der.seq(der.oid(NAME_OIDS[k]!), k === 'C' ? der.printable(v) : der.utf8(v)))));
 }
 
-function sigAlgFor(k: KeyObject): { alg: Buffer; sign: (data: Buffer) => Buffer } {
-  if (k.asymmetricKeyType === 'rsa') return { alg: der.seq(der.oid('1.2.840.113549.1.1.11'), der.null()), sign: (d) => cryptoSign('sha256', d, k) };
-  return { alg: der.seq(der.oid('1.2.840.10045.4.3.3')), sign: (d) => cryptoSign('sha384', d, k) };
+const RSA_SIG_OID = { sha1: '1.2.840.113549.1.1.5', sha256: '1.2.840.113549.1.1.11', sha384: '1.2.840.113549.1.1.12' };
+const EC_SIG_OID = { sha1: '1.2.840.10045.4.1', sha256: '1.2.840.10045.4.3.2', sha384: '1.2.840.10045.4.3.3' };
+function sigAlgFor(k: KeyObject, hash?: 'sha1' | 'sha256' | 'sha384'): { alg: Buffer; sign: (data: Buffer) => Buffer } {
+  if (k.asymmetricKeyType === 'rsa') {
+    const h = hash ?? 'sha256';
+    return { alg: der.seq(der.oid(RSA_SIG_OID[h]), der.null()), sign: (d) => cryptoSign(h, d, k) };
+  }
+  const h = hash ?? 'sha384';
+  return { alg: der.seq(der.oid(EC_SIG_OID[h])), sign: (d) => cryptoSign(h, d, k) };
 }
 
 function utcOrGen(d: Date): Buffer {
@@ -120,7 +136,7 @@ let serialCounter = 1000;
 export function makeCert(spec: CertSpec): IssuedCert {
   const name = encodeName(spec.subject);
   const signer = spec.issuer?.key ?? spec.key;
-  const { alg, sign } = sigAlgFor(signer.privateKey);
+  const { alg, sign } = sigAlgFor(signer.privateKey, spec.sigHash);
   const exts: Buffer[] = [];
   if (spec.ca !== undefined) {
     const bc = [...(spec.ca ? [der.bool(true)] : []), ...(spec.pathLen !== undefined ? [der.int(spec.pathLen)] : [])];
@@ -141,7 +157,7 @@ export function makeCert(spec: CertSpec): IssuedCert {
     der.int(spec.serial ?? serialCounter++),
     alg,
     spec.issuer?.name ?? name,
-    der.seq(utcOrGen(spec.notBefore ?? new Date('2020-01-01T00:00:00Z')), utcOrGen(spec.notAfter ?? new Date('2120-01-01T00:00:00Z'))),
+    der.seq(spec.notBeforeRaw ?? utcOrGen(spec.notBefore ?? new Date('2020-01-01T00:00:00Z')), spec.notAfterRaw ?? utcOrGen(spec.notAfter ?? new Date('2120-01-01T00:00:00Z'))),
     name,
     spec.key.publicKey.export({ type: 'spki', format: 'der' }),
     ...(exts.length ? [der.ctx(3, true, der.seq(...exts))] : []),
@@ -158,15 +174,19 @@ export const SUBJECT = (cn: string): Array<[string, string]> => [
 ];
 
 /** root → intermediate → leaf, all valid 2020..2120 unless told otherwise */
-export function makeChain(leafKey: KeyPair, opts: { rootKey?: KeyPair; leaf?: Partial<CertSpec>; root?: IssuedCert; label?: string } = {}): { root: IssuedCert; intermediate: IssuedCert; leaf: IssuedCert; chain: Buffer[] } {
+export function makeChain(
+  leafKey: KeyPair,
+  opts: { rootKey?: KeyPair; leaf?: Partial<CertSpec>; intermediate?: Partial<CertSpec>; root?: IssuedCert; label?: string } = {},
+): { root: IssuedCert; intermediate: IssuedCert; leaf: IssuedCert; chain: Buffer[] } {
   const root = opts.root ?? makeCert({ subject: SUBJECT(`Test Root ${opts.label ?? ''}`.trim()), key: opts.rootKey ?? key('p384', 'root'), ca: true, pathLen: 1 });
-  const intermediate = makeCert({ subject: SUBJECT('Test Intermediate'), key: key('p384', `int-${opts.label ?? ''}`), issuer: root, ca: true, pathLen: 0 });
+  const intermediate = makeCert({ subject: SUBJECT('Test Intermediate'), key: key('p384', `int-${opts.label ?? ''}`), issuer: root, ca: true, pathLen: 0, ...opts.intermediate });
   const leaf = makeCert({ subject: SUBJECT('Test Signer'), key: leafKey, issuer: intermediate, ...opts.leaf });
   return { root, intermediate, leaf, chain: [leaf.der, intermediate.der, root.der] };
 }
 
 export function pem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+  // 64 characters a line and no empty line (OpenSSL refuses one before the END line)
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 // ---------- envelopes ----------
@@ -196,7 +216,12 @@ export interface EnvelopeSpec {
   tamperPayload?: (p: Buffer) => Buffer;
   /** sign a different payload than the one described by target */
   payload?: Buffer;
-  timestamp?: Buffer;
+  /** an RFC 3161 token, or a function making one over the signature bytes */
+  timestamp?: Buffer | ((signature: Buffer) => Buffer);
+}
+
+function timestampOf(spec: EnvelopeSpec, signature: Buffer): Buffer | undefined {
+  return typeof spec.timestamp === 'function' ? spec.timestamp(signature) : spec.timestamp;
 }
 
 function payloadOf(spec: EnvelopeSpec): Buffer {
@@ -235,7 +260,7 @@ export function signJws(spec: EnvelopeSpec): Buffer {
     JSON.stringify({
       payload: sent,
       protected: p,
-      header: { x5c: spec.chain.map((c) => c.toString('base64')), 'io.cncf.notary.signingAgent': 'ecs-image-gate-test', ...(spec.timestamp ? { 'io.cncf.notary.timestampSignature': spec.timestamp.toString('base64') } : {}) },
+      header: { x5c: spec.chain.map((c) => c.toString('base64')), 'io.cncf.notary.signingAgent': 'ecs-image-gate-test', ...(spec.timestamp ? { 'io.cncf.notary.timestampSignature': timestampOf(spec, signature)!.toString('base64') } : {}) },
       signature: signature.toString('base64url'),
     }),
   );
@@ -257,7 +282,7 @@ export function signCose(spec: EnvelopeSpec): Buffer {
   const toSign = Buffer.from(cbor.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]));
   const signature = rawSign(spec.alg, spec.key, toSign);
   const unprotected = new Map<unknown, unknown>([[33, spec.chain], ['io.cncf.notary.signingAgent', 'ecs-image-gate-test']]);
-  if (spec.timestamp) unprotected.set('io.cncf.notary.timestampSignature', spec.timestamp);
+  if (spec.timestamp) unprotected.set('io.cncf.notary.timestampSignature', timestampOf(spec, signature));
   const sent = spec.tamperPayload ? spec.tamperPayload(payload) : payload;
   return Buffer.from(cbor.encode(new Tag([protectedBytes, unprotected, sent, signature], 18)));
 }

@@ -99,23 +99,28 @@ export interface TimeOptions {
  * chain must be valid now. signingAuthority: the authentic signing time must fall inside.
  */
 export function authenticTimestampProblem(intact: Intact, opts: TimeOptions): Failure | null {
+  return authenticTimestamp(intact, opts).failure;
+}
+
+/** As authenticTimestampProblem, also giving the TSA chain of a verified timestamp (for revocation). */
+export function authenticTimestamp(intact: Intact, opts: TimeOptions): { failure: Failure | null; tsaChain?: Certificate[] } {
   const { envelope, chain } = intact;
   if (envelope.signingScheme === 'notary.x509.signingAuthority') {
     const p = validityProblem(chain, envelope.authenticSigningTime!);
-    return p ? failure('EXPIRED', `at the authentic signing time: ${p}`) : null;
+    return { failure: p ? failure('EXPIRED', `at the authentic signing time: ${p}`) : null };
   }
   const useTimestamp = opts.tsa.length > 0 && (opts.verifyTimestamp === 'always' || validityProblem(chain, opts.now) !== null);
   if (!useTimestamp) {
     const p = validityProblem(chain, opts.now);
-    return p ? failure('EXPIRED', p) : null;
+    return { failure: p ? failure('EXPIRED', p) : null };
   }
-  if (!envelope.timestampToken) return failure('EXPIRED', 'the trust policy requires a timestamp countersignature and the signature has none');
+  if (!envelope.timestampToken) return { failure: failure('EXPIRED', 'the trust policy requires a timestamp countersignature and the signature has none') };
   try {
     const ts = verifyTimestamp(envelope.timestampToken, envelope.signature, opts.tsa);
     const p = validityProblem(chain, ts.lower, ts.upper);
-    return p ? failure('EXPIRED', `at the timestamp ${ts.genTime.toISOString()}: ${p}`) : null;
+    return { failure: p ? failure('EXPIRED', `at the timestamp ${ts.genTime.toISOString()}: ${p}`) : null, tsaChain: ts.tsaChain };
   } catch (e) {
-    if (e instanceof TimestampError) return failure('SIGNATURE_INVALID', `timestamp countersignature: ${e.message}`);
+    if (e instanceof TimestampError) return { failure: failure('SIGNATURE_INVALID', `timestamp countersignature: ${e.message}`) };
     throw e;
   }
 }

@@ -5,7 +5,8 @@
  * stores; the result is the time range [genTime - accuracy, genTime + accuracy].
  */
 import { constants, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { DerError, TAG, boolean, children, contextTag, expectTag, integer, octets, oid, parseOne, seq, time, type Tlv } from './der.js';
+import * as pkijs from 'pkijs';
+import { DerError, childrenOf, contextTag, expectSequence, integerBytes, isSequence, octetsOf, oidOf, parseDer, raw, type Node } from './asn1.js';
 import { Certificate, CertificateError, chainProblem, validityProblem } from './x509.js';
 
 const OIDS = {
@@ -13,7 +14,6 @@ const OIDS = {
   tstInfo: '1.2.840.113549.1.9.16.1.4',
   contentType: '1.2.840.113549.1.9.3',
   messageDigest: '1.2.840.113549.1.9.4',
-  signingCertificate: '1.2.840.113549.1.9.16.2.12',
   signingCertificateV2: '1.2.840.113549.1.9.16.2.47',
   baselinePolicy: '0.4.0.2023.1.1',
   rsaEncryption: '1.2.840.113549.1.1.1',
@@ -54,36 +54,44 @@ export interface VerifiedTimestamp {
 interface ParsedToken {
   eContent: Buffer;
   certificates: Certificate[];
-  signer: { issuer: Buffer; serial: Buffer; digestHash: string; signedAttrs: Tlv; sigAlg: Tlv[]; signature: Buffer };
+  signer: pkijs.SignerInfo;
+  /** hash named by the signer's digestAlgorithm */
+  digestHash: string;
+  /** signed attributes by type, each with its values */
+  attrs: Map<string, Node[]>;
 }
 
-/** Verify `token` as a timestamp of `signature` that chains to one of `trusted`. */
+/** Verify `token` as a timestamp of `signature` that chains to one of `trusted`; any problem is a TimestampError. */
 export function verifyTimestamp(token: Buffer, signature: Buffer, trusted: Certificate[]): VerifiedTimestamp {
   let parsed: ParsedToken;
+  let info: TstInfo;
   try {
     parsed = parseToken(token);
+    info = parseTstInfo(parsed.eContent);
   } catch (e) {
+    if (e instanceof TimestampError) throw e;
+    throw new TimestampError(`malformed timestamp token: ${(e as Error).message}`);
+  }
+  try {
+    return verifyParsed(parsed, info, signature, trusted);
+  } catch (e) {
+    // a signed attribute whose value has the wrong shape is as malformed as the token itself
     if (e instanceof DerError || e instanceof CertificateError) throw new TimestampError(`malformed timestamp token: ${e.message}`);
     throw e;
   }
-  const { eContent, certificates, signer } = parsed;
-  const signerCert = certificates.find((c) => c.rawIssuer.equals(signer.issuer) && c.serial.equals(signer.serial));
-  if (!signerCert) throw new TimestampError('the timestamp token does not carry its signing certificate');
-  const attrs = signedAttributes(signer.signedAttrs);
+}
+
+function verifyParsed(parsed: ParsedToken, info: TstInfo, signature: Buffer, trusted: Certificate[]): VerifiedTimestamp {
+  const { eContent, certificates, signer, digestHash, attrs } = parsed;
+  const signerCert = findSignerCertificate(signer, certificates);
   checkContentType(attrs);
-  checkMessageDigest(attrs, signer.digestHash, eContent);
-  checkSigningCertificate(attrs, signerCert);
-  // the signature covers the DER of the attributes as a SET (RFC 5652 5.4)
-  const signedBytes = Buffer.concat([Buffer.from([TAG.SET]), signer.signedAttrs.raw.subarray(1)]);
-  if (!verifyCms(signer.sigAlg, signer.digestHash, signerCert.publicKey, signedBytes, signer.signature)) {
+  checkMessageDigest(attrs, digestHash, eContent);
+  checkSigningCertificateV2(attrs, signerCert);
+  const signedBytes = Buffer.from(signer.signedAttrs!.encodedValue); // re-tagged as SET by pkijs (RFC 5652 5.4)
+  if (!verifyCms(signer.signatureAlgorithm, digestHash, signerCert.publicKey, signedBytes, Buffer.from(signer.signature.valueBlock.valueHexView))) {
     throw new TimestampError('the timestamp token signature does not verify');
   }
-  const info = parseTstInfo(eContent);
-  const imprintHash = HASHES[info.imprintAlg];
-  if (!imprintHash || imprintHash === 'sha1') throw new TimestampError(`unsupported message imprint hash ${info.imprintAlg}`);
-  if (!createHash(imprintHash).update(signature).digest().equals(info.imprint)) {
-    throw new TimestampError('the timestamp is for a different signature (message imprint mismatch)');
-  }
+  checkMessageImprint(info, signature);
   const chain = buildChain(signerCert, certificates, trusted);
   if (!chain) throw new TimestampError(`the timestamp authority "${signerCert.subject}" does not chain to a trusted TSA certificate`);
   const problem = chainProblem(chain, 'timeStamping') ?? validityProblem(chain, info.genTime);
@@ -91,90 +99,95 @@ export function verifyTimestamp(token: Buffer, signature: Buffer, trusted: Certi
   return { genTime: info.genTime, lower: new Date(info.genTime.getTime() - info.accuracyMs), upper: new Date(info.genTime.getTime() + info.accuracyMs), tsaChain: chain };
 }
 
+/** ContentInfo → SignedData with one signer over a TSTInfo; the whole token held to DER. */
 function parseToken(token: Buffer): ParsedToken {
-  const [type, content] = seq(parseOne(token), 'ContentInfo');
-  if (oid(type, 'contentType') !== OIDS.signedData) throw new TimestampError('the timestamp token is not CMS SignedData');
-  if (contextTag(content) !== 0) throw new DerError('SignedData must be [0] EXPLICIT');
-  const sd = seq(children(content!)[0], 'SignedData');
-  let i = 1; // version
-  expectTag(sd[i++], TAG.SET, 'digestAlgorithms');
-  const [eType, eWrapper] = seq(sd[i++], 'encapContentInfo');
-  if (oid(eType, 'eContentType') !== OIDS.tstInfo) throw new TimestampError('the timestamp token does not hold a TSTInfo');
-  if (contextTag(eWrapper) !== 0) throw new DerError('eContent missing');
-  const eContent = octets(children(eWrapper!)[0], 'eContent');
-  const certificates: Certificate[] = [];
-  if (contextTag(sd[i]) === 0) {
-    for (const c of children(sd[i++]!)) if (c.tag === TAG.SEQUENCE) certificates.push(Certificate.fromDer(c.raw));
-  }
-  if (contextTag(sd[i]) === 1) i++; // crls
-  const signerInfos = children(expectTag(sd[i], TAG.SET, 'signerInfos'));
-  if (signerInfos.length !== 1) throw new TimestampError(`the timestamp token must have exactly one signer, has ${signerInfos.length}`);
-  const si = seq(signerInfos[0], 'SignerInfo');
-  const [issuer, serial] = seq(si[1], 'IssuerAndSerialNumber');
-  const digestAlg = oid(seq(si[2], 'digestAlgorithm')[0]);
-  const digestHash = HASHES[digestAlg];
-  if (!digestHash) throw new TimestampError(`unsupported digest algorithm ${digestAlg}`);
-  if (contextTag(si[3]) !== 0) throw new TimestampError('the timestamp signer has no signed attributes');
-  return {
-    eContent,
-    certificates,
-    signer: {
-      issuer: expectTag(issuer, TAG.SEQUENCE, 'issuer').raw,
-      serial: expectTag(serial, TAG.INTEGER, 'serialNumber').value,
-      digestHash,
-      signedAttrs: si[3]!,
-      sigAlg: seq(si[4], 'signatureAlgorithm'),
-      signature: octets(si[5], 'signature'),
-    },
-  };
+  const root = parseDer(token, 'timestamp token');
+  const contentInfo = new pkijs.ContentInfo({ schema: root });
+  if (contentInfo.contentType !== OIDS.signedData) throw new TimestampError('the timestamp token is not CMS SignedData');
+  const sdNode = contentInfo.content as Node;
+  const sd = new pkijs.SignedData({ schema: sdNode });
+  if (sd.encapContentInfo.eContentType !== OIDS.tstInfo) throw new TimestampError('the timestamp token does not hold a TSTInfo');
+  const eContent = sd.encapContentInfo.eContent;
+  if (!eContent || eContent.idBlock.isConstructed) throw new TimestampError('the timestamp token has no TSTInfo content');
+  if (sd.signerInfos.length !== 1) throw new TimestampError(`the timestamp token must have exactly one signer, has ${sd.signerInfos.length}`);
+  const signer = sd.signerInfos[0]!;
+  const digestHash = HASHES[signer.digestAlgorithm.algorithmId];
+  if (!digestHash) throw new TimestampError(`unsupported digest algorithm ${signer.digestAlgorithm.algorithmId}`);
+  if (!signer.signedAttrs) throw new TimestampError('the timestamp signer has no signed attributes');
+  return { eContent: Buffer.from(eContent.valueBlock.valueHexView), certificates: tokenCertificates(sdNode), signer, digestHash, attrs: attributeMap(signer.signedAttrs) };
 }
 
-function signedAttributes(t: Tlv): Map<string, Tlv[]> {
-  const out = new Map<string, Tlv[]>();
-  for (const attr of children(t)) {
-    const [type, values] = seq(attr, 'Attribute');
-    const id = oid(type);
-    if (out.has(id)) throw new TimestampError(`signed attribute ${id} appears twice`);
-    out.set(id, children(expectTag(values, TAG.SET, 'attrValues')));
+/** The certificates of SignedData as the bytes they were sent in ([0] IMPLICIT SET OF). */
+function tokenCertificates(sdNode: Node): Certificate[] {
+  const fields = expectSequence(sdNode, 'SignedData');
+  const set = fields.find((f) => contextTag(f) === 0);
+  return set ? childrenOf(set).filter(isSequence).map((c) => Certificate.fromDer(raw(c))) : [];
+}
+
+function findSignerCertificate(signer: pkijs.SignerInfo, certificates: Certificate[]): Certificate {
+  const sid = signer.sid as unknown;
+  if (!(sid instanceof pkijs.IssuerAndSerialNumber)) throw new TimestampError('the timestamp signer is not named by issuer and serial number');
+  const issuer = Buffer.from(sid.issuer.valueBeforeDecode);
+  const serial = Buffer.from(sid.serialNumber.valueBlock.valueHexView);
+  const cert = certificates.find((c) => c.rawIssuer.equals(issuer) && c.serial.equals(serial));
+  if (!cert) throw new TimestampError('the timestamp token does not carry its signing certificate');
+  return cert;
+}
+
+function attributeMap(signedAttrs: pkijs.SignedAndUnsignedAttributes): Map<string, Node[]> {
+  const out = new Map<string, Node[]>();
+  for (const attr of signedAttrs.attributes) {
+    if (out.has(attr.type)) throw new TimestampError(`signed attribute ${attr.type} appears twice`);
+    out.set(attr.type, attr.values as Node[]);
   }
   return out;
 }
 
-function checkContentType(attrs: Map<string, Tlv[]>): void {
+function checkContentType(attrs: Map<string, Node[]>): void {
   const v = attrs.get(OIDS.contentType);
-  if (!v || v.length !== 1 || oid(v[0]) !== OIDS.tstInfo) throw new TimestampError('the signed content type is not TSTInfo');
+  if (!v || v.length !== 1 || oidOf(v[0], 'content-type attribute') !== OIDS.tstInfo) throw new TimestampError('the signed content type is not TSTInfo');
 }
 
-function checkMessageDigest(attrs: Map<string, Tlv[]>, hash: string, eContent: Buffer): void {
+/** The signature covers the attributes; the messageDigest attribute binds them to the TSTInfo. */
+function checkMessageDigest(attrs: Map<string, Node[]>, hash: string, eContent: Buffer): void {
   const v = attrs.get(OIDS.messageDigest);
-  if (!v || v.length !== 1 || !octets(v[0]).equals(createHash(hash).update(eContent).digest())) {
+  if (!v || v.length !== 1 || !octetsOf(v[0], 'message-digest attribute').equals(createHash(hash).update(eContent).digest())) {
     throw new TimestampError('the TSTInfo does not match the signed message digest');
   }
 }
 
-/** ESS signing-certificate(-v2): the token names the certificate that signed it. */
-function checkSigningCertificate(attrs: Map<string, Tlv[]>, cert: Certificate): void {
-  const v2 = attrs.get(OIDS.signingCertificateV2);
-  const v1 = attrs.get(OIDS.signingCertificate);
-  const value = v2?.[0] ?? v1?.[0];
-  if (!value) throw new TimestampError('the timestamp has no signing-certificate attribute');
-  const [certs] = seq(value, 'SigningCertificate');
-  const [first] = seq(certs, 'certs');
-  const f = seq(first, 'ESSCertID');
-  let hash = 'sha1';
+/**
+ * ESS signing-certificate-v2 (RFC 5816): the token names the certificate that signed it,
+ * so a TSA certificate cannot be swapped for another with the same key. Required, as
+ * in the Notary Project specification and tspclient-go: the SHA-1 v1 attribute alone fails.
+ */
+function checkSigningCertificateV2(attrs: Map<string, Node[]>, cert: Certificate): void {
+  const v = attrs.get(OIDS.signingCertificateV2);
+  if (!v || v.length !== 1) throw new TimestampError('the timestamp has no signing-certificate-v2 attribute');
+  const [certs] = expectSequence(v[0], 'SigningCertificateV2');
+  const [first] = expectSequence(certs, 'SigningCertificateV2 certs');
+  const f = expectSequence(first, 'ESSCertIDv2');
   let k = 0;
-  if (v2 && f[0]?.tag === TAG.SEQUENCE) {
-    const alg = HASHES[oid(seq(f[k++], 'hashAlgorithm')[0])];
-    if (!alg) throw new TimestampError('unsupported signing-certificate hash');
-    hash = alg;
-  } else if (v2) hash = 'sha256';
-  if (!octets(f[k], 'certHash').equals(createHash(hash).update(cert.der).digest())) {
-    throw new TimestampError('the signing-certificate attribute names another certificate');
+  let hash = 'sha256'; // DEFAULT id-sha256
+  if (isSequence(f[0])) {
+    const alg = oidOf(expectSequence(f[k++], 'ESSCertIDv2 hashAlgorithm')[0], 'ESSCertIDv2 hashAlgorithm');
+    const known = HASHES[alg];
+    if (!known || known === 'sha1') throw new TimestampError(`unsupported signing-certificate-v2 hash ${alg}`);
+    hash = known;
+  }
+  if (!octetsOf(f[k++], 'ESSCertIDv2 certHash').equals(createHash(hash).update(cert.der).digest())) {
+    throw new TimestampError('the signing-certificate-v2 attribute names another certificate');
+  }
+  const issuerSerial = f[k];
+  if (issuerSerial) {
+    // IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber }: the serial must be the signer's
+    const [, serial] = expectSequence(issuerSerial, 'ESSCertIDv2 issuerSerial');
+    if (!integerBytes(serial, 'ESSCertIDv2 serialNumber').equals(cert.serial)) throw new TimestampError('the signing-certificate-v2 attribute names another serial number');
   }
 }
 
-function verifyCms(sigAlg: Tlv[], digestHash: string, key: KeyObject, data: Buffer, signature: Buffer): boolean {
-  const id = oid(sigAlg[0]);
+function verifyCms(sigAlg: pkijs.AlgorithmIdentifier, digestHash: string, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  const id = sigAlg.algorithmId;
   try {
     if (id === OIDS.rsaEncryption) return cryptoVerify(digestHash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
     if (id === OIDS.rsaPss) return cryptoVerify(digestHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, signature);
@@ -186,30 +199,33 @@ function verifyCms(sigAlg: Tlv[], digestHash: string, key: KeyObject, data: Buff
   }
 }
 
-function parseTstInfo(bytes: Buffer): { imprintAlg: string; imprint: Buffer; genTime: Date; accuracyMs: number } {
-  const f = seq(parseOne(bytes), 'TSTInfo');
-  if (integer(f[0], 'version') !== 1n) throw new TimestampError('unsupported TSTInfo version');
-  const policy = oid(f[1], 'policy');
-  const [alg, hashed] = seq(f[2], 'messageImprint');
-  const genTime = time(f[4], 'genTime');
-  let accuracyMs = policy === OIDS.baselinePolicy ? 1000 : 0;
-  if (f[5]?.tag === TAG.SEQUENCE) accuracyMs = accuracy(f[5]);
-  else if (f[5] && f[5].tag === TAG.BOOLEAN) boolean(f[5]);
-  return { imprintAlg: oid(seq(alg, 'hashAlgorithm')[0]), imprint: octets(hashed, 'hashedMessage'), genTime, accuracyMs };
+interface TstInfo {
+  imprintAlg: string;
+  imprint: Buffer;
+  genTime: Date;
+  accuracyMs: number;
 }
 
-function accuracy(t: Tlv): number {
-  let ms = 0;
-  for (const part of children(t)) {
-    if (part.tag === TAG.INTEGER) ms += Number(integer(part)) * 1000;
-    else if (contextTag(part) === 0) ms += intValue(part.value);
-    else if (contextTag(part) === 1) ms += intValue(part.value) / 1000;
+function parseTstInfo(bytes: Buffer): TstInfo {
+  const info = new pkijs.TSTInfo({ schema: parseDer(bytes, 'TSTInfo') });
+  if (info.version !== 1) throw new TimestampError('unsupported TSTInfo version');
+  const a = info.accuracy;
+  const accuracyMs = a ? (a.seconds ?? 0) * 1000 + (a.millis ?? 0) + (a.micros ?? 0) / 1000 : info.policy === OIDS.baselinePolicy ? 1000 : 0;
+  return {
+    imprintAlg: info.messageImprint.hashAlgorithm.algorithmId,
+    imprint: Buffer.from(info.messageImprint.hashedMessage.valueBlock.valueHexView),
+    genTime: info.genTime,
+    accuracyMs,
+  };
+}
+
+/** The timestamp is of this signature: the imprint is its hash, by a hash that is not SHA-1. */
+function checkMessageImprint(info: TstInfo, signature: Buffer): void {
+  const imprintHash = HASHES[info.imprintAlg];
+  if (!imprintHash || imprintHash === 'sha1') throw new TimestampError(`unsupported message imprint hash ${info.imprintAlg}`);
+  if (!createHash(imprintHash).update(signature).digest().equals(info.imprint)) {
+    throw new TimestampError('the timestamp is for a different signature (message imprint mismatch)');
   }
-  return ms;
-}
-
-function intValue(v: Buffer): number {
-  return v.reduce((n, b) => n * 256 + b, 0);
 }
 
 /** Walk from the TSA certificate through the token's certificates to a trusted one. */

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { NotationVerifierConfig } from '../../policy/schema.js';
 import { VerifierError, type Verdict, type Verifier, type VerifyContext } from '../types.js';
-import { authenticTimestampProblem, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './checks.js';
+import { authenticTimestamp, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './checks.js';
+import { RevocationChecker } from './revocation.js';
+import type { Certificate } from './x509.js';
 import { DEFAULT_MAX_SIGNATURES, failure, firstPassing, type Failure, type FoundEnvelope } from './discovery.js';
 import { TrustPolicyDocument, TrustPolicyError, subjectMatches, type TrustPolicyStatement, type Validation } from './trust-policy.js';
 import { TrustStore, TrustStoreError } from './trust-store.js';
@@ -21,6 +23,8 @@ export interface NotationDeps {
   maxSignatures?: number;
   /** where logged (not enforced) validation failures go */
   log?: (message: string, data: Record<string, unknown>) => void;
+  /** OCSP/CRL client with its cache; share one across verifiers to share answers */
+  revocation?: RevocationChecker;
 }
 
 const NO_EXTENDED = new Set<string>();
@@ -31,7 +35,7 @@ export class NotationVerifier implements Verifier {
   constructor(
     private readonly policy: TrustPolicyDocument,
     private readonly store: TrustStore,
-    private readonly opts: { maxSignatures: number; log: NonNullable<NotationDeps['log']>; name: string },
+    private readonly opts: { maxSignatures: number; log: NonNullable<NotationDeps['log']>; name: string; revocation: RevocationChecker },
   ) {
     this.description = `notation ${opts.name}`;
   }
@@ -42,17 +46,21 @@ export class NotationVerifier implements Verifier {
     if (!statement) return failure('UNTRUSTED_SIGNER', `no Notation trust policy has a registryScope covering ${repository}`);
     if (statement.level === 'skip') return { ok: true, by: `notation trust policy "${statement.name}"`, detail: 'skipped by trust policy' };
     const descriptor = await ctx.target.descriptor();
-    return firstPassing(ctx, this.opts.maxSignatures, 'Notation', async (found) => this.verifySignature(found, statement, descriptor, ctx.now));
+    return firstPassing(ctx, this.opts.maxSignatures, 'Notation', async (found) => this.verifySignature(found, statement, descriptor, ctx));
   }
 
-  private async verifySignature(found: FoundEnvelope, policy: Enforced, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, now: Date): Promise<Verdict> {
+  private async verifySignature(found: FoundEnvelope, policy: Enforced, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<Verdict> {
+    const { now } = ctx;
     const logged: string[] = [];
+    const log = (v: Validation, reason: string, detail: string): null => {
+      logged.push(`${v}: ${detail}`);
+      this.opts.log(`Notation ${v} validation failed (logged by trust policy "${policy.name}")`, { reason, detail });
+      return null;
+    };
     const step = (v: Validation, f: Failure | null): Failure | null => {
       if (!f || policy.actions[v] === 'skip') return null;
       if (policy.actions[v] === 'enforce') return f;
-      logged.push(`${v}: ${f.detail}`);
-      this.opts.log(`Notation ${v} validation failed (logged by trust policy "${policy.name}")`, { reason: f.reason, detail: f.detail });
-      return null;
+      return log(v, f.reason, f.detail);
     };
     const intact = checkIntegrity(found, descriptor, { understood: NO_EXTENDED });
     if ('ok' in intact) return intact; // integrity is always enforced
@@ -60,11 +68,11 @@ export class NotationVerifier implements Verifier {
     const authenticity = step('authenticity', 'reason' in anchor ? anchor : this.identity(intact, policy));
     if (authenticity) return authenticity;
     const tsa = this.store.certificates(policy.trustStores, 'tsa');
-    const failed =
-      step('authenticTimestamp', authenticTimestampProblem(intact, { now, tsa, verifyTimestamp: policy.verifyTimestamp })) ??
-      step('expiry', expiryProblem(intact.envelope, now)) ??
-      step('revocation', this.revocation(intact, policy));
+    const timestamp = authenticTimestamp(intact, { now, tsa, verifyTimestamp: policy.verifyTimestamp });
+    const failed = step('authenticTimestamp', timestamp.failure) ?? step('expiry', expiryProblem(intact.envelope, now));
     if (failed) return failed;
+    const revoked = await this.revocation(intact.chain, timestamp.tsaChain, policy, ctx.signal, log);
+    if (revoked) return revoked;
     const storeName = 'reason' in anchor ? 'untrusted' : anchor.store;
     return {
       ok: true,
@@ -91,19 +99,27 @@ export class NotationVerifier implements Verifier {
   }
 
   /**
-   * Revocation by OCSP/CRL is not fetched in process. Certificates that name no OCSP or
-   * CRL location are not revocable (the specification's rule); for one that does, an
-   * enforced check cannot be completed, which is an error rather than an allow.
+   * Revocation: OCSP, then CRL, for the signing chain and the TSA chain of a verified
+   * timestamp. Revoked is REVOKED when enforced; a status that cannot be determined is
+   * REVOCATION_UNKNOWN (an error: onError decides, the hook may wait it out), never a
+   * pass. Under "log" both are logged and the signature passes.
    */
-  private revocation(intact: Intact, policy: Enforced): Failure | null {
-    if (policy.actions.revocation === 'skip') return null;
-    const revocable = intact.chain.find((c) => c.hasRevocationInfo);
-    if (!revocable) return null;
-    const message = `revocation status of "${revocable.subject}" (OCSP/CRL) cannot be checked in process`;
-    if (policy.actions.revocation === 'enforce') {
-      throw new VerifierError('KEY_ERROR', `${message}; set override "revocation": "log" or "skip" in trust policy "${policy.name}", or use NOTATION_PATH`);
-    }
-    return failure('REVOKED', message);
+  private async revocation(
+    chain: Certificate[],
+    tsaChain: Certificate[] | undefined,
+    policy: Enforced,
+    signal: AbortSignal,
+    log: (v: Validation, reason: string, detail: string) => null,
+  ): Promise<Failure | null> {
+    const action = policy.actions.revocation;
+    if (action === 'skip') return null;
+    const [signing, tsa] = await Promise.all([this.opts.revocation.checkChain(chain, signal), tsaChain ? this.opts.revocation.checkChain(tsaChain, signal) : undefined]);
+    const worst = [signing, tsa].find((s) => s?.status === 'revoked') ?? [signing, tsa].find((s) => s?.status === 'unknown');
+    if (!worst) return null;
+    const where = worst === tsa ? 'timestamp authority chain: ' : '';
+    if (action === 'log') return log('revocation', worst.status === 'revoked' ? 'REVOKED' : 'REVOCATION_UNKNOWN', `${where}${worst.detail}`);
+    if (worst.status === 'revoked') return failure('REVOKED', `${where}${worst.detail}`);
+    throw new VerifierError('REVOCATION_UNKNOWN', `${where}${worst.detail} (trust policy "${policy.name}" enforces revocation)`, true);
   }
 }
 
@@ -127,6 +143,7 @@ export function createNotationVerifier(config: NotationVerifierConfig, deps: Not
   return new NotationVerifier(policy, store, {
     maxSignatures: deps.maxSignatures ?? DEFAULT_MAX_SIGNATURES,
     log: deps.log ?? (() => undefined),
+    revocation: deps.revocation ?? new RevocationChecker(),
     name: policyPath ? `trust policy ${policyPath}` : `trust policy (${policy.statements.map((s) => s.name).join(', ')})`,
   });
 }

@@ -1,11 +1,13 @@
 /**
  * X.509 certificates as the Notary Project signature specification uses them:
- * parsed with a strict DER reader (for the extensions Node does not expose), checked
- * with node:crypto (signatures), and validated as a code-signing or time-stamping
+ * parsed with pkijs over asn1js held to DER (./asn1.ts), signatures checked with
+ * node:crypto, and validated as a code-signing or time-stamping
  * chain ("Certificate requirements" of the signature specification).
  */
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
-import { DerError, TAG, bitString, boolean, children, contextTag, directoryString, expectTag, integer, oid, parseOne, seq, time, type Tlv } from './der.js';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { DerError, parseDer } from './asn1.js';
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -66,8 +68,29 @@ export class CertificateError extends Error {
   }
 }
 
+/**
+ * Certificate signature algorithms a chain may use: SHA-256 or stronger, as Go's x509
+ * (which notation runs on) requires. SHA-1, MD5 and anything unknown are refused.
+ */
+const STRONG_SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
+  ['1.2.840.113549.1.1.11', 'sha256WithRSAEncryption'],
+  ['1.2.840.113549.1.1.12', 'sha384WithRSAEncryption'],
+  ['1.2.840.113549.1.1.13', 'sha512WithRSAEncryption'],
+  ['1.2.840.113549.1.1.10', 'RSASSA-PSS'],
+  ['1.2.840.10045.4.3.2', 'ecdsa-with-SHA256'],
+  ['1.2.840.10045.4.3.3', 'ecdsa-with-SHA384'],
+  ['1.2.840.10045.4.3.4', 'ecdsa-with-SHA512'],
+  ['1.3.101.112', 'Ed25519'],
+]);
+const PSS_STRONG_HASHES = new Set(['2.16.840.1.101.3.4.2.1', '2.16.840.1.101.3.4.2.2', '2.16.840.1.101.3.4.2.3']);
+
+/** Parsed certificates are immutable: a warm Lambda verifies the same chains again and again. */
+const parsed = new Map<string, Certificate>();
+const PARSED_MAX = 512;
+
 export class Certificate {
   readonly node: X509Certificate;
+  readonly publicKey: KeyObject;
   readonly tbs: Buffer;
   /** serial number contents (two's complement bytes), for CMS IssuerAndSerialNumber matching */
   readonly serial: Buffer;
@@ -77,39 +100,57 @@ export class Certificate {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly extensions: ReadonlyMap<string, Extension>;
+  /** the certificate's signature algorithm OID (outer and TBS, checked equal) */
+  readonly signatureAlgorithm: string;
+  readonly sha256: string;
+  private readonly pss?: pkijs.RSASSAPSSParams;
+  private readonly parsedExtensions = new Map<string, unknown>();
 
-  private constructor(readonly der: Buffer) {
+  private constructor(
+    readonly der: Buffer,
+    sha256: string,
+  ) {
+    this.sha256 = sha256;
+    let cert: pkijs.Certificate;
     try {
+      const root = parseDer(der, 'certificate');
+      cert = new pkijs.Certificate({ schema: root });
       this.node = new X509Certificate(der);
-      const [tbsTlv] = seq(parseOne(der), 'Certificate');
-      this.tbs = expectTag(tbsTlv, TAG.SEQUENCE, 'TBSCertificate').raw;
-      const f = children(tbsTlv!);
-      let i = contextTag(f[0]) === 0 ? 1 : 0; // optional [0] version
-      this.serial = expectTag(f[i++], TAG.INTEGER, 'serialNumber').value;
-      expectTag(f[i++], TAG.SEQUENCE, 'signature');
-      this.rawIssuer = expectTag(f[i++], TAG.SEQUENCE, 'issuer').raw;
-      const validity = seq(f[i++], 'validity');
-      this.notBefore = time(validity[0], 'notBefore');
-      this.notAfter = time(validity[1], 'notAfter');
-      const subject = expectTag(f[i++], TAG.SEQUENCE, 'subject');
-      this.rawSubject = subject.raw;
-      this.subjectAttributes = parseName(subject);
-      expectTag(f[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo');
-      const extTlv = f.slice(i).find((t) => contextTag(t) === 3);
-      this.extensions = extTlv ? parseExtensions(extTlv) : new Map();
+      // Node decodes the key lazily: a key it cannot decode is a malformed certificate, now
+      this.publicKey = this.node.publicKey;
     } catch (e) {
-      if (e instanceof DerError || e instanceof CertificateError) throw new CertificateError(`malformed certificate: ${e.message}`);
-      if (e instanceof Error) throw new CertificateError(`malformed certificate: ${e.message}`);
-      throw e;
+      throw new CertificateError(`malformed certificate: ${(e as Error).message}`);
     }
+    this.tbs = Buffer.from(cert.tbsView);
+    this.serial = Buffer.from(cert.serialNumber.valueBlock.valueHexView);
+    this.rawIssuer = Buffer.from(cert.issuer.valueBeforeDecode);
+    this.rawSubject = Buffer.from(cert.subject.valueBeforeDecode);
+    this.subjectAttributes = cert.subject.typesAndValues.map((tv) => [ATTRIBUTE_NAMES[tv.type] ?? tv.type, String(tv.value.valueBlock.value)] as const);
+    this.notBefore = cert.notBefore.value;
+    this.notAfter = cert.notAfter.value;
+    this.signatureAlgorithm = cert.signatureAlgorithm.algorithmId;
+    if (cert.signature.algorithmId !== this.signatureAlgorithm) {
+      throw new CertificateError(`malformed certificate: signature algorithm ${this.signatureAlgorithm} differs from the TBS algorithm ${cert.signature.algorithmId}`);
+    }
+    if (this.signatureAlgorithm === '1.2.840.113549.1.1.10') {
+      // absent parameters mean the RFC 4055 defaults, SHA-1 among them
+      const params = cert.signatureAlgorithm.algorithmParams as asn1js.AsnType | undefined;
+      this.pss = params ? new pkijs.RSASSAPSSParams({ schema: params }) : new pkijs.RSASSAPSSParams();
+    }
+    this.extensions = extensionMap(cert.extensions ?? []);
+    // Read every extension a rule uses now, so a malformed one refuses the certificate
+    // here (CertificateError) rather than surprising a rule later.
+    void [this.basicConstraints, this.keyUsage, this.extKeyUsage, this.ocspUrls, this.crlUrls];
   }
 
   static fromDer(der: Buffer): Certificate {
-    return new Certificate(Buffer.from(der));
-  }
-
-  get publicKey(): KeyObject {
-    return this.node.publicKey;
+    const sha256 = createHash('sha256').update(der).digest('hex');
+    const cached = parsed.get(sha256);
+    if (cached) return cached;
+    const cert = new Certificate(Buffer.from(der), sha256);
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+    parsed.set(sha256, cert);
+    return cert;
   }
 
   /** "CN=alpine,O=Notary,L=Seattle,ST=WA,C=US" in the order notation prints (reverse of encoding) */
@@ -118,10 +159,6 @@ export class Certificate {
       .reverse()
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
-  }
-
-  get sha256(): string {
-    return createHash('sha256').update(this.der).digest('hex');
   }
 
   equals(other: Certificate): boolean {
@@ -142,41 +179,58 @@ export class Certificate {
     return this.isIssuedBy(this);
   }
 
+  /** Why this certificate's own signature algorithm is not acceptable (SHA-1, MD5, unknown), or null. */
+  weakSignatureProblem(): string | null {
+    const name = STRONG_SIGNATURE_ALGORITHMS.get(this.signatureAlgorithm);
+    if (!name) return `certificate "${this.subject}" is signed with ${this.signatureAlgorithm}, which is not allowed (SHA-256 or stronger required)`;
+    if (this.pss && !PSS_STRONG_HASHES.has(this.pss.hashAlgorithm.algorithmId)) {
+      return `certificate "${this.subject}" is signed with RSASSA-PSS over ${this.pss.hashAlgorithm.algorithmId}, which is not allowed (SHA-256 or stronger required)`;
+    }
+    return null;
+  }
+
   get basicConstraints(): { ca: boolean; pathLen?: number } | undefined {
-    const ext = this.extensions.get(OID.basicConstraints);
-    if (!ext) return undefined;
-    const f = children(parseOne(ext.value));
-    let ca = false;
-    let k = 0;
-    if (f[k]?.tag === TAG.BOOLEAN) ca = boolean(f[k++], 'cA');
-    const pathLen = f[k] ? Number(integer(f[k], 'pathLenConstraint')) : undefined;
-    return pathLen === undefined ? { ca } : { ca, pathLen };
+    const bc = this.extension(OID.basicConstraints, (schema) => new pkijs.BasicConstraints({ schema }));
+    if (!bc) return undefined;
+    const pathLen = bc.pathLenConstraint;
+    if (pathLen === undefined) return { ca: bc.cA };
+    if (typeof pathLen !== 'number' || pathLen < 0) throw new CertificateError(`certificate "${this.subject}": pathLenConstraint out of range`);
+    return { ca: bc.cA, pathLen };
   }
 
   /** Key usage bits that are set (indices per RFC 5280), or undefined when the extension is absent. */
   get keyUsage(): Set<number> | undefined {
-    const ext = this.extensions.get(OID.keyUsage);
-    if (!ext) return undefined;
-    const { bytes } = bitString(parseOne(ext.value), 'keyUsage');
-    const bits = new Set<number>();
-    bytes.forEach((b, byte) => {
-      for (let bit = 0; bit < 8; bit++) if (b & (0x80 >> bit)) bits.add(byte * 8 + bit);
+    const bits = this.extension(OID.keyUsage, (schema) => {
+      if (!(schema instanceof asn1js.BitString) || schema.idBlock.isConstructed) throw new DerError('keyUsage is not a BIT STRING');
+      return Buffer.from(schema.valueBlock.valueHexView);
     });
-    return bits;
+    if (!bits) return undefined;
+    const set = new Set<number>();
+    bits.forEach((b, byte) => {
+      for (let bit = 0; bit < 8; bit++) if (b & (0x80 >> bit)) set.add(byte * 8 + bit);
+    });
+    return set;
   }
 
   get extKeyUsage(): string[] | undefined {
-    const ext = this.extensions.get(OID.extKeyUsage);
-    if (!ext) return undefined;
-    return children(parseOne(ext.value)).map((t) => oid(t, 'KeyPurposeId'));
+    return this.extension(OID.extKeyUsage, (schema) => new pkijs.ExtKeyUsage({ schema }).keyPurposes);
+  }
+
+  /** OCSP responder URLs named in authorityInfoAccess. */
+  get ocspUrls(): string[] {
+    const aia = this.extension(OID.authorityInfoAccess, (schema) => new pkijs.InfoAccess({ schema }));
+    return (aia?.accessDescriptions ?? []).filter((d) => d.accessMethod === OID_OCSP && d.accessLocation.type === URI).map((d) => String(d.accessLocation.value));
+  }
+
+  /** CRL URLs named in cRLDistributionPoints (full names only). */
+  get crlUrls(): string[] {
+    const dps = this.extension(OID.crlDistributionPoints, (schema) => new pkijs.CRLDistributionPoints({ schema }));
+    return (dps?.distributionPoints ?? []).flatMap((dp) => (Array.isArray(dp.distributionPoint) ? dp.distributionPoint : [])).filter((n) => n.type === URI).map((n) => String(n.value));
   }
 
   /** Does the certificate point at OCSP or CRL (so that its revocation status could be asked)? */
   get hasRevocationInfo(): boolean {
-    if (this.extensions.has(OID.crlDistributionPoints)) return true;
-    const aia = this.extensions.get(OID.authorityInfoAccess);
-    if (!aia) return false;
-    return children(parseOne(aia.value)).some((ad) => oid(children(ad)[0], 'accessMethod') === '1.3.6.1.5.5.7.48.1');
+    return this.ocspUrls.length > 0 || this.crlUrls.length > 0;
   }
 
   unhandledCriticalExtensions(): string[] {
@@ -186,32 +240,32 @@ export class Certificate {
   validAt(t: Date): boolean {
     return t >= this.notBefore && t <= this.notAfter;
   }
-}
 
-function parseName(name: Tlv): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const rdn of children(name)) {
-    expectTag(rdn, TAG.SET, 'RelativeDistinguishedName');
-    for (const atv of children(rdn)) {
-      const [type, value] = seq(atv, 'AttributeTypeAndValue');
-      const id = oid(type, 'attribute type');
-      if (!value) throw new CertificateError('attribute without value');
-      out.push([ATTRIBUTE_NAMES[id] ?? id, directoryString(value)]);
+  /** An extension's value, parsed strictly once; a malformed value is a CertificateError. */
+  private extension<T>(id: string, read: (schema: asn1js.AsnType) => T): T | undefined {
+    if (this.parsedExtensions.has(id)) return this.parsedExtensions.get(id) as T;
+    const ext = this.extensions.get(id);
+    if (!ext) return undefined;
+    let value: T;
+    try {
+      value = read(parseDer(ext.value, `extension ${id}`));
+    } catch (e) {
+      throw new CertificateError(`certificate "${this.subject}": malformed extension ${id}: ${(e as Error).message}`);
     }
+    this.parsedExtensions.set(id, value);
+    return value;
   }
-  return out;
 }
 
-function parseExtensions(wrapper: Tlv): Map<string, Extension> {
+const OID_OCSP = '1.3.6.1.5.5.7.48.1';
+/** GeneralName uniformResourceIdentifier */
+const URI = 6;
+
+function extensionMap(list: pkijs.Extension[]): Map<string, Extension> {
   const out = new Map<string, Extension>();
-  const [list] = children(wrapper);
-  for (const ext of seq(list, 'Extensions')) {
-    const f = children(ext);
-    const id = oid(f[0], 'extnID');
-    const critical = f[1]?.tag === TAG.BOOLEAN ? boolean(f[1], 'critical') : false;
-    const value = expectTag(f[f.length - 1], TAG.OCTET_STRING, 'extnValue').value;
-    if (out.has(id)) throw new CertificateError(`duplicate extension ${id}`);
-    out.set(id, { critical, value });
+  for (const ext of list) {
+    if (out.has(ext.extnID)) throw new CertificateError(`malformed certificate: duplicate extension ${ext.extnID}`);
+    out.set(ext.extnID, { critical: ext.critical, value: Buffer.from(ext.extnValue.valueBlock.valueHexView) });
   }
   return out;
 }
@@ -241,6 +295,9 @@ export function chainProblem(chain: Certificate[], purpose: ChainPurpose): strin
   for (const cert of chain) {
     const unhandled = cert.unhandledCriticalExtensions();
     if (unhandled.length) return `certificate "${cert.subject}" has unsupported critical extension(s) ${unhandled.join(', ')}`;
+    // a collision-prone hash anywhere lets a forged certificate take the place of a real one
+    const weak = cert.weakSignatureProblem();
+    if (weak) return weak;
   }
   if (chain.length === 1) {
     if (!leaf.isSelfSigned()) return `the single certificate "${leaf.subject}" is not self-signed`;
