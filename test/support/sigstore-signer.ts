@@ -47,6 +47,11 @@ export async function startMockSigstore(opts: MockOptions = {}): Promise<MockSig
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const tlog = await initializeTLog(url, keyPair());
   const tsa = await initializeTSA(keyPair());
+  // The mock stamps genTime with milliseconds, which DER writes without trailing zeros
+  // (".12Z"); @sigstore/core reads only exactly three fraction digits and refuses the
+  // rest ("invalid time"), so one stamp in ten failed at random. Stamp whole seconds, as
+  // most real TSAs do.
+  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => new Date(Math.floor(Date.now() / 1000) * 1000);
   const routes = new Map<string, HandlerFn>(
     [fulcioHandler(ca), rekorHandler(tlog), tsaHandler(tsa)].map((h) => [h.path, h.fn] as [string, HandlerFn]),
   );
