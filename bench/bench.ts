@@ -13,12 +13,11 @@
  */
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { CoalescingCache } from '../src/policy/cache.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type ImageInput, type Outcome } from '../src/policy/decide.js';
+import { decide, type Gate, type ImageInput, outcomeCache } from '../src/policy/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
-import { awsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/aws.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { generateKeyPair, signImage } from '../test/support/cosign-signer.js';
 import { registryAvailable, REGISTRY_MISSING, startRegistry, type TestRegistry } from '../test/support/registry.js';
@@ -60,13 +59,13 @@ try {
     },
     'bench',
   );
-  const clients = awsClients();
+  const clients = makeAwsClients();
   const policy = compilePolicy({ document, origin: 'bench' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }));
   const registry = new RegistryClient({ registries: document.registries });
   const freshGate = (): Gate => ({
     policy,
     registry,
-    cache: new CoalescingCache<Outcome>({ ttlMs: 600_000, maxEntries: 10_000, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(600_000, 10_000),
   });
   const input = (i: number): ImageInput => ({ container: `c${i}`, image: `${reg.host}/bench/app:v${i}`, digest: images[i]!.digest });
   const deadline = () => Date.now() + 30_000;

@@ -11,10 +11,9 @@
  * Runs in its own process so that max RSS measures this call only. Nothing asserts a time.
  */
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { awsClients } from '../src/aws.js';
-import { CoalescingCache } from '../src/policy/cache.js';
+import { makeAwsClients } from '../src/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, DEFAULT_CONCURRENCY, type ImageInput, type Outcome } from '../src/policy/decide.js';
+import { decide, DEFAULT_CONCURRENCY, type ImageInput, outcomeCache } from '../src/policy/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
@@ -46,14 +45,14 @@ try {
     },
     'bench',
   );
-  const clients = awsClients();
+  const clients = makeAwsClients();
   const factories = realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() });
   const policy = compilePolicy({ document, origin: 'bench' }, factories);
   const registry = new RegistryClient({ registries: document.registries });
   const gate = {
     policy,
     registry,
-    cache: new CoalescingCache<Outcome>({ ttlMs: 600_000, maxEntries: 10_000, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(600_000, 10_000),
   };
   // Each distinct image is referenced five times, by tag and digest, spread over the call.
   const inputs: ImageInput[] = Array.from({ length: REFERENCES }, (_, n) => {

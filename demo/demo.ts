@@ -20,11 +20,10 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'demo';
 const { mockClient } = await import('aws-sdk-client-mock');
 const { DescribeServiceRevisionsCommand, DescribeServicesCommand, DescribeTasksCommand, ECSClient, StopTaskCommand } = await import('@aws-sdk/client-ecs');
 const { PublishCommand, SNSClient } = await import('@aws-sdk/client-sns');
-const { lifecycleHook } = await import('../src/handlers/lifecycle-hook.js');
-const { taskStateChange } = await import('../src/handlers/task-state-change.js');
+const { makeLifecycleHook } = await import('../src/handlers/lifecycle-hook.js');
+const { makeTaskStateChange } = await import('../src/handlers/task-state-change.js');
 const { logger } = await import('../src/observability.js');
-const { resetGate } = await import('../src/runtime.js');
-const { resetAwsClients } = await import('../src/aws.js');
+const { Runtime } = await import('../src/runtime.js');
 const { generateKeyPair, signImage } = await import('../test/support/cosign-signer.js');
 const { startDemoRegistry } = await import('./oci-registry.js');
 
@@ -44,6 +43,10 @@ for (const level of ['info', 'warn', 'error'] as const) {
   (logger as unknown as Record<string, (m: unknown) => void>)[level] = (message: unknown) => printed.push(`      ${level.toUpperCase().padEnd(5)} ${String(message)}`);
 }
 const flushLog = () => printed.splice(0).forEach((line) => console.log(line));
+
+/** The handlers of the Lambda container configure() last started (a Runtime on the environment). */
+let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+let taskStateChange = makeTaskStateChange(new Runtime(process.env));
 
 const registry = await startDemoRegistry();
 try {
@@ -111,6 +114,7 @@ function configure(mode: 'enforce' | 'audit', host: string, publicKeyPem: string
     registries: { [host]: { insecure: true } },
     rules: [{ name: 'demo-app', images: [`${host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: publicKeyPem }] }],
   });
-  resetGate();
-  resetAwsClients();
+  const runtime = new Runtime(process.env);
+  lifecycleHook = makeLifecycleHook(runtime);
+  taskStateChange = makeTaskStateChange(runtime);
 }

@@ -1,5 +1,6 @@
 /**
- * AWS SDK v3 clients, made once per Lambda container and only when first used.
+ * AWS SDK v3 clients, made once per Runtime (one per Lambda container, one per CLI run)
+ * and each only when first used.
  * They take region, credentials and endpoints from the SDK's standard settings
  * (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...): no endpoint is written here.
  */
@@ -21,19 +22,7 @@ export interface AwsClients {
   eventBridge: EventBridgeClient;
 }
 
-let clients: AwsClients | undefined;
-
-export function awsClients(): AwsClients {
-  clients ??= makeClients();
-  return clients;
-}
-
-/** Tests that change the environment between cases start from fresh clients. */
-export function resetAwsClients(): void {
-  clients = undefined;
-}
-
-function makeClients(): AwsClients {
+export function makeAwsClients(): AwsClients {
   const perRegion = <T>(make: (region?: string) => T) => {
     const made = new Map<string, T>();
     return (region?: string): T => {

@@ -1,26 +1,35 @@
 /**
- * The gate a Lambda container (or a CLI run) works with: the compiled policy, the
- * registry client and the decision cache. Built once from the environment and kept
- * across warm invocations, so ECR tokens, KMS keys and verified results are reused.
+ * What a Lambda container (or a CLI run) keeps across invocations, in one object made
+ * once at handler module scope (`const runtime = new Runtime(process.env)`): the config
+ * read from the environment, the AWS clients, the gate (compiled policy, registry
+ * client, decision cache), the KMS key store, and the watchdog's and alerts' memories
+ * (handled tasks, confirmed service claims, the Slack webhook URL). Tests make their
+ * own Runtime instead of resetting module state.
+ *
  * A policy kept in SSM is read again after POLICY_REFRESH_SECONDS, so an edit takes
  * effect without a redeploy; the cache key carries the policy hash, so no answer made
  * under the old policy is served under the new one.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { awsClients, type AwsClients } from './aws.js';
+import type { AlertDeps } from './alerts/index.js';
+import { slackUrlCache } from './alerts/slack.js';
+import { makeAwsClients, type AwsClients } from './aws.js';
+import type { TtlCache } from './core/cache.js';
+import { readConfig, type Config, type Env } from './core/config.js';
 import { logger } from './observability.js';
-import { CoalescingCache } from './policy/cache.js';
 import { compilePolicy, type VerifierFactories } from './policy/compile.js';
-import type { Gate, Outcome } from './policy/decide.js';
-import { loadPolicy, PolicyError, type Env } from './policy/load.js';
+import { outcomeCache, type Gate, type RuleOutcome } from './policy/decide.js';
+import { loadPolicy, PolicyError } from './policy/load.js';
 import { RegistryClient } from './registry/client.js';
 import { baseDirFor, makeKmsKeyStore, realVerifierFactories } from './verify/factories.js';
 import type { KmsKeyStore } from './verify/keys.js';
 import { VerifierError } from './verify/types.js';
+import { HandledTasks } from './watchdog/handled-tasks.js';
+import { confirmedClaimsCache, type ConfirmedClaims } from './watchdog/scope.js';
 
 export interface RuntimeOptions {
-  env?: Env;
+  /** default: real clients made from the SDK's own settings */
   clients?: AwsClients;
   factories?: VerifierFactories;
   /** TEST ONLY: passed to the registry client (e.g. send an ECR host name to loopback) */
@@ -33,71 +42,92 @@ interface Built {
   refreshMs: number;
 }
 
-const outcomes = new CoalescingCache<Outcome>({
-  ttlMs: seconds(process.env.CACHE_TTL_SECONDS, 300) * 1000,
-  maxEntries: 5_000,
-  keep: (o) => o.kind === 'verified',
-});
+export class Runtime {
+  readonly config: Config;
+  readonly clients: AwsClients;
+  /** verified outcomes, kept across policy refreshes (the key carries the policy hash) */
+  readonly outcomes: TtlCache<RuleOutcome>;
+  readonly kmsKeys: KmsKeyStore;
+  /** the watchdog's tasks already dealt with in this container */
+  readonly handledTasks = new HandledTasks();
+  /** service claims ecs:DescribeServices confirmed, so a scale-out costs one call */
+  readonly confirmedClaims: ConfirmedClaims = confirmedClaimsCache();
+  /** the Slack webhook URL read from SSM, for a few minutes */
+  readonly slackUrls: TtlCache<URL> = slackUrlCache();
+  #built: Promise<Built> | undefined;
 
-let built: Promise<Built> | undefined;
-let kmsKeys: KmsKeyStore | undefined;
-
-export async function getGate(options: RuntimeOptions = {}): Promise<Gate> {
-  const current = built ? await built.catch(() => undefined) : undefined;
-  if (current && Date.now() - current.builtAt < current.refreshMs) return current.gate;
-  const next = buildGate(options, current?.gate);
-  built = next;
-  try {
-    return (await next).gate;
-  } catch (e) {
-    if (current) return keepPrevious(current, e);
-    built = undefined; // a bad policy is reported now and read again next time
-    throw e;
+  constructor(
+    env: Env,
+    private readonly options: RuntimeOptions = {},
+  ) {
+    this.config = readConfig(env);
+    this.clients = options.clients ?? makeAwsClients();
+    this.outcomes = outcomeCache(this.config.cacheTtlMs);
+    this.kmsKeys = makeKmsKeyStore(this.clients, this.config.region);
   }
-}
 
-/**
- * A policy that was good a minute ago stays in force when re-reading it fails (SSM
- * throttled, or an edit that does not validate): failing every deployment for that is
- * worse than deciding one more minute under the previous, valid policy. Logged loudly.
- */
-function keepPrevious(current: Built, error: unknown): Gate {
-  logger.error('policy refresh failed: keeping the previous policy in force', { error: error as Error, policyHash: current.gate.policy.hash });
-  built = Promise.resolve({ ...current, builtAt: Date.now() });
-  return current.gate;
-}
-
-/** Tests and the CLI start from a clean slate. */
-export function resetGate(): void {
-  built = undefined;
-  kmsKeys = undefined;
-  outcomes.clear();
-}
-
-async function buildGate(options: RuntimeOptions, previous: Gate | undefined): Promise<Built> {
-  const env = options.env ?? process.env;
-  const clients = options.clients ?? awsClients();
-  const loaded = await loadPolicy(env, () => clients.ssm);
-  const refreshMs = loaded.origin === 'POLICY_PARAMETER' ? seconds(env.POLICY_REFRESH_SECONDS, 60) * 1000 : Infinity;
-  kmsKeys ??= makeKmsKeyStore(clients);
-  const factories =
-    options.factories ??
-    realVerifierFactories({ clients, kmsKeys, baseDir: baseDirFor(loaded.origin, env), trustDir: env.TRUST_DIR || defaultTrustDir() });
-  let policy;
-  try {
-    policy = compilePolicy(loaded, factories);
-  } catch (e) {
-    if (e instanceof VerifierError) throw new PolicyError(`${loaded.origin}: ${e.message}`);
-    throw e;
+  /** The gate for this invocation: built on first use, rebuilt when the policy is due a refresh. */
+  async gate(): Promise<Gate> {
+    const current = this.#built ? await this.#built.catch(() => undefined) : undefined;
+    if (current && Date.now() - current.builtAt < current.refreshMs) return current.gate;
+    const next = this.#build(current?.gate);
+    this.#built = next;
+    try {
+      return (await next).gate;
+    } catch (e) {
+      if (current) return this.#keepPrevious(current, e);
+      this.#built = undefined; // a bad policy is reported now and read again next time
+      throw e;
+    }
   }
-  if (previous && previous.policy.hash === policy.hash) return { gate: previous, builtAt: Date.now(), refreshMs };
-  const registry = new RegistryClient({
-    registries: policy.document.registries,
-    ecrClientFor: (region) => clients.ecrFor(region),
-    requestTimeoutMs: seconds(env.REGISTRY_TIMEOUT_SECONDS, 10) * 1000,
-    ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
-  });
-  return { gate: { policy, registry, cache: outcomes }, builtAt: Date.now(), refreshMs };
+
+  /** What sendAlerts needs: the clients, the channels from the config, the Slack URL cache. */
+  alertDeps(): Omit<AlertDeps, 'timeoutMs'> {
+    const { sns, eventBridge, ssm } = this.clients;
+    return { sns, eventBridge, ssm, channels: this.config.alerts, slackUrls: this.slackUrls, region: this.config.region };
+  }
+
+  /**
+   * A policy that was good a minute ago stays in force when re-reading it fails (SSM
+   * throttled, or an edit that does not validate): failing every deployment for that is
+   * worse than deciding one more minute under the previous, valid policy. Logged loudly.
+   */
+  #keepPrevious(current: Built, error: unknown): Gate {
+    logger.error('policy refresh failed: keeping the previous policy in force', { error: error as Error, policyHash: current.gate.policy.hash });
+    this.#built = Promise.resolve({ ...current, builtAt: Date.now() });
+    return current.gate;
+  }
+
+  async #build(previous: Gate | undefined): Promise<Built> {
+    const { config, clients } = this;
+    const loaded = await loadPolicy(config.policyVariables, () => clients.ssm);
+    const refreshMs = loaded.origin === 'POLICY_PARAMETER' ? config.policyRefreshMs : Infinity;
+    const factories =
+      this.options.factories ??
+      realVerifierFactories({
+        clients,
+        kmsKeys: this.kmsKeys,
+        baseDir: baseDirFor(loaded.origin, config.policyVariables),
+        trustDir: config.trustDir ?? defaultTrustDir(),
+        sigstoreEnv: config.sigstore,
+        ...(config.region ? { region: config.region } : {}),
+      });
+    let policy;
+    try {
+      policy = compilePolicy(loaded, factories);
+    } catch (e) {
+      if (e instanceof VerifierError) throw new PolicyError(`${loaded.origin}: ${e.message}`);
+      throw e;
+    }
+    if (previous && previous.policy.hash === policy.hash) return { gate: previous, builtAt: Date.now(), refreshMs };
+    const registry = new RegistryClient({
+      registries: policy.document.registries,
+      ecrClientFor: (region) => clients.ecrFor(region),
+      requestTimeoutMs: config.registryTimeoutMs,
+      ...(this.options.resolveHost ? { resolveHost: this.options.resolveHost } : {}),
+    });
+    return { gate: { policy, registry, cache: this.outcomes }, builtAt: Date.now(), refreshMs };
+  }
 }
 
 /**
@@ -107,9 +137,4 @@ async function buildGate(options: RuntimeOptions, previous: Gate | undefined): P
 function defaultTrustDir(): string {
   if (existsSync('/opt/trust')) return '/opt/trust';
   return fileURLToPath(new URL('../layers/trust', import.meta.url));
-}
-
-function seconds(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value && Number.isFinite(n) && n > 0 ? n : fallback;
 }

@@ -11,13 +11,14 @@ import {
   EVENT_DETAIL_TYPE,
   EVENT_SOURCE,
   parseAlertBody,
-  resetSlackCache,
   sendAlerts,
+  slackUrlCache,
   severityOf,
   type AlertContext,
   type DecisionEventDetail,
 } from '../src/alerts/index.js';
 import { BODY_MAX_BYTES, clampSubject } from '../src/alerts/message.js';
+import { alertChannels } from '../src/core/config.js';
 import { publishInput } from '../src/alerts/sns.js';
 import { logger } from '../src/observability.js';
 import { REASON_CODES, type Decision, type ReasonCode } from '../src/policy/decision.js';
@@ -58,7 +59,6 @@ beforeEach(() => {
   vi.spyOn(logger, 'error').mockImplementation(((msg: string, extra: Record<string, unknown>) => {
     errors.push([msg, extra]);
   }) as never);
-  resetSlackCache();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -240,7 +240,7 @@ describe('sendAlerts', () => {
     ebMock.reset();
     ssmMock.reset();
   });
-  const deps = (env: Record<string, string>) => ({ sns, eventBridge, ssm, env });
+  const deps = (env: Record<string, string>) => ({ sns, eventBridge, ssm, channels: alertChannels(env) });
 
   it('publishes one SNS message per event with subject, body and filterable attributes', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
@@ -424,7 +424,7 @@ describe('sendAlerts: undelivered alerts are counted', () => {
     ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
     ssmMock.on(GetParameterCommand).rejects(new Error('AccessDenied'));
     let stop = captureEmf();
-    const out = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, env });
+    const out = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, channels: alertChannels(env) });
     let emitted = stop();
     expect(out).toMatchObject({ sns: 'failed', eventBridge: 'failed', slack: 'failed' });
     expect(failures(emitted).sort((a, b) => a.dimensions[0]!.channel!.localeCompare(b.dimensions[0]!.channel!))).toEqual([
@@ -436,7 +436,7 @@ describe('sendAlerts: undelivered alerts are counted', () => {
     snsMock.reset();
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
     stop = captureEmf();
-    const ok = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, env: { ALERT_TOPIC_ARN: TOPIC } });
+    const ok = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC }) });
     emitted = stop();
     expect(ok.sns).toBe('sent');
     expect(failures(emitted)).toEqual([]);
@@ -445,7 +445,7 @@ describe('sendAlerts: undelivered alerts are counted', () => {
   it('counts a channel that ran out of time', async () => {
     snsMock.on(PublishCommand).callsFake(() => new Promise(() => undefined));
     const stop = captureEmf();
-    const out = await sendAlerts([decision()], taskCtx, { sns, env: { ALERT_TOPIC_ARN: TOPIC }, timeoutMs: 20 });
+    const out = await sendAlerts([decision()], taskCtx, { sns, channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC }), timeoutMs: 20 });
     expect(out.sns).toBe('failed');
     expect(failures(stop())).toEqual([counted('sns')]);
   });
@@ -454,7 +454,7 @@ describe('sendAlerts: undelivered alerts are counted', () => {
     const broken = decision();
     Object.defineProperty(broken, 'container', { get: () => { throw new Error('boom'); } });
     const stop = captureEmf();
-    await sendAlerts([broken], taskCtx, { sns, env: { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' } });
+    await sendAlerts([broken], taskCtx, { sns, channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }) });
     expect(failures(stop()).map((f) => f.dimensions[0]!.channel)).toEqual(['sns', 'eventbridge']);
   });
 });
@@ -493,9 +493,10 @@ describe('Slack', () => {
 
   it('posts {text} to the webhook URL read (decrypted) from SSM, once per event, and caches the URL', async () => {
     ssmMock.on(GetParameterCommand, { Name: '/gate/slack', WithDecryption: true }).resolves({ Parameter: { Value: `${base}${secretPath}` } });
-    const env = { SLACK_WEBHOOK_PARAMETER: '/gate/slack' };
-    const first = await sendAlerts([decision({ image: 'x/<script>&' })], taskCtx, { ssm, env });
-    const second = await sendAlerts([decision({ container: 'db' })], taskCtx, { ssm, env });
+    const channels = alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' });
+    const slackUrls = slackUrlCache(); // the container's cache, kept by the Runtime
+    const first = await sendAlerts([decision({ image: 'x/<script>&' })], taskCtx, { ssm, channels, slackUrls });
+    const second = await sendAlerts([decision({ container: 'db' })], taskCtx, { ssm, channels, slackUrls });
     expect([first.slack, second.slack]).toEqual(['sent', 'sent']);
     expect(ssmMock.commandCalls(GetParameterCommand)).toHaveLength(1);
     expect(received).toHaveLength(2);
@@ -512,7 +513,7 @@ describe('Slack', () => {
   it('logs a refused post without the webhook URL', async () => {
     status = 403;
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: `${base}${secretPath}` } });
-    const out = await sendAlerts([decision()], taskCtx, { ssm, env: { SLACK_WEBHOOK_PARAMETER: '/gate/slack' } });
+    const out = await sendAlerts([decision()], taskCtx, { ssm, channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }) });
     expect(out.slack).toBe('failed');
     expect(received).toHaveLength(1);
     const logged = JSON.stringify(errors);
@@ -524,7 +525,7 @@ describe('Slack', () => {
 
   it('refuses a webhook that is not https (except loopback) and never posts it', async () => {
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: 'http://hooks.example.com/services/secret' } });
-    const out = await sendAlerts([decision()], taskCtx, { ssm, env: { SLACK_WEBHOOK_PARAMETER: '/gate/slack' } });
+    const out = await sendAlerts([decision()], taskCtx, { ssm, channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }) });
     expect(out.slack).toBe('failed');
     expect(received).toHaveLength(0);
     expect(JSON.stringify(errors)).toContain('must use https');
@@ -537,7 +538,7 @@ describe('Slack', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: `http://127.0.0.1:${port}${secretPath}` } });
-    const out = await sendAlerts([decision()], taskCtx, { ssm, env: { SLACK_WEBHOOK_PARAMETER: '/gate/slack' } });
+    const out = await sendAlerts([decision()], taskCtx, { ssm, channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }) });
     expect(out.slack).toBe('failed');
     expect(JSON.stringify(errors)).toContain('ECONNREFUSED');
     expect(JSON.stringify(errors)).not.toContain('secret');

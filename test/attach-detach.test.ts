@@ -7,9 +7,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { ECSClient, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { main } from '../src/cli.js';
-import { resetCloudFormation } from '../src/cli/stack.js';
 import { buildEstate, OTHER_HOOK, serveEstate, type Estate } from './support/ecs-estate.js';
 
 const ecs = mockClient(ECSClient);
@@ -22,8 +20,6 @@ let estate: Estate;
 beforeEach(() => {
   ecs.reset();
   cfn.reset();
-  resetAwsClients();
-  resetCloudFormation();
   estate = buildEstate('registry.example.com', [img(1), img(2)], [img(3)]);
   serveEstate(ecs, estate, { throttle: { DescribeServices: 2 } });
   cfn.on(DescribeStacksCommand, { StackName: 'ecs-image-gate' }).resolves({

@@ -9,10 +9,8 @@ import { join } from 'node:path';
 import { ECSClient, ListTasksCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { main } from '../src/cli.js';
 import { MAX_ATTEMPTS } from '../src/cli/ecs.js';
-import { resetGate } from '../src/runtime.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { buildEstate, serveEstate, throttlingError, type Estate, type EstateImage } from './support/ecs-estate.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
@@ -46,8 +44,6 @@ afterAll(async () => {
 });
 beforeEach(() => {
   ecs.reset();
-  resetAwsClients();
-  resetGate();
   proxy.reset();
   estate = buildEstate(proxy.host, signed, unsigned);
   serveEstate(ecs, estate, { throttle: { ListClusters: 1, ListServices: 2, DescribeServices: 1, DescribeServiceRevisions: 1, ListTasks: 2, DescribeTasks: 3 } });
@@ -129,7 +125,6 @@ describe('ecs-image-gate audit', () => {
     expect(r.out.find((l) => l.startsWith('total'))).toMatch(new RegExp(`^total\\s+40\\s+40\\s+${estate.expected.length}\\s+\\d+\\s+${denied}$`));
     expect(r.out).toContainEqual(expect.stringMatching(new RegExp(`^SIGNATURE_MISSING\\s+${denied}$`)));
     expect(r.out.filter((l) => l.includes('DENIED SIGNATURE_MISSING'))).toHaveLength(denied);
-    resetGate();
     const lenient = writePolicy('lenient.yaml', '  - {name: legacy, images: ["nowhere/**"], verifiers: [{type: cosign, publicKeyFile: cosign.pub}]}\n');
     writeFileSync(lenient, (await import('node:fs')).readFileSync(lenient, 'utf8').replace('prefixes:', `repositories: ["${proxy.host}/app/legacy"]\n  prefixes:`));
     const clean = await run(['audit', '--all-clusters', '--policy', lenient]);

@@ -7,9 +7,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import { parse as parseYaml } from 'yaml';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { main } from '../src/cli.js';
-import { resetCloudFormation } from '../src/cli/stack.js';
 
 const cfn = mockClient(CloudFormationClient);
 const ssm = mockClient(SSMClient);
@@ -33,8 +31,6 @@ function stack(name: string, parameters: Record<string, string>) {
 beforeEach(() => {
   cfn.reset();
   ssm.reset();
-  resetAwsClients();
-  resetCloudFormation();
   stack('with-doc', { FailureBehavior: 'LOG_ON_FAILURE', PolicyParameterName: PARAM, CosignPublicKey: '' });
   stack('plain', { FailureBehavior: 'LOG_ON_FAILURE', PolicyParameterName: '', CosignPublicKey: 'PEM', ClusterArns: 'arn:c' });
   ssm.on(GetParameterCommand, { Name: PARAM }).resolves({ Parameter: { Name: PARAM, Type: 'SecureString', Value: POLICY } });

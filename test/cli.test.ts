@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { DescribeServiceRevisionsCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { main } from '../src/cli.js';
-import { resetGate } from '../src/runtime.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -35,8 +33,6 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => reg?.stop());
 beforeEach(() => {
-  resetGate();
-  resetAwsClients();
   ecs.reset();
 });
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
 import { CosignKeyVerifier, SIGNATURE_ANNOTATION } from '../src/verify/cosign.js';
 import { loadPemKey, pemFileKeySource, pemKeySource, verifySignature } from '../src/verify/keys.js';
-import type { Verdict } from '../src/verify/types.js';
+import type { VerifierVerdict } from '../src/verify/types.js';
 import { pushSignatureManifest, type SignatureLayer } from './support/cosign-signer.js';
 import { verifyContext, sha256Digest } from './support/memory-repo.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
@@ -70,7 +70,7 @@ describe.skipIf(!hasFixtures)('real cosign signatures (connaisseur fixtures)', (
   });
   afterAll(async () => reg?.stop());
 
-  function verify(key: string, digest: string): Promise<Verdict> {
+  function verify(key: string, digest: string): Promise<VerifierVerdict> {
     const verifier = new CosignKeyVerifier(pemFileKeySource(keyFile(key)));
     return verifier.verify(verifyContext(client.repository(reg.host, REPO), digest));
   }

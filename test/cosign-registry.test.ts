@@ -10,7 +10,7 @@ import { RegistryClient } from '../src/registry/client.js';
 import { RegistryError, type Descriptor } from '../src/registry/types.js';
 import { CosignKeyVerifier } from '../src/verify/cosign.js';
 import { KmsKeyStore, kmsKeySource, pemKeySource } from '../src/verify/keys.js';
-import type { Verdict } from '../src/verify/types.js';
+import type { VerifierVerdict } from '../src/verify/types.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { verifyContext } from './support/memory-repo.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
@@ -37,7 +37,7 @@ describe('cosign through a real registry', () => {
     return { repo, image: await reg.pushImage(repo, 'v1') };
   }
 
-  function verify(repo: string, digest: string, verifier = new CosignKeyVerifier(pemKeySource(ours.publicKeyPem))): Promise<Verdict> {
+  function verify(repo: string, digest: string, verifier = new CosignKeyVerifier(pemKeySource(ours.publicKeyPem))): Promise<VerifierVerdict> {
     return verifier.verify(verifyContext(client.repository(reg.host, repo), digest));
   }
 

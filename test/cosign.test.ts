@@ -13,7 +13,7 @@ import {
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from '../src/verify/cosign.js';
 import { loadPemKey, pemKeySource, type KeySource } from '../src/verify/keys.js';
-import { VerifierError, type Verdict } from '../src/verify/types.js';
+import { VerifierError, type VerifierVerdict } from '../src/verify/types.js';
 import {
   cosignPayload,
   generateKeyPair,
@@ -41,11 +41,11 @@ function verifierFor(pair: TestKeyPair = ours): CosignKeyVerifier {
   return new CosignKeyVerifier(pemKeySource(pair.publicKeyPem));
 }
 
-function verify(verifier = verifierFor(), digest = image.digest): Promise<Verdict> {
+function verify(verifier = verifierFor(), digest = image.digest): Promise<VerifierVerdict> {
   return verifier.verify(verifyContext(reg.repository(REPO), digest));
 }
 
-function expectFailure(verdict: Verdict, reason: string, detail?: RegExp): void {
+function expectFailure(verdict: VerifierVerdict, reason: string, detail?: RegExp): void {
   expect(verdict.ok).toBe(false);
   if (verdict.ok) return;
   expect(verdict.reason).toBe(reason);

@@ -5,10 +5,9 @@
  * keeps the code; onError: allow admits outages but never forged answers.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { awsClients } from '../src/aws.js';
-import { CoalescingCache } from '../src/policy/cache.js';
+import { makeAwsClients } from '../src/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type Outcome } from '../src/policy/decide.js';
+import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
 import { blocks } from '../src/policy/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
@@ -46,11 +45,11 @@ function gate(extra: Partial<PolicyInput> = {}, timeoutMs = 2_000): Gate {
     },
     'test',
   );
-  const clients = awsClients();
+  const clients = makeAwsClients();
   return {
     policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
     registry: new RegistryClient({ registries: document.registries, requestTimeoutMs: timeoutMs }),
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 10, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 10),
   };
 }
 

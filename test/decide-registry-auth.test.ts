@@ -4,10 +4,9 @@
  * registry client and cosign verifier.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awsClients } from '../src/aws.js';
-import { CoalescingCache } from '../src/policy/cache.js';
+import { makeAwsClients } from '../src/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type Outcome } from '../src/policy/decide.js';
+import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
@@ -34,11 +33,11 @@ describe.each<RegistryAuth>(['none', 'basic', 'token'])('cosign decisions, regis
       { version: 1, registries: reg.settings, rules: [{ name: 'app', images: [`${reg.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }] },
       'test',
     );
-    const clients = awsClients();
+    const clients = makeAwsClients();
     gate = {
       policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
       registry: new RegistryClient({ registries: document.registries }),
-      cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+      cache: outcomeCache(60_000, 100),
     };
   }, 30_000);
   afterAll(async () => reg?.stop());
@@ -67,7 +66,7 @@ describe.each<RegistryAuth>(['none', 'basic', 'token'])('cosign decisions, regis
     const wrong: Gate = {
       policy: { ...gate.policy, document },
       registry: new RegistryClient({ registries: document.registries }),
-      cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+      cache: outcomeCache(60_000, 100),
     };
     const [d] = await decide([{ container: 'web', image: `${reg.host}/app/web:signed`, digest: digests.signed! }], wrong, { deadline: Date.now() + 10_000 });
     expect(d).toMatchObject({ decision: 'deny', reason: 'REGISTRY_AUTH_FAILURE' });

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CoalescingCache } from '../src/policy/cache.js';
 import { compilePolicy, type VerifierFactories } from '../src/policy/compile.js';
-import { decide, type Gate, type Outcome } from '../src/policy/decide.js';
+import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
 import { blocks, decisionLine } from '../src/policy/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
 import { RegistryError, type RepositoryClient } from '../src/registry/types.js';
-import { VerifierError, type Verdict, type Verifier, type VerifyContext } from '../src/verify/types.js';
+import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../src/verify/types.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -17,18 +16,18 @@ class ScriptedVerifier implements Verifier {
   calls: string[] = [];
   constructor(
     readonly description: string,
-    private readonly script: (ctx: VerifyContext) => Promise<Verdict>,
+    private readonly script: (ctx: VerifyContext) => Promise<VerifierVerdict>,
   ) {}
-  verify(ctx: VerifyContext): Promise<Verdict> {
+  verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     this.calls.push(ctx.target.digest);
     return this.script(ctx);
   }
 }
 
-const pass = (by: string) => async (): Promise<Verdict> => ({ ok: true, by });
+const pass = (by: string) => async (): Promise<VerifierVerdict> => ({ ok: true, by });
 const fail =
-  (reason: Extract<Verdict, { ok: false }>['reason'], detail = 'nope') =>
-  async (): Promise<Verdict> => ({ ok: false, reason, detail });
+  (reason: Extract<VerifierVerdict, { ok: false }>['reason'], detail = 'nope') =>
+  async (): Promise<VerifierVerdict> => ({ ok: false, reason, detail });
 
 function gateWith(doc: Partial<PolicyInput>, verifiers: Verifier[], registry?: Partial<RepositoryClient>): Gate {
   const document = validate(
@@ -55,7 +54,7 @@ function gateWith(doc: Partial<PolicyInput>, verifiers: Verifier[], registry?: P
   return {
     policy: compilePolicy({ document, origin: 'test' }, factories),
     registry: { repository: () => registry as RepositoryClient },
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 100),
   };
 }
 
@@ -219,7 +218,7 @@ describe('decide()', () => {
   });
 
   it('answers TIMEOUT when the deadline passes, and never allows', async () => {
-    const hang = new ScriptedVerifier('k', () => new Promise<Verdict>(() => {}));
+    const hang = new ScriptedVerifier('k', () => new Promise<VerifierVerdict>(() => {}));
     const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gateWith({ onError: 'deny' }, [hang]), {
       deadline: Date.now() + 50,
     });

@@ -22,10 +22,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awsClients } from '../src/aws.js';
-import { CoalescingCache } from '../src/policy/cache.js';
+import { makeAwsClients } from '../src/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type Outcome } from '../src/policy/decide.js';
+import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
 import { blocks, ERROR_REASONS, type Decision } from '../src/policy/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
@@ -193,13 +192,13 @@ function gate(setting: Setting): Gate {
     },
     'test',
   );
-  const clients = awsClients();
+  const clients = makeAwsClients();
   return {
     policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
     // a fresh client per decision: each one meets the fault cold (challenge, token, request);
     // the request timeout is the production default, so the decision deadline is what binds
     registry: new RegistryClient({ registries: document.registries, requestTimeoutMs: 10_000 }),
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 10, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 10),
   };
 }
 

@@ -9,10 +9,9 @@
  * through decide(), the real cosign verifier and a real docker-registry.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { awsClients } from '../src/aws.js';
-import { CoalescingCache } from '../src/policy/cache.js';
+import { makeAwsClients } from '../src/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type ImageInput, type Outcome } from '../src/policy/decide.js';
+import { decide, type Gate, type ImageInput, outcomeCache } from '../src/policy/decide.js';
 import { blocks } from '../src/policy/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
@@ -67,11 +66,11 @@ function gate(extra: Partial<PolicyInput> = {}): Gate {
     },
     'test',
   );
-  const clients = awsClients();
+  const clients = makeAwsClients();
   return {
     policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
     registry: new RegistryClient({ registries: document.registries, requestTimeoutMs: 2_000 }),
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 10, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 10),
   };
 }
 

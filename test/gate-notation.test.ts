@@ -10,15 +10,20 @@ import { DescribeServiceRevisionsCommand, ECSClient } from '@aws-sdk/client-ecs'
 import { GetRevocationStatusCommand, SignerClient } from '@aws-sdk/client-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
+import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { logger } from '../src/observability.js';
 import type { Descriptor } from '../src/registry/types.js';
-import { resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 import { loadSignerRoots } from '../src/verify/aws-signer.js';
 import { makeTrustStore, policy as trustPolicy } from './support/notation-context.js';
 import { EMPTY, SIG_TYPE, key, makeChain, pem, signJws, signatureManifest } from './support/notation-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
+
+/** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */
+let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+function startContainer(): void {
+  lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+}
 
 const ecs = mockClient(ECSClient);
 const signer = mockClient(SignerClient);
@@ -85,8 +90,7 @@ beforeEach(() => {
       },
     ],
   });
-  resetGate();
-  resetAwsClients();
+  startContainer();
 });
 afterEach(() => {
   warn.mockRestore();

@@ -9,7 +9,6 @@
 import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_KEY } from '../src/deployment/hook.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { hookEvent, setupHookHarness } from './support/hook-harness.js';
 
 const h = setupHookHarness();
@@ -37,7 +36,7 @@ function slow<T>(value: T): () => Promise<T> {
 
 /** The hook's answer, provided it came before any stalled ECS call answered. */
 async function answerFirst(event: Record<string, unknown>, context: ReturnType<typeof h.context>) {
-  const first = await Promise.race([lifecycleHook(event, context), ecsAnswered]);
+  const first = await Promise.race([h.hook(event, context), ecsAnswered]);
   if (first === 'ECS answered first') throw new Error('the hook waited for the stalled ECS call');
   return first;
 }
@@ -101,7 +100,7 @@ describe('the other ECS calls', () => {
     h.revision([{ containerName: 'web', image: h.ref('in-time') }]);
     h.taskDefinition([{ name: 'web' }]);
     h.ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [] });
-    expect(await lifecycleHook(hookEvent({ stage: 'PRODUCTION_TRAFFIC_SHIFT' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(hookEvent({ stage: 'PRODUCTION_TRAFFIC_SHIFT' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     const calls = h.ecs.calls();
     expect(calls).toHaveLength(3);
     for (const call of calls) {

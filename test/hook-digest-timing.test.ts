@@ -8,7 +8,6 @@
 import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { hookEvent, setupHookHarness, taskDefinitionArn } from './support/hook-harness.js';
 
 const h = setupHookHarness();
@@ -20,7 +19,7 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     const digest = await h.push('pre-signed', true);
     h.revision([{ containerName: 'web', image: h.ref('pre-signed') }]);
     h.taskDefinition([{ name: 'web' }]);
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     const line = h.logged().find((l) => l.startsWith('web: '));
     expect(line).toContain(`@${digest} ALLOWED VERIFIED`);
     expect(line).toContain('digest resolved by the gate from tag pre-signed at the registry, not reported by ECS');
@@ -34,7 +33,7 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     const digest = await h.push('pre-unsigned', false);
     h.revision([{ containerName: 'web', image: h.ref('pre-unsigned') }]);
     h.taskDefinition([{ name: 'web', versionConsistency: 'enabled' }]);
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes(`@${digest} DENIED SIGNATURE_MISSING`) && l.includes('resolved by the gate'))).toBe(true);
     expect(h.sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
@@ -43,10 +42,10 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     const digest = await h.push('established', true);
     h.revision([{ containerName: 'web', image: h.ref('established') }]);
     h.taskDefinition([{ name: 'web' }]);
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     h.ecs.reset();
     h.revision([{ containerName: 'web', image: h.ref('established'), imageDigest: digest }]);
-    expect(await lifecycleHook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(h.ecs.commandCalls(DescribeTaskDefinitionCommand)).toHaveLength(0);
     const line = h.logged().filter((l) => l.startsWith('web: ')).at(-1);
     expect(line).toContain(`@${digest} ALLOWED VERIFIED`);
@@ -57,12 +56,12 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     const signed = await h.push('moving', true);
     h.revision([{ containerName: 'web', image: h.ref('moving') }]);
     h.taskDefinition([{ name: 'web' }]);
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     const moved = await h.push('moving', false);
     expect(moved).not.toBe(signed);
     h.ecs.reset();
     h.revision([{ containerName: 'web', image: h.ref('moving'), imageDigest: moved }]); // what ECS pulled
-    expect(await lifecycleHook(post, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes(`@${moved} DENIED SIGNATURE_MISSING`))).toBe(true);
   });
 
@@ -70,7 +69,7 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     const signed = await h.push('ecs-pinned', true);
     await h.push('ecs-pinned', false); // the tag moved; ECS pinned the signed digest before
     h.revision([{ containerName: 'web', image: h.ref('ecs-pinned'), imageDigest: signed }]);
-    expect(await lifecycleHook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
   });
 });
 
@@ -79,7 +78,7 @@ describe('versionConsistency: disabled', () => {
     await h.push('floating', true);
     h.revision([{ containerName: 'web', image: h.ref('floating') }]);
     h.taskDefinition([{ name: 'web', versionConsistency: 'disabled' }]);
-    expect(await lifecycleHook(post, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes('DENIED DIGEST_MISSING') && l.includes('versionConsistency is disabled for this container'))).toBe(true);
   });
 
@@ -88,7 +87,7 @@ describe('versionConsistency: disabled', () => {
     h.configure({ POLICY: h.policy({ resolveTags: true }) });
     h.revision([{ containerName: 'web', image: h.ref('floating-ok') }]);
     h.taskDefinition([{ name: 'web', versionConsistency: 'disabled' }]);
-    expect(await lifecycleHook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(h.ecs.commandCalls(DescribeTaskDefinitionCommand)).toHaveLength(0);
   });
 
@@ -100,7 +99,7 @@ describe('versionConsistency: disabled', () => {
       { containerName: 'sidecar', image: h.ref('sib-b') },
     ]);
     h.taskDefinition([{ name: 'web' }, { name: 'sidecar', versionConsistency: 'disabled' }]);
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.startsWith('web: ') && l.includes('ALLOWED VERIFIED'))).toBe(true);
     expect(h.logged().some((l) => l.startsWith('sidecar: ') && l.includes('DENIED DIGEST_MISSING'))).toBe(true);
   });
@@ -109,7 +108,7 @@ describe('versionConsistency: disabled', () => {
     await h.push('td-unknown', true);
     h.revision([{ containerName: 'web', image: h.ref('td-unknown') }]);
     h.ecs.on(DescribeTaskDefinitionCommand).rejects(Object.assign(new Error('User is not authorized to perform: ecs:DescribeTaskDefinition'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     const line = h.logged().find((l) => l.startsWith('web: '));
     expect(line).toContain('ALLOWED VERIFIED');
     expect(line).toContain('versionConsistency unknown: ecs:DescribeTaskDefinition');
@@ -120,7 +119,7 @@ describe('versionConsistency: disabled', () => {
     await h.push('td-unknown-unsigned', false);
     h.revision([{ containerName: 'web', image: h.ref('td-unknown-unsigned') }]);
     h.ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: 'x' } } as never);
-    expect(await lifecycleHook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 });
 
@@ -130,7 +129,7 @@ describe('stages', () => {
     async (stage) => {
       const digest = await h.push(`stage-${stage.toLowerCase()}`, false);
       h.revision([{ containerName: 'web', image: h.ref(`stage-${stage.toLowerCase()}`), imageDigest: digest }]);
-      expect(await lifecycleHook(hookEvent({ stage }), h.context())).toEqual({ hookStatus: 'FAILED' });
+      expect(await h.hook(hookEvent({ stage }), h.context())).toEqual({ hookStatus: 'FAILED' });
       expect(h.ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(1);
       expect(h.logged().some((l) => l.includes('DENIED SIGNATURE_MISSING'))).toBe(true);
     },
@@ -139,6 +138,6 @@ describe('stages', () => {
   it('admits a signed revision at an unknown stage', async () => {
     const digest = await h.push('stage-future-signed', true);
     h.revision([{ containerName: 'web', image: h.ref('stage-future-signed'), imageDigest: digest }]);
-    expect(await lifecycleHook(hookEvent({ stage: 'SOME_NEW_STAGE' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(hookEvent({ stage: 'SOME_NEW_STAGE' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
   });
 });

@@ -6,7 +6,6 @@
 import { DescribeServiceRevisionsCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it, vi } from 'vitest';
 import { ATTEMPT_KEY } from '../src/deployment/hook.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { logger } from '../src/observability.js';
 import { hookEvent, revisionArn, setupHookHarness } from './support/hook-harness.js';
 
@@ -22,7 +21,7 @@ describe('exactly the revision asked for', () => {
   it('an answer carrying only another, signed revision does not admit the one asked for: FAILED, no registry call', async () => {
     const signed = await h.push('exact-signed', true);
     answer({ serviceRevisions: [{ serviceRevisionArn: OTHER, containerImages: [{ containerName: 'web', image: h.ref('exact-signed'), imageDigest: signed }] }], failures: [] });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes(`answered about another (${OTHER})`))).toBe(true);
     expect(h.logged().some((l) => l.includes('ALLOWED'))).toBe(false);
   });
@@ -30,14 +29,14 @@ describe('exactly the revision asked for', () => {
   it('the same answer with onError: allow is still FAILED (nobody verified what will run)', async () => {
     h.configure({ POLICY: h.policy({ onError: 'allow' }) });
     answer({ serviceRevisions: [{ serviceRevisionArn: OTHER, containerImages: [{ containerName: 'web', image: h.ref('a'), imageDigest: `sha256:${'a'.repeat(64)}` }] }] });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('in audit mode it is SUCCEEDED, and logged as a POLICY_ERROR', async () => {
     h.configure({ POLICY: h.policy({ mode: 'audit' }) });
     const error = vi.spyOn(logger, 'error');
     answer({ serviceRevisions: [{ serviceRevisionArn: OTHER, containerImages: [] }] });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(error.mock.calls.some((c) => (c[1] as { reason?: string })?.reason === 'POLICY_ERROR')).toBe(true);
   });
 
@@ -50,21 +49,21 @@ describe('exactly the revision asked for', () => {
         { serviceRevisionArn: revisionArn(), containerImages: [{ containerName: 'web', image: h.ref('several-unsigned'), imageDigest: unsigned }] },
       ],
     });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes(`@${unsigned} DENIED SIGNATURE_MISSING`))).toBe(true);
   });
 
   it('a revision ECS reports MISSING (not visible yet) is waited for, then FAILED', async () => {
     h.configure({ POLICY: h.policy(), HOOK_MAX_RETRIES: '1', HOOK_RETRY_DELAY_SECONDS: '10' });
     answer({ serviceRevisions: [], failures: [{ arn: revisionArn(), reason: 'MISSING' }] });
-    const first = await lifecycleHook(event, h.context());
+    const first = await h.hook(event, h.context());
     expect(first).toEqual({ hookStatus: 'IN_PROGRESS', callBackDelay: 10, hookDetails: { [ATTEMPT_KEY]: 1 } });
-    expect(await lifecycleHook(hookEvent({ hookDetails: first.hookDetails! }), h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(hookEvent({ hookDetails: first.hookDetails! }), h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('another failure reason for it is FAILED at once', async () => {
     answer({ serviceRevisions: [], failures: [{ arn: revisionArn(), reason: 'INVALID', detail: 'bad ARN' }] });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes('INVALID (bad ARN)'))).toBe(true);
   });
 });
@@ -79,7 +78,7 @@ describe('wrongly shaped answers are sentences, and FAILED in enforce mode', () 
   ])('%s', async (_, fields, sentence) => {
     const error = vi.spyOn(logger, 'error');
     answer({ serviceRevisions: [{ serviceRevisionArn: revisionArn(), ...fields }] });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     const logged = error.mock.calls.map((c) => ({ message: String(c[0]), fields: c[1] as Record<string, unknown> }));
     const line = logged.find((l) => l.message.includes(sentence));
     expect(line, JSON.stringify(logged.map((l) => l.message))).toBeDefined();
@@ -95,7 +94,7 @@ describe('wrongly shaped answers are sentences, and FAILED in enforce mode', () 
   ])('%s', async (_, body) => {
     const error = vi.spyOn(logger, 'error');
     answer(body);
-    const got = await lifecycleHook(event, h.context());
+    const got = await h.hook(event, h.context());
     expect(['FAILED', 'IN_PROGRESS']).toContain(got.hookStatus);
     expect(error.mock.calls.every((c) => !(c[1] as { error?: unknown })?.error)).toBe(true);
   });
@@ -104,13 +103,13 @@ describe('wrongly shaped answers are sentences, and FAILED in enforce mode', () 
     h.configure({ POLICY: h.policy({ onError: 'allow' }), HOOK_MAX_RETRIES: '0' });
     h.ecs.on(DescribeServiceRevisionsCommand).rejects(new TypeError("Cannot read properties of undefined (reading 'map')"));
     const error = vi.spyOn(logger, 'error');
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(error.mock.calls.some((c) => (c[1] as { reason?: string })?.reason === 'INTERNAL_ERROR')).toBe(true);
   });
 
   it('audit mode answers SUCCEEDED for a wrongly shaped answer', async () => {
     h.configure({ POLICY: h.policy({ mode: 'audit' }) });
     answer({ serviceRevisions: [{ serviceRevisionArn: revisionArn(), containerImages: 'x' }] });
-    expect(await lifecycleHook(event, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
   });
 });

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand } from '@aws-sdk/client-ecs';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { deploymentArn, hookEvent, revisionArn, setupHookHarness } from './support/hook-harness.js';
 
 const h = setupHookHarness();
@@ -37,7 +36,7 @@ describe('a rollback confirmed by ECS', () => {
   ])('is answered SUCCEEDED without asking for the revision or the registry (%s)', async (_, fields) => {
     deployment(fields);
     await unsignedRevision();
-    expect(await lifecycleHook(rollbackEvent, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(rollbackEvent, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(h.ecs.commandCalls(DescribeServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([{ serviceDeploymentArns: [deploymentArn()] }]);
     expect(h.ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(0);
     expect(h.sns.commandCalls(PublishCommand)).toHaveLength(0);
@@ -49,53 +48,53 @@ describe('not a rollback: verified like any stage', () => {
   it('target at weight 0 in a deployment that is IN_PROGRESS (a LINEAR/CANARY step): unsigned → FAILED', async () => {
     deployment({ status: 'IN_PROGRESS' });
     await unsignedRevision();
-    expect(await lifecycleHook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes('DENIED SIGNATURE_MISSING'))).toBe(true);
   });
 
   it('the sample rollback event when ECS says the deployment is not rolling back: unsigned → FAILED', async () => {
     deployment({ status: 'IN_PROGRESS' });
     await unsignedRevision();
-    expect(await lifecycleHook(rollbackEvent, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(rollbackEvent, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('a rollback object for another revision is not a confirmation', async () => {
     deployment({ status: 'IN_PROGRESS', rollback: { serviceRevisionArn: OLD_REVISION } });
     await unsignedRevision();
-    expect(await lifecycleHook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('an answer about another deployment is not a confirmation', async () => {
     deployment({ status: 'ROLLBACK_IN_PROGRESS' }, deploymentArn('demo-cluster', 'other'));
     await unsignedRevision();
-    expect(await lifecycleHook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('DescribeServiceDeployments failing (e.g. no permission) verifies: the safe default', async () => {
     h.ecs.on(DescribeServiceDeploymentsCommand).rejects(Object.assign(new Error('not authorized to perform ecs:DescribeServiceDeployments'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
     await unsignedRevision();
-    expect(await lifecycleHook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes('not a rollback, verifying') && l.includes('not authorized'))).toBe(true);
   });
 
   it('a wrongly shaped answer verifies', async () => {
     h.ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: 'x' } as never);
     await unsignedRevision();
-    expect(await lifecycleHook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('a signed revision at a traffic-shift step is SUCCEEDED after verification', async () => {
     deployment({ status: 'IN_PROGRESS' });
     const digest = await h.push('rb-signed', true);
     h.revision([{ containerName: 'web', image: h.ref('rb-signed'), imageDigest: digest }]);
-    expect(await lifecycleHook(weightZero, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(h.ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(1);
   });
 
   it('an event without a service-deployment resourceArn cannot be a confirmed rollback', async () => {
     await unsignedRevision();
     const { resourceArn: _, ...withoutArn } = rollbackEvent;
-    expect(await lifecycleHook(withoutArn, h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(await h.hook(withoutArn, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.ecs.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(0);
   });
 });

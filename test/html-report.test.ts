@@ -13,10 +13,8 @@ import { promisify } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { main } from '../src/cli.js';
 import { escapeHtml } from '../src/cli/html-report.js';
-import { resetGate } from '../src/runtime.js';
 import { buildEstate, serveEstate, type Estate } from './support/ecs-estate.js';
 
 const run = promisify(execFile);
@@ -59,8 +57,6 @@ function visibleText(dom: string): string {
 
 beforeAll(async () => {
   chromiumBinary(); // fail first, with the install command
-  resetAwsClients();
-  resetGate();
   estate = buildEstate(HOST, [img(1), img(2)], [img(3)]);
   // a value nobody should trust as markup: ECS names come from whoever deploys
   estate.tasks.get('batch')!.find((t) => t.taskArn!.endsWith('/job-5'))!.containers![0]!.name = HOSTILE; // job-5 is unsigned

@@ -7,13 +7,18 @@ import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, Des
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { ATTEMPT_KEY } from '../src/deployment/hook.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
+import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { logger } from '../src/observability.js';
-import { resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
+
+/** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */
+let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+function startContainer(): void {
+  lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+}
 
 const ecs = mockClient(ECSClient);
 const sns = mockClient(SNSClient);
@@ -48,8 +53,7 @@ const saved = { ...process.env };
 function configure(env: Record<string, string>): void {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
   Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ALERT_TOPIC_ARN: TOPIC }, env);
-  resetGate();
-  resetAwsClients();
+  startContainer();
 }
 
 function policy(extra: Record<string, unknown> = {}): string {

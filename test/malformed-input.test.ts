@@ -12,12 +12,21 @@ import { readFileSync } from 'node:fs';
 import { DescribeServiceRevisionsCommand, DescribeTasksCommand, ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
-import { taskStateChange } from '../src/handlers/task-state-change.js';
+import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
+import { makeTaskStateChange } from '../src/handlers/task-state-change.js';
 import { logger } from '../src/observability.js';
-import { resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 import { generateKeyPair } from './support/cosign-signer.js';
+
+/** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */
+let runtime = new Runtime(process.env);
+let lifecycleHook = makeLifecycleHook(runtime);
+let taskStateChange = makeTaskStateChange(runtime);
+function startContainer(): void {
+  runtime = new Runtime(process.env);
+  lifecycleHook = makeLifecycleHook(runtime);
+  taskStateChange = makeTaskStateChange(runtime);
+}
 
 const ecs = mockClient(ECSClient);
 const context = { getRemainingTimeInMillis: () => 30_000 };
@@ -40,8 +49,7 @@ const saved = { ...process.env };
 function configure(policy: string): void {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
   Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', POLICY: policy });
-  resetGate();
-  resetAwsClients();
+  startContainer();
 }
 
 let logged: Record<'error' | 'warn' | 'info', unknown[][]>;
@@ -59,7 +67,7 @@ afterEach(() => {
   vi.restoreAllMocks();
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
   Object.assign(process.env, saved);
-  resetGate();
+  startContainer();
 });
 
 /** exactly one error line, readable: short, one line, no stack frames */

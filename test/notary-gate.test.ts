@@ -12,16 +12,21 @@ import { DescribeServiceRevisionsCommand, ECSClient } from '@aws-sdk/client-ecs'
 import { GetRevocationStatusCommand, SignerClient } from '@aws-sdk/client-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
+import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { logger } from '../src/observability.js';
 import type { Descriptor } from '../src/registry/types.js';
-import { resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 import { Certificate } from '../src/verify/notation/x509.js';
 import { makeTrustStore, policy as trustPolicy } from './support/notation-context.js';
 import { EMPTY, SIG_TYPE, key, makeChain, pem, signJws, signatureManifest } from './support/notation-signer.js';
 import { startRevocationServer, type RevocationServer } from './support/pki-revocation.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
+
+/** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */
+let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+function startContainer(): void {
+  lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+}
 
 const ecs = mockClient(ECSClient);
 const signer = mockClient(SignerClient);
@@ -89,8 +94,7 @@ beforeEach(() => {
       { name: 'notation', images: [`${reg.host}/app/web`], verifiers: [{ type: 'notation', trustPolicy: trustPolicy({ trustStores: ['ca:gate'] }), trustStore: store }] },
     ],
   });
-  resetGate();
-  resetAwsClients();
+  startContainer();
 });
 afterEach(() => {
   warn.mockRestore();
@@ -119,7 +123,7 @@ describe('REVOCATION_UNKNOWN in the deployment gate', () => {
       registries: { [reg.host]: { insecure: true } },
       rules: [{ name: 'signer', images: [`${reg.host}/app/web`], verifiers: [{ type: 'aws-signer', signingProfiles: [PROFILE], trustStore: signerRoots }] }],
     });
-    resetGate();
+    startContainer();
     signer.on(GetRevocationStatusCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
     revision('signer');
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'FAILED' });

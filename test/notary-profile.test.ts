@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Descriptor } from '../src/registry/types.js';
 import { createNotationVerifier } from '../src/verify/notation/verifier.js';
-import type { Verdict } from '../src/verify/types.js';
+import type { VerifierVerdict } from '../src/verify/types.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
 import { EKU, KU, SUBJECT, der, digestOf, key, makeCert, makeChain, pem, signCose, signJws, type CertSpec, type EnvelopeSpec } from './support/notation-signer.js';
@@ -29,7 +29,7 @@ const FORMATS = [
 type Format = (typeof FORMATS)[number];
 
 /** Verify one signature under a strict policy; `tsa: true` also verifies its timestamp. */
-async function verify(envelope: Buffer, mediaType: string, opts: { tsa?: boolean } = {}): Promise<Verdict> {
+async function verify(envelope: Buffer, mediaType: string, opts: { tsa?: boolean } = {}): Promise<VerifierVerdict> {
   const repo = new MemoryRepo();
   attachSignature(repo, TARGET, envelope, mediaType);
   const v = createNotationVerifier({ type: 'notation', trustPolicy: policy({ trustStores: opts.tsa ? ['ca:mine', 'tsa:tsa'] : ['ca:mine'] }), trustStore: STORE }, { baseDir: '/' });

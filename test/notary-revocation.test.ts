@@ -8,7 +8,7 @@ import type { Descriptor } from '../src/registry/types.js';
 import { RevocationChecker } from '../src/verify/notation/revocation.js';
 import { createNotationVerifier } from '../src/verify/notation/verifier.js';
 import { Certificate } from '../src/verify/notation/x509.js';
-import { VerifierError, type Verdict } from '../src/verify/types.js';
+import { VerifierError, type VerifierVerdict } from '../src/verify/types.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
 import { digestOf, key, makeChain, pem, signJws, type IssuedCert } from './support/notation-signer.js';
@@ -48,7 +48,7 @@ interface Run {
   checker?: RevocationChecker;
 }
 
-async function run(opts: Run = {}): Promise<{ verdict: Verdict; logs: Array<Record<string, unknown>> }> {
+async function run(opts: Run = {}): Promise<{ verdict: VerifierVerdict; logs: Array<Record<string, unknown>> }> {
   const repo = new MemoryRepo();
   attachSignature(repo, TARGET, opts.envelope ?? signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: chain.chain }), 'application/jose+json');
   const logs: Array<Record<string, unknown>> = [];

@@ -7,12 +7,17 @@ import { readFileSync } from 'node:fs';
 import { DescribeServiceRevisionsCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
-import { lifecycleHook } from '../src/handlers/lifecycle-hook.js';
+import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { logDecisions, logger } from '../src/observability.js';
 import type { Decision } from '../src/policy/decision.js';
-import { resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 import { captureEmf } from './support/emf.js';
+
+/** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */
+let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+function startContainer(): void {
+  lifecycleHook = makeLifecycleHook(new Runtime(process.env));
+}
 
 const DIGEST = `sha256:${'cd34'.repeat(16)}`;
 const IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0';
@@ -49,8 +54,7 @@ describe('decision log lines: the ECS service is ecsService, never Powertools\' 
       AWS_SECRET_ACCESS_KEY: 'test',
       POLICY: JSON.stringify({ version: 1, allow: { prefixes: ['public.ecr.aws/aws-observability/'] } }),
     });
-    resetGate();
-    resetAwsClients();
+    startContainer();
   });
   afterEach(() => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

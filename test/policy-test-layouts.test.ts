@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { OciLayoutRepository } from '../src/registry/oci-layout.js';
 import { MEDIA_TYPES, RegistryError } from '../src/registry/types.js';
-import { resetGate } from '../src/runtime.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { LayoutWriter } from './support/oci-layout.js';
 
@@ -55,7 +54,6 @@ beforeAll(async () => {
     ].join('\n'),
   );
 });
-beforeEach(() => resetGate());
 
 async function run(argv: string[]) {
   const out: string[] = [];

@@ -6,17 +6,14 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resetAwsClients } from '../src/aws.js';
 import { PolicyError } from '../src/policy/load.js';
-import { getGate, resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 
 const ssm = mockClient(SSMClient);
 const doc = (mode: string) => JSON.stringify({ version: 1, mode, allow: { repositories: ['docker.io/library/busybox'] } });
 
 beforeEach(() => {
   ssm.reset();
-  resetGate();
-  resetAwsClients();
   vi.useFakeTimers({ toFake: ['Date'] });
 });
 afterEach(() => vi.useRealTimers());
@@ -25,8 +22,9 @@ describe('runtime gate', () => {
   it('builds once and reuses the gate while the policy is fresh', async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: doc('enforce') } });
     const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
-    const a = await getGate({ env });
-    const b = await getGate({ env });
+    const runtime = new Runtime(env);
+    const a = await runtime.gate();
+    const b = await runtime.gate();
     expect(a).toBe(b);
     expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
   });
@@ -34,9 +32,10 @@ describe('runtime gate', () => {
   it('reads SSM again after the refresh interval and switches to an edited policy with a new hash', async () => {
     ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).resolves({ Parameter: { Value: doc('audit') } });
     const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
-    const before = await getGate({ env });
+    const runtime = new Runtime(env);
+    const before = await runtime.gate();
     vi.setSystemTime(Date.now() + 61_000);
-    const after = await getGate({ env });
+    const after = await runtime.gate();
     expect(after.policy.document.mode).toBe('audit');
     expect(after.policy.hash).not.toBe(before.policy.hash);
     expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
@@ -45,18 +44,20 @@ describe('runtime gate', () => {
   it('keeps the previous policy when a refresh fails, and reports a first failure', async () => {
     ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).rejects(new Error('ThrottlingException'));
     const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
-    const before = await getGate({ env });
+    const runtime = new Runtime(env);
+    const before = await runtime.gate();
     vi.setSystemTime(Date.now() + 61_000);
-    expect(await getGate({ env })).toBe(before);
+    expect(await runtime.gate()).toBe(before);
 
-    resetGate();
-    await expect(getGate({ env })).rejects.toBeInstanceOf(PolicyError);
+    // a new container (a cold start) has no previous policy to keep
+    await expect(new Runtime(env).gate()).rejects.toBeInstanceOf(PolicyError);
   });
 
   it('never re-reads a policy given inline or as a file', async () => {
     const env = { POLICY: doc('enforce'), POLICY_REFRESH_SECONDS: '1' };
-    const a = await getGate({ env });
+    const runtime = new Runtime(env);
+    const a = await runtime.gate();
     vi.setSystemTime(Date.now() + 3_600_000);
-    expect(await getGate({ env })).toBe(a);
+    expect(await runtime.gate()).toBe(a);
   });
 });

@@ -12,7 +12,7 @@ import { RegistryClient } from '../src/registry/client.js';
 import type { Descriptor } from '../src/registry/types.js';
 import { pemKeySource } from '../src/verify/keys.js';
 import { createCosignVerifier } from '../src/verify/cosign/factory.js';
-import type { Verdict } from '../src/verify/types.js';
+import type { VerifierVerdict } from '../src/verify/types.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { verifyContext } from './support/memory-repo.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './support/registry.js';
@@ -56,7 +56,7 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
     return createCosignVerifier({ type: 'cosign', publicKey: pem, trustedRoot: rootFile, ...extra }, { path: (p) => p, keySource: () => pemKeySource(pem) });
   }
 
-  function verify(verifier: ReturnType<typeof keyless>, repo: string, digest: string, c = client): Promise<Verdict> {
+  function verify(verifier: ReturnType<typeof keyless>, repo: string, digest: string, c = client): Promise<VerifierVerdict> {
     return verifier.verify(verifyContext(c.repository(reg.host, repo), digest));
   }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision, ReasonCode } from '../src/policy/decision.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
-import { serviceClaim, taskScopeFrom } from '../src/watchdog/scope.js';
+import { taskScopeFrom } from '../src/core/config.js';
+import { serviceClaim } from '../src/watchdog/scope.js';
 import { STOP_REASON_MAX, stopReason } from '../src/watchdog/stop-reason.js';
 import { parseTaskEvent, TaskEventError, taskFamily, whyIgnored } from '../src/watchdog/task-event.js';
 

@@ -19,18 +19,16 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseAlertBody, type DecisionEventDetail } from '../src/alerts/index.js';
-import { awsClients, resetAwsClients } from '../src/aws.js';
-import { handler, makeTaskStateChange } from '../src/handlers/task-state-change.js';
+import { makeAwsClients } from '../src/aws.js';
+import { lambdaHandler, makeTaskStateChange } from '../src/handlers/task-state-change.js';
 import { logger } from '../src/observability.js';
-import { CoalescingCache } from '../src/policy/cache.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import type { Gate, Outcome } from '../src/policy/decide.js';
+import { outcomeCache, type Gate } from '../src/policy/decide.js';
 import { PolicyError } from '../src/policy/load.js';
 import { policySchema, type PolicyInput } from '../src/policy/schema.js';
-import { resetGate } from '../src/runtime.js';
+import { Runtime } from '../src/runtime.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
-import { resetConfirmedClaims } from '../src/watchdog/scope.js';
 import { StopTaskFailed, type WatchSummary } from '../src/watchdog/watch-task.js';
 import { generateKeyPair, signImage, type TestKeyPair } from './support/cosign-signer.js';
 import { MemoryRegistry } from './support/memory-repo.js';
@@ -71,11 +69,13 @@ function policy(over: Partial<PolicyInput> = {}): PolicyInput {
   };
 }
 
+const clients = makeAwsClients();
+
 function gateFor(input: PolicyInput): Gate {
   const document = policySchema.parse(input);
   const compiled = compilePolicy(
     { document, origin: 'test' },
-    realVerifierFactories({ clients: awsClients(), kmsKeys: makeKmsKeyStore(awsClients()), baseDir: process.cwd() }),
+    realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }),
   );
   return {
     policy: compiled,
@@ -86,7 +86,7 @@ function gateFor(input: PolicyInput): Gate {
         return reg.repository(repository);
       },
     },
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 100),
   };
 }
 
@@ -104,18 +104,16 @@ const env = { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' };
 
 function watchdog(opts: { policy?: PolicyInput; env?: Record<string, string>; handled?: HandledTasks; getGate?: () => Promise<Gate> } = {}) {
   const gate = gateFor(opts.policy ?? policy());
-  return makeTaskStateChange({
+  return makeTaskStateChange(new Runtime({ ...env, ...opts.env }), {
     getGate: opts.getGate ?? (async () => gate),
     ecs,
     alertDeps: { sns, eventBridge, ssm },
     handled: opts.handled ?? new HandledTasks(),
-    env: { ...env, ...opts.env },
   });
 }
 
 let logged: { error: unknown[][]; warn: unknown[][] };
 beforeEach(() => {
-  resetConfirmedClaims();
   ecsMock.reset();
   snsMock.reset();
   ebMock.reset();
@@ -535,8 +533,6 @@ describe('the Lambda handler (middy), configured from the environment', () => {
   const saved = { ...process.env };
   afterEach(() => {
     process.env = { ...saved };
-    resetGate();
-    resetAwsClients();
   });
 
   it('runs an event with a fake Lambda context, as `invoke task` and the demo do', async () => {
@@ -553,8 +549,6 @@ describe('the Lambda handler (middy), configured from the environment', () => {
       // no registry needed: the signed digest is allow-listed, anything else matches no rule
       POLICY: JSON.stringify({ version: 1, mode: 'enforce', unmatched: 'deny', allow: { digests: [signed] } }),
     };
-    resetGate();
-    resetAwsClients();
     const lambdaContext = {
       functionName: 'ecs-image-gate-TaskWatchdog',
       functionVersion: '$LATEST',
@@ -569,6 +563,8 @@ describe('the Lambda handler (middy), configured from the environment', () => {
       fail: () => undefined,
       succeed: () => undefined,
     };
+    // a fresh container on this environment, as Lambda starts one: the module's own handler read it at import
+    const handler = lambdaHandler(new Runtime(process.env));
     try {
       const allowed = (await handler(loadEvent('task-standalone-signed'), lambdaContext)) as WatchSummary;
       expect(allowed.action).toBe('allowed');

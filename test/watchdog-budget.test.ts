@@ -14,18 +14,18 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { awsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/aws.js';
 import { makeTaskStateChange } from '../src/handlers/task-state-change.js';
+import { Runtime } from '../src/runtime.js';
+import { confirmedClaimsCache } from '../src/watchdog/scope.js';
 import { logger } from '../src/observability.js';
-import { CoalescingCache } from '../src/policy/cache.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import type { Gate, Outcome } from '../src/policy/decide.js';
+import { outcomeCache, type Gate } from '../src/policy/decide.js';
 import type { Decision } from '../src/policy/decision.js';
 import { policySchema } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
-import { resetConfirmedClaims } from '../src/watchdog/scope.js';
 import { AFTER_DECIDE_MS, StopTaskFailed, watchTask, type WatchdogDeps } from '../src/watchdog/watch-task.js';
 import { generateKeyPair } from './support/cosign-signer.js';
 
@@ -90,7 +90,6 @@ beforeAll(async () => {
 afterAll(async () => silent?.stop());
 
 beforeEach(() => {
-  resetConfirmedClaims();
   snsMock.reset();
   ebMock.reset();
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
@@ -103,6 +102,8 @@ afterEach(() => {
 });
 
 /** A gate whose every image lives in the silent registry. */
+const clients = makeAwsClients();
+
 function stalledGate(): Gate {
   const document = policySchema.parse({
     version: 1,
@@ -112,10 +113,10 @@ function stalledGate(): Gate {
   return {
     policy: compilePolicy(
       { document, origin: 'test' },
-      realVerifierFactories({ clients: awsClients(), kmsKeys: makeKmsKeyStore(awsClients()), baseDir: process.cwd() }),
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }),
     ),
     registry: new RegistryClient({ registries: { [silent.host]: { insecure: true } } }),
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 100),
   };
 }
 
@@ -125,12 +126,11 @@ describe('a decision that takes all its time', () => {
     const ecsMock = mockClient(ecs);
     ecsMock.on(StopTaskCommand).resolves({});
     const gate = stalledGate();
-    const handle = makeTaskStateChange({
+    const handle = makeTaskStateChange(new Runtime({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }), {
       getGate: async () => gate,
       ecs,
       alertDeps: { sns, eventBridge, ssm },
       handled: new HandledTasks(),
-      env: { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' },
     });
     const containers = Array.from({ length: 10 }, (_, i) => ({ name: `job-${i}`, image: `${silent.host}/batch/job-${i}:v1`, imageDigest: HEX(i) }));
 
@@ -169,6 +169,7 @@ describe('a decision that takes all its time', () => {
         return {};
       },
       handled: new HandledTasks(),
+      confirmedClaims: confirmedClaimsCache(),
       scope: 'standalone',
       remainingMs: () => lambdaEnd - Date.now(),
       logDecisions: () => undefined,
@@ -199,6 +200,7 @@ describe('every ECS call carries an abort signal inside the budget', () => {
         images.map((i): Decision => ({ container: i.container, image: i.image, digest: null, decision: 'deny', reason: 'DIGEST_MISSING', rule: null, verifiedBy: [], detail: 'x', durationMs: 0, mode: 'enforce' })),
       alert: async () => ({}),
       handled: new HandledTasks(),
+      confirmedClaims: confirmedClaimsCache(),
       scope: 'standalone',
       remainingMs: () => 30_000,
       logDecisions: () => undefined,
@@ -218,12 +220,11 @@ describe('every ECS call carries an abort signal inside the budget', () => {
     // the real SDK client against a stand-in endpoint: only the abort signal can end these calls
     const ecs = new ECSClient({ ...creds, endpoint: `http://${silent.host}`, maxAttempts: 1 });
     const gate = stalledGate();
-    const handle = makeTaskStateChange({
+    const handle = makeTaskStateChange(new Runtime({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }), {
       getGate: async () => gate,
       ecs,
       alertDeps: { sns, eventBridge, ssm },
       handled: new HandledTasks(),
-      env: { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' },
     });
     const event = taskEvent([{ name: 'app', image: `${silent.host}/batch/app:v1` }], 'RUNNING');
 

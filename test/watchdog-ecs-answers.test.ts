@@ -11,7 +11,7 @@ import type { ImageInput } from '../src/policy/decide.js';
 import type { Decision } from '../src/policy/decision.js';
 import { errorSentence, readDescribeServices, readDescribeTasks } from '../src/watchdog/ecs-answers.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
-import { resetConfirmedClaims } from '../src/watchdog/scope.js';
+import { confirmedClaimsCache } from '../src/watchdog/scope.js';
 import { watchTask, type WatchdogDeps } from '../src/watchdog/watch-task.js';
 
 const TASK_ARN = 'arn:aws:ecs:us-east-1:123456789012:task/c1/0123456789abcdef0123456789abcdef';
@@ -62,6 +62,7 @@ function deps(over: Partial<WatchdogDeps> = {}): WatchdogDeps {
     },
     alert: async () => ({}),
     handled: new HandledTasks(),
+    confirmedClaims: confirmedClaimsCache(),
     scope: 'standalone',
     remainingMs: () => 30_000,
     logDecisions: () => undefined,
@@ -70,7 +71,6 @@ function deps(over: Partial<WatchdogDeps> = {}): WatchdogDeps {
 }
 
 beforeEach(() => {
-  resetConfirmedClaims();
   ecsMock.reset();
   ecsMock.on(StopTaskCommand).resolves({});
   decided = [];

@@ -18,17 +18,16 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseAlertBody } from '../src/alerts/index.js';
-import { awsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/aws.js';
 import { makeTaskStateChange } from '../src/handlers/task-state-change.js';
+import { Runtime } from '../src/runtime.js';
 import { logger } from '../src/observability.js';
-import { CoalescingCache } from '../src/policy/cache.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import type { Gate, Outcome } from '../src/policy/decide.js';
+import { outcomeCache, type Gate } from '../src/policy/decide.js';
 import { policySchema, type PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
-import { resetConfirmedClaims } from '../src/watchdog/scope.js';
 import type { WatchAction } from '../src/watchdog/watch-task.js';
 import { generateKeyPair, signImage, type TestKeyPair } from './support/cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
@@ -74,15 +73,17 @@ function policy(over: Partial<PolicyInput> = {}): PolicyInput {
   };
 }
 
+const clients = makeAwsClients();
+
 function gateFor(input: PolicyInput): Gate {
   const document = policySchema.parse(input);
   return {
     policy: compilePolicy(
       { document, origin: 'test' },
-      realVerifierFactories({ clients: awsClients(), kmsKeys: makeKmsKeyStore(awsClients()), baseDir: process.cwd() }),
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }),
     ),
     registry: new RegistryClient({ registries: reg.settings }),
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 100, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 100),
   };
 }
 
@@ -99,12 +100,11 @@ const context = { getRemainingTimeInMillis: () => 30_000 };
 /** One Lambda container: one gate and one memory of handled tasks across the events. */
 function watchdog(opts: { policy?: PolicyInput; env?: Record<string, string> } = {}) {
   const gate = gateFor(opts.policy ?? policy());
-  return makeTaskStateChange({
+  return makeTaskStateChange(new Runtime({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default', ...opts.env }), {
     getGate: async () => gate,
     ecs,
     alertDeps: { sns, eventBridge, ssm },
     handled: new HandledTasks(),
-    env: { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default', ...opts.env },
   });
 }
 
@@ -117,7 +117,6 @@ async function run(events: Record<string, any>[], opts: Parameters<typeof watchd
 }
 
 beforeEach(() => {
-  resetConfirmedClaims();
   ecsMock.reset();
   snsMock.reset();
   ebMock.reset();

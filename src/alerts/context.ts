@@ -26,8 +26,10 @@ export interface AlertContext {
   service?: string;
   taskArn?: string;
   serviceRevisionArn?: string;
-  /** defaults to the region in the first ARN given, then AWS_REGION */
+  /** defaults to the region in the first ARN given, then homeRegion */
   region?: string;
+  /** the gate's own region (Config.region; sendAlerts fills it in): the last resort */
+  homeRegion?: string;
   /** one extra sentence for the reader, e.g. "the task claimed service web, but ..." */
   note?: string;
 }
@@ -61,7 +63,7 @@ export function regionOf(ctx: AlertContext): string | undefined {
   return (
     ctx.region ??
     [ctx.taskArn, ctx.serviceRevisionArn, ctx.service, ctx.cluster].map((a) => parseArn(a)?.region).find(Boolean) ??
-    process.env.AWS_REGION
+    ctx.homeRegion
   );
 }
 

@@ -36,11 +36,6 @@ export interface DecisionEventDetail extends AlertWhere {
 
 export type DecisionEventScope = 'alerts' | 'all';
 
-/** DECISION_EVENTS=all also emits allows; anything else emits only what alerts. */
-export function decisionEventScope(env: NodeJS.ProcessEnv): DecisionEventScope {
-  return env.DECISION_EVENTS?.trim().toLowerCase() === 'all' ? 'all' : 'alerts';
-}
-
 export function decisionEventEntries(
   decisions: Decision[],
   ctx: AlertContext,

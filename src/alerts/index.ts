@@ -9,7 +9,7 @@
  *    of time is logged with logger.error, including the full content that was not
  *    delivered (subject and body, event entries, Slack text; never the webhook URL),
  *    and counted in the EMF metric AlertDeliveryFailures (dimension `channel`).
- *  - Channels, all optional, configured by environment (deps.env, default process.env):
+ *  - Channels, all optional, configured by environment (read by readConfig into deps.channels):
  *      ALERT_TOPIC_ARN          one SNS message listing every alertable container
  *      DECISION_EVENT_BUS       one EventBridge event per alertable decision
  *                               (DECISION_EVENTS=all: per decision, allows included)
@@ -24,32 +24,42 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { awsClients } from '../aws.js';
+import { raceSignal } from '../core/abort.js';
+import type { TtlCache } from '../core/cache.js';
+import type { AlertChannels } from '../core/config.js';
 import { countAlertDeliveryFailure, logger } from '../observability.js';
 import type { Decision } from '../policy/decision.js';
 import type { AlertContext } from './context.js';
-import { decisionEventEntries, decisionEventScope, putDecisionEvents } from './decision-event.js';
+import { decisionEventEntries, putDecisionEvents } from './decision-event.js';
 import { buildAlert, type AlertMessage } from './message.js';
 import { publishAlert } from './sns.js';
-import { postSlack } from './slack.js';
+import { postSlack, slackUrlCache } from './slack.js';
 
 export type { AlertAction, AlertContext, AlertSource } from './context.js';
 export { consoleUrl, isAlertable } from './context.js';
 export { buildAlert, parseAlertBody, type AlertMessage, type AlertRecord } from './message.js';
 export { severityOf, type Severity } from './severity.js';
 export { EVENT_DETAIL_TYPE, EVENT_SOURCE, type DecisionEventDetail } from './decision-event.js';
-export { resetSlackCache } from './slack.js';
+export { slackUrlCache } from './slack.js';
 
 export const DEFAULT_ALERT_TIMEOUT_MS = 5_000;
 
+/** Runtime.alertDeps() gives all of these; a configured channel without its client fails. */
 export interface AlertDeps {
   sns?: SNSClient;
   eventBridge?: EventBridgeClient;
   ssm?: SSMClient;
-  env?: NodeJS.ProcessEnv;
+  /** Config.alerts: which channels are on (none when absent) */
+  channels?: AlertChannels;
+  /** the Runtime's Slack webhook URL cache (default: none kept between calls) */
+  slackUrls?: TtlCache<URL>;
+  /** Config.region: the console link's region when no ARN names one */
+  region?: string;
   /** upper bound for the whole call; every channel is aborted when it passes */
   timeoutMs?: number;
 }
+
+const NO_CHANNELS: AlertChannels = { decisionEvents: 'alerts' };
 
 export type ChannelResult = 'sent' | 'skipped' | 'failed';
 
@@ -69,33 +79,33 @@ export async function sendAlerts(decisions: Decision[], ctx: AlertContext, deps:
   } catch (error) {
     // building the message itself failed: still leave a record of what should have gone out
     logger.error('alert: could not be prepared', { error, alertContext: ctx, decisions });
-    for (const name of configuredChannels(deps.env ?? process.env)) countAlertDeliveryFailure(name);
+    for (const name of configuredChannels(deps.channels ?? NO_CHANNELS)) countAlertDeliveryFailure(name);
     return { sns: 'failed', eventBridge: 'failed', slack: 'failed', events: 0 };
   }
 }
 
-function configuredChannels(env: NodeJS.ProcessEnv): ChannelName[] {
-  const set = (name: string) => Boolean(env[name]?.trim());
+function configuredChannels(channels: AlertChannels): ChannelName[] {
   return [
-    ...(set('ALERT_TOPIC_ARN') ? (['sns'] as const) : []),
-    ...(set('DECISION_EVENT_BUS') ? (['eventbridge'] as const) : []),
-    ...(set('SLACK_WEBHOOK_PARAMETER') ? (['slack'] as const) : []),
+    ...(channels.topicArn ? (['sns'] as const) : []),
+    ...(channels.eventBus ? (['eventbridge'] as const) : []),
+    ...(channels.slackWebhookParameter ? (['slack'] as const) : []),
   ];
 }
 
-async function sendBounded(decisions: Decision[], ctx: AlertContext, deps: AlertDeps): Promise<AlertOutcome> {
-  const env = deps.env ?? process.env;
+async function sendBounded(decisions: Decision[], given: AlertContext, deps: AlertDeps): Promise<AlertOutcome> {
+  const channels = deps.channels ?? NO_CHANNELS;
+  const ctx = deps.region && !given.homeRegion ? { ...given, homeRegion: deps.region } : given;
   const message = buildAlert(decisions, ctx);
-  const busName = env.DECISION_EVENT_BUS?.trim();
-  const entries = busName ? decisionEventEntries(decisions, ctx, busName, decisionEventScope(env)) : [];
+  const busName = channels.eventBus;
+  const entries = busName ? decisionEventEntries(decisions, ctx, busName, channels.decisionEvents) : [];
   const timeoutMs = Math.max(1, deps.timeoutMs ?? DEFAULT_ALERT_TIMEOUT_MS);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new Error(`alerts took longer than ${timeoutMs} ms`)), timeoutMs);
   try {
     const [sns, eventBridge, slack] = await Promise.all([
-      sendSns(message, ctx, env, deps, abort.signal),
+      sendSns(message, given, channels, deps, abort.signal),
       sendEvents(entries, deps, abort.signal),
-      sendSlack(message, env, deps, abort.signal),
+      sendSlack(message, channels, deps, abort.signal),
     ]);
     return { sns, eventBridge, slack, events: entries.length, ...(message ? { message } : {}) };
   } finally {
@@ -109,7 +119,7 @@ async function sendBounded(decisions: Decision[], ctx: AlertContext, deps: Alert
  */
 async function channel(name: ChannelName, content: object, signal: AbortSignal, send: () => Promise<void>): Promise<ChannelResult> {
   try {
-    await Promise.race([send(), abortedRejection(signal)]);
+    await raceSignal(send(), signal, (reason) => (reason instanceof Error ? reason : new Error('aborted')));
     return 'sent';
   } catch (error) {
     logger.error(`alert: ${name} not delivered`, { channel: name, error: describe(error), undelivered: content });
@@ -121,12 +131,10 @@ async function channel(name: ChannelName, content: object, signal: AbortSignal, 
 
 type ChannelName = Parameters<typeof countAlertDeliveryFailure>[0];
 
-function abortedRejection(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
+/** A configured channel whose client was not given: a wiring bug, reported as that channel's failure. */
+function clientOf<C>(client: C | undefined, name: string): C {
+  if (!client) throw new Error(`no ${name} client given to sendAlerts`);
+  return client;
 }
 
 /** Name and message only: SDK errors carry request metadata we do not need in the log. */
@@ -137,15 +145,15 @@ function describe(error: unknown): { name: string; message: string } {
 function sendSns(
   message: AlertMessage | undefined,
   ctx: AlertContext,
-  env: NodeJS.ProcessEnv,
+  channels: AlertChannels,
   deps: AlertDeps,
   signal: AbortSignal,
 ): Promise<ChannelResult> {
-  const topicArn = env.ALERT_TOPIC_ARN?.trim();
+  const topicArn = channels.topicArn;
   if (!message || !topicArn) return Promise.resolve('skipped');
   const content = { topicArn, subject: message.subject, body: message.body, alertContext: ctx };
   return channel('sns', content, signal, async () => {
-    await publishAlert(deps.sns ?? awsClients().sns, topicArn, message, signal);
+    await publishAlert(clientOf(deps.sns, 'SNS'), topicArn, message, signal);
   });
 }
 
@@ -156,7 +164,7 @@ function sendEvents(
 ): Promise<ChannelResult> {
   if (entries.length === 0) return Promise.resolve('skipped');
   return channel('eventbridge', { entries }, signal, async () => {
-    const failed = await putDecisionEvents(deps.eventBridge ?? awsClients().eventBridge, entries, signal);
+    const failed = await putDecisionEvents(clientOf(deps.eventBridge, 'EventBridge'), entries, signal);
     if (failed.length === 0) return;
     // log exactly the entries that did not make it, then report the channel failed
     logger.error('alert: some decision events not delivered', { channel: 'eventbridge', failed });
@@ -166,13 +174,13 @@ function sendEvents(
 
 function sendSlack(
   message: AlertMessage | undefined,
-  env: NodeJS.ProcessEnv,
+  channels: AlertChannels,
   deps: AlertDeps,
   signal: AbortSignal,
 ): Promise<ChannelResult> {
-  const parameter = env.SLACK_WEBHOOK_PARAMETER?.trim();
+  const parameter = channels.slackWebhookParameter;
   if (!message || !parameter) return Promise.resolve('skipped');
   return channel('slack', { parameter, subject: message.subject, text: message.text }, signal, async () => {
-    await postSlack(deps.ssm ?? awsClients().ssm, parameter, message, signal);
+    await postSlack(clientOf(deps.ssm, 'SSM'), parameter, message, signal, deps.slackUrls ?? slackUrlCache());
   });
 }

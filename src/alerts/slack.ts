@@ -5,21 +5,15 @@
  * picked up) and never appears in a log line or an error message.
  */
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { TtlCache } from '../core/cache.js';
 import type { AlertMessage } from './message.js';
 
 const URL_TTL_MS = 5 * 60_000;
 const SLACK_TEXT_MAX = 3500; // Slack truncates long messages; keep ours whole and readable
 
-interface CachedUrl {
-  url: URL;
-  expires: number;
-}
-
-const cache = new Map<string, CachedUrl>();
-
-/** Tests change the parameter between cases. */
-export function resetSlackCache(): void {
-  cache.clear();
+/** Webhook URLs by parameter name; the Runtime keeps one per container. */
+export function slackUrlCache(): TtlCache<URL> {
+  return new TtlCache<URL>({ ttlMs: URL_TTL_MS, maxEntries: 10 });
 }
 
 /** An error that is safe to log: it never carries the webhook URL. */
@@ -27,12 +21,12 @@ export class SlackError extends Error {
   override name = 'SlackError';
 }
 
-export async function webhookUrl(ssm: SSMClient, parameterName: string, abortSignal: AbortSignal): Promise<URL> {
-  const hit = cache.get(parameterName);
-  if (hit && hit.expires > Date.now()) return hit.url;
+export async function webhookUrl(ssm: SSMClient, parameterName: string, abortSignal: AbortSignal, urls: TtlCache<URL>): Promise<URL> {
+  const hit = urls.get(parameterName);
+  if (hit) return hit;
   const out = await ssm.send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }), { abortSignal });
   const url = checkedUrl(out.Parameter?.Value);
-  cache.set(parameterName, { url, expires: Date.now() + URL_TTL_MS });
+  urls.set(parameterName, url);
   return url;
 }
 
@@ -65,8 +59,9 @@ export async function postSlack(
   parameterName: string,
   alert: AlertMessage,
   abortSignal: AbortSignal,
+  urls: TtlCache<URL>,
 ): Promise<void> {
-  const url = await webhookUrl(ssm, parameterName, abortSignal);
+  const url = await webhookUrl(ssm, parameterName, abortSignal, urls);
   let response: Response;
   try {
     response = await fetch(url, {

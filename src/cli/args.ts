@@ -37,14 +37,12 @@ export const TIMEOUT_OPTION = { timeout: { type: 'string' } } as const;
  * The deadline of a command, in seconds: --timeout, else the environment variable
  * (VERIFY_TIMEOUT_SECONDS, INVOKE_TIMEOUT_SECONDS), else `fallback`.
  */
-export function timeoutSeconds(option: unknown, envValue: string | undefined, fallback: number): number {
-  if (option !== undefined) {
-    const n = Number(option);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout needs a number of seconds above 0, not "${String(option)}"`);
-    return n;
-  }
-  const n = Number(envValue);
-  return envValue && Number.isFinite(n) && n > 0 ? n : fallback;
+/** --timeout, else `fallback` (the command's default, e.g. Config.verifyTimeoutSeconds). */
+export function timeoutSeconds(option: unknown, fallback: number): number {
+  if (option === undefined) return fallback;
+  const n = Number(option);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout needs a number of seconds above 0, not "${String(option)}"`);
+  return n;
 }
 
 /** "a,b , c" → ["a","b","c"] */

@@ -11,7 +11,7 @@
  * service already as wanted gets no call at all, so attach and detach are idempotent.
  */
 import { UpdateServiceCommand, type DeploymentLifecycleHook, type DeploymentLifecycleHookStage, type ECSClient, type Service } from '@aws-sdk/client-ecs';
-import { awsClients } from '../aws.js';
+import { makeAwsClients } from '../aws.js';
 import { LIFECYCLE_STAGES } from '../deployment/hook-event.js';
 import { list, parseOptions, UsageError, type ExitCode, type Io } from './args.js';
 import { describeServices, lastSegment, listServiceArns, retrying } from './ecs.js';
@@ -59,7 +59,7 @@ async function change(action: 'attach' | 'detach', args: string[], io: Io): Prom
   const stages = parseStages(values.stages);
   const arns = await hookArns(values, action === 'attach');
   const ours: Ours = { functionArn: arns.functionArn, roleArn: arns.roleArn ?? '', stages };
-  const ecs = awsClients().ecs;
+  const ecs = makeAwsClients().ecs;
   const { services, missing } = await describeServices(ecs, cluster, names);
   // a misspelt service changes nothing anywhere: fix the command first
   if (missing.length) throw new UsageError(`cluster ${cluster}: no active service ${missing.map(lastSegment).join(', ')}`);
@@ -158,7 +158,7 @@ export async function status(args: string[], io: Io): Promise<ExitCode> {
   const { values } = parseOptions(args, { cluster: { type: 'string' }, ...ARN_OPTIONS });
   if (!values.cluster) throw new UsageError('status needs --cluster C');
   const { functionArn } = await hookArns(values, false);
-  const ecs: ECSClient = awsClients().ecs;
+  const ecs: ECSClient = makeAwsClients().ecs;
   const { services } = await describeServices(ecs, values.cluster, await listServiceArns(ecs, values.cluster));
   const rows = services
     .sort((a, b) => (a.serviceName ?? '').localeCompare(b.serviceName ?? ''))

@@ -10,14 +10,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { awsClients } from '../aws.js';
-import { CoalescingCache } from '../policy/cache.js';
-import { decide, type Gate, type ImageInput, type Outcome } from '../policy/decide.js';
+import type { AwsClients } from '../aws.js';
+import { TtlCache } from '../core/cache.js';
+import { decide, type Gate, type ImageInput, type RuleOutcome } from '../policy/decide.js';
 import { decisionLine, type Decision } from '../policy/decision.js';
 import { settingsFor, type Scope } from '../policy/overrides.js';
 import { EnvironmentError, parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 import { clustersOf, inventory, type Inventory, type Workload } from './audit-inventory.js';
-import { gateFor } from './gate.js';
+import { runtimeFor } from './gate.js';
 import { summarize, type AuditRow, type Summary } from './audit-summary.js';
 import { renderReport } from './html-report.js';
 import { csvLine, table } from './output.js';
@@ -43,11 +43,12 @@ export async function audit(args: string[], io: Io): Promise<ExitCode> {
   if (!clusters.length === !values['all-clusters']) throw new UsageError('audit needs --cluster C… or --all-clusters (one of them)');
   if ([values.json, values.csv, values.html !== undefined].filter(Boolean).length > 1) throw new UsageError('give one of --json, --csv, --html');
   if (values.policy && values.stack) throw new UsageError('give --policy or --stack, not both');
-  const deadline = Date.now() + timeoutSeconds(values.timeout, undefined, 600) * 1000;
+  const deadline = Date.now() + timeoutSeconds(values.timeout, 600) * 1000;
   if (values.stack) await useStackPolicy(io, values.stack);
-  const gate = await gateFor(io, values.policy);
+  const runtime = runtimeFor(io, values.policy);
+  const gate = await runtime.gate();
   const progress = new Progress(io);
-  const inv = await readEstate(values.region ?? [], clusters, Boolean(values['all-clusters']), progress);
+  const inv = await readEstate(values.region ?? [], clusters, Boolean(values['all-clusters']), progress, runtime.clients);
   const rows = await decideAll(inv, gate, deadline, progress);
   progress.done();
   const summary = summarize(rows, inv.counts);
@@ -82,8 +83,8 @@ async function useStackPolicy(io: Io, name: string): Promise<void> {
   set('FAILURE_BEHAVIOR', 'FailureBehavior');
 }
 
-async function readEstate(regions: string[], clusters: string[], all: boolean, progress: Progress): Promise<Inventory> {
-  const clients = regions.length ? regions.map((region) => new ECSClient({ region })) : [awsClients().ecs];
+async function readEstate(regions: string[], clusters: string[], all: boolean, progress: Progress, aws: AwsClients): Promise<Inventory> {
+  const clients = regions.length ? regions.map((region) => new ECSClient({ region })) : [aws.ecs];
   const merged: Inventory = { workloads: [], counts: new Map() };
   for (const ecs of clients) {
     const names = all
@@ -107,7 +108,7 @@ async function readEstate(regions: string[], clusters: string[], all: boolean, p
  * tasks run it. The mode shown per row is that of the row's own scope (overrides).
  */
 async function decideAll(inv: Inventory, base: Gate, deadline: number, progress: Progress): Promise<AuditRow[]> {
-  const gate: Gate = { ...base, cache: new CoalescingCache<Outcome>({ ttlMs: 24 * 3600_000, maxEntries: 1_000_000, keep: () => true }) };
+  const gate: Gate = { ...base, cache: new TtlCache<RuleOutcome>({ ttlMs: 24 * 3600_000, maxEntries: 1_000_000 }) };
   const policy = gate.policy.document;
   const distinct = new Map<string, { input: ImageInput; scope: Scope }>();
   const keyed = inv.workloads.flatMap((w) =>

@@ -5,16 +5,16 @@
 import { decide, type Gate, type ImageInput } from '../policy/decide.js';
 import type { Decision } from '../policy/decision.js';
 import { parseReference } from '../registry/reference.js';
-import { getGate } from '../runtime.js';
+import { Runtime } from '../runtime.js';
 import type { Io } from './args.js';
 
-/** --policy FILE stands in for the environment's document sources. */
-export function gateFor(io: Io, policyFile: unknown): Promise<Gate> {
+/** The Runtime of one command: --policy FILE stands in for the environment's document sources. */
+export function runtimeFor(io: Io, policyFile: unknown): Runtime {
   if (policyFile !== undefined) {
     for (const name of ['POLICY', 'POLICY_PARAMETER']) delete io.env[name];
     io.env.POLICY_FILE = String(policyFile);
   }
-  return getGate({ env: io.env });
+  return new Runtime(io.env);
 }
 
 /**

@@ -5,8 +5,9 @@
  * handler's JSON answer. Exit 0 when the handler returned, 1 when it threw.
  */
 import { readFileSync } from 'node:fs';
-import { lifecycleHook } from '../handlers/lifecycle-hook.js';
-import { taskStateChange } from '../handlers/task-state-change.js';
+import { makeLifecycleHook } from '../handlers/lifecycle-hook.js';
+import { makeTaskStateChange } from '../handlers/task-state-change.js';
+import { Runtime } from '../runtime.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 
 export async function invoke(args: string[], io: Io): Promise<ExitCode> {
@@ -21,10 +22,12 @@ export async function invoke(args: string[], io: Io): Promise<ExitCode> {
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
   }
-  const end = Date.now() + timeoutSeconds(values.timeout, io.env.INVOKE_TIMEOUT_SECONDS, 60) * 1000;
+  // configured from the process environment, exactly as the Lambda is (its container's Runtime)
+  const runtime = new Runtime(process.env);
+  const end = Date.now() + timeoutSeconds(values.timeout, runtime.config.invokeTimeoutSeconds) * 1000;
   const context = { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
   try {
-    const answer = kind === 'hook' ? await lifecycleHook(event, context) : await taskStateChange(event, context);
+    const answer = kind === 'hook' ? await makeLifecycleHook(runtime)(event, context) : await makeTaskStateChange(runtime)(event, context);
     io.out(JSON.stringify(answer));
     return 0;
   } catch (e) {

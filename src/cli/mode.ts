@@ -14,7 +14,7 @@
 import { UpdateStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { GetParameterCommand, PutParameterCommand, type ParameterType } from '@aws-sdk/client-ssm';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { awsClients } from '../aws.js';
+import { makeAwsClients } from '../aws.js';
 import { PolicyError, validate } from '../policy/load.js';
 import { EnvironmentError, parseOptions, UsageError, type ExitCode, type Io } from './args.js';
 import { cloudFormation, describeStack, stackParameter } from './stack.js';
@@ -54,7 +54,7 @@ function parseScope(text: string): ScopeGlobs {
 }
 
 async function switchDocument(name: string, wanted: Mode, scope: ScopeGlobs | undefined, io: Io): Promise<ExitCode> {
-  const ssm = awsClients().ssm;
+  const ssm = makeAwsClients().ssm;
   let parameter;
   try {
     parameter = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter;

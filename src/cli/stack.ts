@@ -5,10 +5,9 @@
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { UsageError } from './args.js';
 
-let client: CloudFormationClient | undefined;
-
+/** A client per command: the CLI runs one command per process. */
 export function cloudFormation(): CloudFormationClient {
-  return (client ??= new CloudFormationClient({}));
+  return new CloudFormationClient({});
 }
 
 export async function describeStack(name: string): Promise<Stack> {
@@ -43,9 +42,4 @@ export async function hookArns(values: { stack?: string; 'function-arn'?: string
   if (!functionArn) throw new UsageError(`name the hook with --stack NAME or --function-arn ARN${needRole ? ' --role-arn ARN' : ''}`);
   if (needRole && !values['role-arn']) throw new UsageError('--function-arn needs --role-arn (the role ECS assumes to invoke the hook)');
   return { functionArn, ...(values['role-arn'] ? { roleArn: values['role-arn'] } : {}) };
-}
-
-/** Tests reset the client between cases. */
-export function resetCloudFormation(): void {
-  client = undefined;
 }

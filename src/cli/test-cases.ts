@@ -9,14 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CoalescingCache } from '../policy/cache.js';
-import { decide, type Gate, type Outcome } from '../policy/decide.js';
+import { decide, outcomeCache, type Gate } from '../policy/decide.js';
 import { REASON_CODES, type Decision } from '../policy/decision.js';
 import { describeIssues } from '../policy/schema.js';
 import { OciLayoutRepository } from '../registry/oci-layout.js';
 import { parseReference, ReferenceError, repositoryPath } from '../registry/reference.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
-import { cliImage, gateFor } from './gate.js';
+import { cliImage, runtimeFor } from './gate.js';
 import { table } from './output.js';
 
 const casesSchema = z
@@ -44,8 +43,9 @@ export async function testCases(args: string[], io: Io): Promise<ExitCode> {
   if (!policyFile || !casesFile || positionals.length > 2) throw new UsageError('test needs POLICY and CASES files');
   const cases = readCases(casesFile);
   const layouts = (values.layout ?? []).map(parseLayout);
-  const deadline = Date.now() + timeoutSeconds(values.timeout, io.env.VERIFY_TIMEOUT_SECONDS, 60) * 1000;
-  const gate = withLayouts(await gateFor(io, policyFile), layouts);
+  const runtime = runtimeFor(io, policyFile);
+  const deadline = Date.now() + timeoutSeconds(values.timeout, runtime.config.verifyTimeoutSeconds) * 1000;
+  const gate = withLayouts(await runtime.gate(), layouts);
   const inputs = await Promise.all(cases.map((c) => cliImage(c.image, c.name, gate, deadline)));
   const decisions = await decide(inputs, gate, { deadline });
   const results = cases.map((c, i) => ({ case: c, decision: decisions[i]!, pass: matches(c, decisions[i]!) }));
@@ -114,6 +114,6 @@ function withLayouts(gate: Gate, layouts: Layout[]): Gate {
     policy: gate.policy,
     registry: { repository: (registry, repository) => served.get(repositoryPath({ registry, repository })) ?? gate.registry.repository(registry, repository) },
     // a cache of its own: what a layout says is never served to a later network decision
-    cache: new CoalescingCache<Outcome>({ ttlMs: 60_000, maxEntries: 10_000, keep: (o) => o.kind === 'verified' }),
+    cache: outcomeCache(60_000, 10_000),
   };
 }

@@ -6,13 +6,14 @@
  */
 import { decisionLine } from '../policy/decision.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
-import { decideImages, gateFor } from './gate.js';
+import { decideImages, runtimeFor } from './gate.js';
 
 export async function verify(args: string[], io: Io): Promise<ExitCode> {
   const { values, positionals } = parseOptions(args, { policy: { type: 'string' }, json: { type: 'boolean' }, ...TIMEOUT_OPTION });
   if (!positionals.length) throw new UsageError('verify needs at least one IMAGE');
-  const deadline = Date.now() + timeoutSeconds(values.timeout, io.env.VERIFY_TIMEOUT_SECONDS, 60) * 1000;
-  const gate = await gateFor(io, values.policy);
+  const runtime = runtimeFor(io, values.policy);
+  const deadline = Date.now() + timeoutSeconds(values.timeout, runtime.config.verifyTimeoutSeconds) * 1000;
+  const gate = await runtime.gate();
   const decisions = await decideImages(positionals, gate, deadline);
   for (const d of decisions) io.out(values.json ? JSON.stringify(d) : decisionLine(d).replace(/^image-\d+: /, ''));
   return decisions.some((d) => d.decision === 'deny') ? 1 : 0;

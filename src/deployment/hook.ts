@@ -16,11 +16,12 @@
  */
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { AlertContext, AlertOutcome } from '../alerts/index.js';
+import { isSdkError, isTransient } from '../core/aws-errors.js';
+import { modeWithoutPolicy, type Config } from '../core/config.js';
 import { planBudget, msUntil, signalUntil, type Budget } from '../gate/budget.js';
 import { logDecisions, logger } from '../observability.js';
 import { decide, type Gate, type ImageInput } from '../policy/decide.js';
 import { blocks, ERROR_REASONS, type Decision } from '../policy/decision.js';
-import type { Env } from '../policy/load.js';
 import { settingsFor, type Scope } from '../policy/overrides.js';
 import { EcsDeadlineError } from './ecs-call.js';
 import { HookEventError, mayBeRollback, parseHookEvent, serviceOf, taskFamilyOf, type HookEvent } from './hook-event.js';
@@ -40,7 +41,7 @@ export interface HookDeps {
   sendAlerts: (decisions: Decision[], ctx: AlertContext, opts: { timeoutMs: number }) => Promise<AlertOutcome | void>;
   /** milliseconds left before Lambda ends the invocation */
   remainingMs: () => number;
-  env: Env;
+  config: Pick<Config, 'hookMaxRetries' | 'hookRetryDelaySeconds' | 'failureBehavior'>;
 }
 
 /** hookDetails key that carries how many times this hook already waited. */
@@ -162,7 +163,7 @@ async function imagesToVerify(
  */
 function answerError(e: unknown, event: HookEvent, gate: Gate, deps: HookDeps, where: Where): HookAnswer {
   const { mode, onError } = settingsFor(gate.policy.document, where.scope);
-  const kind = e instanceof RevisionError ? 'unusable' : e instanceof EcsDeadlineError ? 'timeout' : isEcsError(e) ? 'ecs' : 'bug';
+  const kind = e instanceof RevisionError ? 'unusable' : e instanceof EcsDeadlineError ? 'timeout' : isSdkError(e) ? 'ecs' : 'bug';
   const reason = { unusable: 'POLICY_ERROR', timeout: 'TIMEOUT', ecs: undefined, bug: 'INTERNAL_ERROR' }[kind];
   const fields = { ...where.log, mode, onError, ...(reason ? { reason } : {}) };
   if (kind === 'bug') logger.error('deployment gate: unexpected error while reading the revision', { ...fields, error: e as Error });
@@ -180,12 +181,12 @@ function answerError(e: unknown, event: HookEvent, gate: Gate, deps: HookDeps, w
 /** IN_PROGRESS while retries remain (the count travels in hookDetails); then FAILED. */
 function waitOrFail(event: HookEvent, deps: HookDeps, where: Where, why: string): HookAnswer {
   const attempt = Number(event.hookDetails[ATTEMPT_KEY] ?? 0) || 0;
-  const maxRetries = positive(deps.env.HOOK_MAX_RETRIES, 3);
+  const maxRetries = deps.config.hookMaxRetries;
   if (attempt >= maxRetries) {
     logger.warn(`transient errors persisted through ${attempt} retries: failing the deployment`, { ...where.log, why });
     return { hookStatus: 'FAILED' };
   }
-  const callBackDelay = positive(deps.env.HOOK_RETRY_DELAY_SECONDS, 30);
+  const callBackDelay = deps.config.hookRetryDelaySeconds;
   logger.warn(`transient error, asking ECS to call again in ${callBackDelay}s (retry ${attempt + 1} of ${maxRetries})`, { ...where.log, why });
   return { hookStatus: 'IN_PROGRESS', callBackDelay, hookDetails: { [ATTEMPT_KEY]: attempt + 1 } };
 }
@@ -195,7 +196,7 @@ async function refuseUnreadable(e: unknown, deps: HookDeps): Promise<HookAnswer>
   const message = e instanceof HookEventError ? e.message : `unreadable event: ${(e as Error).message}`;
   const mode = await deps.getGate().then(
     (g) => g.policy.document.mode,
-    () => modeFromEnv(deps.env),
+    () => modeWithoutPolicy(deps.config.failureBehavior),
   );
   logger.error(`deployment gate: ${message}`, { reason: 'POLICY_ERROR', mode });
   return { hookStatus: mode === 'audit' ? 'SUCCEEDED' : 'FAILED' };
@@ -203,28 +204,7 @@ async function refuseUnreadable(e: unknown, deps: HookDeps): Promise<HookAnswer>
 
 /** Without a policy only FAILURE_BEHAVIOR can say which mode the user chose. */
 function failByFailureBehavior(message: string, deps: HookDeps, where: Where): HookAnswer {
-  const mode = modeFromEnv(deps.env);
+  const mode = modeWithoutPolicy(deps.config.failureBehavior);
   logger.error(`deployment gate: ${message}`, { ...where.log, reason: 'POLICY_ERROR', mode });
   return { hookStatus: mode === 'audit' ? 'SUCCEEDED' : 'FAILED' };
-}
-
-function modeFromEnv(env: Env): 'enforce' | 'audit' {
-  return env.FAILURE_BEHAVIOR?.trim() === 'LOG_ON_FAILURE' ? 'audit' : 'enforce';
-}
-
-/** An error the ECS API (or the SDK talking to it) reported, as opposed to a bug of ours. */
-function isEcsError(e: unknown): boolean {
-  const err = e as { $metadata?: unknown; $fault?: unknown; name?: string };
-  return Boolean(err && (err.$metadata || err.$fault || err.name === 'TimeoutError' || err.name === 'AbortError'));
-}
-
-function isTransient(e: unknown): boolean {
-  const err = e as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  const status = err.$metadata?.httpStatusCode ?? 0;
-  return Boolean(err.$retryable) || status >= 500 || status === 429 || err.name === 'ThrottlingException' || err.name === 'TimeoutError';
-}
-
-function positive(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value && Number.isInteger(n) && n >= 0 ? n : fallback;
 }

@@ -15,32 +15,27 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { Context } from 'aws-lambda';
 import { sendAlerts, type AlertDeps } from '../alerts/index.js';
-import { awsClients } from '../aws.js';
 import { logDecisions, logger, metrics } from '../observability.js';
 import { decide, type Gate } from '../policy/decide.js';
-import { getGate } from '../runtime.js';
-import { HandledTasks } from '../watchdog/handled-tasks.js';
+import { Runtime } from '../runtime.js';
+import type { HandledTasks } from '../watchdog/handled-tasks.js';
 import { policyErrorDecisions } from '../watchdog/policy-error.js';
-import { taskScopeFrom } from '../watchdog/scope.js';
 import { StopTaskFailed, watchTask, type WatchAction, type WatchdogDeps, type WatchSummary } from '../watchdog/watch-task.js';
 
-/** Per Lambda container: the tasks already dealt with (see HandledTasks for its limits). */
-const handledHere = new HandledTasks();
-
+/** What differs from the Runtime's own (its gate, clients, memories); tests pass some. */
 export interface TaskWatchdogOptions {
   getGate?: () => Promise<Gate>;
   ecs?: ECSClient;
-  /** clients for SNS, EventBridge and SSM (Slack); default: the shared SDK clients */
-  alertDeps?: Omit<AlertDeps, 'timeoutMs' | 'env'>;
+  /** clients for SNS, EventBridge and SSM (Slack); default: the Runtime's */
+  alertDeps?: Omit<AlertDeps, 'timeoutMs' | 'channels'>;
   handled?: HandledTasks;
-  env?: Record<string, string | undefined>;
 }
 
-/** The handler's logic with its dependencies chosen; tests and the demo pass their own. */
-export function makeTaskStateChange(options: TaskWatchdogOptions = {}) {
+/** The handler's logic bound to a Runtime (the tasks handled, claims confirmed, ...); tests and the demo bind their own. */
+export function makeTaskStateChange(runtime: Runtime, options: TaskWatchdogOptions = {}) {
   return async function taskStateChange(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<WatchSummary> {
     try {
-      const summary = await watchTask(event, watchdogDeps(context, options));
+      const summary = await watchTask(event, watchdogDeps(context, runtime, options));
       countAction(summary.action);
       return summary;
     } catch (error) {
@@ -57,37 +52,42 @@ function countAction(action: WatchAction): void {
   single.addMetric('WatchdogTasks', MetricUnit.Count, 1);
 }
 
-function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, options: TaskWatchdogOptions): WatchdogDeps {
-  const env = options.env ?? process.env;
-  const { scope, warning } = taskScopeFrom(env.TASK_SCOPE);
-  if (warning) logger.error(warning);
-  const loadGate = options.getGate ?? (() => getGate());
+function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, runtime: Runtime, options: TaskWatchdogOptions): WatchdogDeps {
+  const { config } = runtime;
+  if (config.taskScopeWarning) logger.error(config.taskScopeWarning);
+  const loadGate = options.getGate ?? (() => runtime.gate());
   return {
-    ecs: options.ecs ?? awsClients().ecs,
+    ecs: options.ecs ?? runtime.clients.ecs,
     decide: async (images, deadline, scope) => {
       let gate: Gate;
       try {
         gate = await loadGate();
       } catch (error) {
         logger.error('task watchdog: the policy cannot be loaded', { error: error as Error, reason: 'POLICY_ERROR' });
-        return policyErrorDecisions(images, error, env);
+        return policyErrorDecisions(images, error, config.failureBehavior);
       }
       // scope picks the policy's overrides (mode, onError) for this cluster, service and task family
       return decide(images, gate, { deadline, scope });
     },
     alert: async (decisions, ctx, timeoutMs) => {
-      const sent = await sendAlerts(decisions, ctx, { ...options.alertDeps, env: env as NodeJS.ProcessEnv, timeoutMs });
+      const sent = await sendAlerts(decisions, ctx, { ...runtime.alertDeps(), ...options.alertDeps, timeoutMs });
       // the summary stays small: what went where, and the subject to recognise it by
       return { sns: sent.sns, eventBridge: sent.eventBridge, slack: sent.slack, events: sent.events, subject: sent.message?.subject ?? null };
     },
-    handled: options.handled ?? handledHere,
-    scope,
+    handled: options.handled ?? runtime.handledTasks,
+    confirmedClaims: runtime.confirmedClaims,
+    scope: config.taskScope,
     remainingMs: () => context.getRemainingTimeInMillis(),
     logDecisions: (decisions, where) => logDecisions(decisions, { ...where, source: 'task-watchdog' }),
   };
 }
 
-/** `ecs-image-gate invoke task EVENT.json` and the demo call this with a fake context. */
-export const taskStateChange = makeTaskStateChange();
+/** The Lambda handler on a Runtime: middy adds the Lambda context to log lines and flushes metrics. */
+export function lambdaHandler(runtime: Runtime) {
+  return middy(makeTaskStateChange(runtime)).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+}
 
-export const handler = middy(taskStateChange).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+/** Per Lambda container: config, clients, gate, the tasks already dealt with. */
+const runtime = new Runtime(process.env);
+
+export const handler = lambdaHandler(runtime);

@@ -1,4 +1,12 @@
 /**
+ * The result of one image, by stage, one name each:
+ *   VerifierVerdict  what one verifier says about the evidence (passed / failed with a reason)
+ *   VerifierRun      that verdict, or the error its verifier threw, with the verifier
+ *   RuleOutcome      what the rule's verifiers came to together: verified, failed or error
+ *                    (cached per policy, rule, repository and digest when verified)
+ *   Ruling           allow or deny with a reason code, after mode and onError
+ *   Decision         the contract per container (src/policy/decision.ts)
+ *
  * decide(): the one core every entry point shares. Images in, one Decision per
  * container out, each with a reason code. Handlers only translate their input into
  * images and the decisions into their answer.
@@ -10,8 +18,9 @@
  */
 import { RegistryError, type RepositoryClient } from '../registry/types.js';
 import { isDigest, parseReference, ReferenceError, repositoryPath, type ImageReference } from '../registry/reference.js';
+import { withinDeadline } from '../core/abort.js';
+import { TtlCache } from '../core/cache.js';
 import { VerifierError, worstFailure, type FailureReason, type Verifier, type VerifyContext } from '../verify/types.js';
-import type { CoalescingCache } from './cache.js';
 import { ruleFor, type CompiledPolicy, type CompiledRule } from './compile.js';
 import type { Decision, ReasonCode } from './decision.js';
 import { matchAllowList } from './match.js';
@@ -38,7 +47,7 @@ export interface RegistryAccess {
 export interface Gate {
   policy: CompiledPolicy;
   registry: RegistryAccess;
-  cache: CoalescingCache<Outcome>;
+  cache: TtlCache<RuleOutcome>;
 }
 
 export interface DecideOptions {
@@ -57,7 +66,7 @@ type ErrorReason = Extract<
 >;
 
 /** What the signature check of one image came to; cached when verified. */
-export type Outcome =
+export type RuleOutcome =
   | { kind: 'verified'; verifiedBy: string[]; detail: string }
   | { kind: 'failed'; reason: FailureReason; detail: string }
   | {
@@ -76,6 +85,11 @@ export type Outcome =
 
 export const DEFAULT_CONCURRENCY = 8;
 
+/** The cache decide() keeps results in: only VERIFIED is kept (see the top of this file). */
+export function outcomeCache(ttlMs: number, maxEntries = 5_000): TtlCache<RuleOutcome> {
+  return new TtlCache<RuleOutcome>({ ttlMs, maxEntries, keep: (o) => o.kind === 'verified' });
+}
+
 export async function decide(images: ImageInput[], gate: Gate, options: DecideOptions): Promise<Decision[]> {
   const limit = limiter(options.concurrency ?? DEFAULT_CONCURRENCY);
   return Promise.all(images.map((image) => limit(() => decideOne(image, gate, options))));
@@ -84,19 +98,19 @@ export async function decide(images: ImageInput[], gate: Gate, options: DecideOp
 async function decideOne(input: ImageInput, gate: Gate, options: DecideOptions): Promise<Decision> {
   const started = performance.now();
   const settings = settingsFor(gate.policy.document, options.scope);
-  const finish = (verdict: Verdict): Decision => ({
+  const finish = (ruling: Ruling): Decision => ({
     container: input.container,
     image: input.image,
-    digest: verdict.digest ?? null,
-    decision: verdict.allow ? 'allow' : 'deny',
-    reason: verdict.reason,
-    rule: verdict.rule ?? null,
-    verifiedBy: verdict.verifiedBy ?? [],
-    detail: verdict.detail,
+    digest: ruling.digest ?? null,
+    decision: ruling.allow ? 'allow' : 'deny',
+    reason: ruling.reason,
+    rule: ruling.rule ?? null,
+    verifiedBy: ruling.verifiedBy ?? [],
+    detail: ruling.detail,
     durationMs: Math.round((performance.now() - started) * 100) / 100,
     mode: settings.mode,
-    ...(verdict.retryable ? { retryable: true as const } : {}),
-    ...(verdict.resolvedTag ? { digestResolvedFromTag: verdict.resolvedTag } : {}),
+    ...(ruling.retryable ? { retryable: true as const } : {}),
+    ...(ruling.resolvedTag ? { digestResolvedFromTag: ruling.resolvedTag } : {}),
   });
   try {
     return finish(await judge(input, gate, settings, options));
@@ -106,7 +120,8 @@ async function decideOne(input: ImageInput, gate: Gate, options: DecideOptions):
   }
 }
 
-interface Verdict {
+/** allow or deny, with the reason: a RuleOutcome (or an earlier check) after mode and onError */
+interface Ruling {
   allow: boolean;
   reason: ReasonCode;
   detail: string;
@@ -118,7 +133,7 @@ interface Verdict {
   resolvedTag?: string;
 }
 
-async function judge(input: ImageInput, gate: Gate, settings: Settings, options: DecideOptions): Promise<Verdict> {
+async function judge(input: ImageInput, gate: Gate, settings: Settings, options: DecideOptions): Promise<Ruling> {
   const policy = gate.policy.document;
   let ref: ImageReference;
   try {
@@ -144,17 +159,18 @@ async function judge(input: ImageInput, gate: Gate, settings: Settings, options:
       : { allow: false, reason: 'NO_MATCHING_RULE', digest, detail: `no rule matches ${path} and unmatched is deny` };
   }
   const resolved = digest ? { digest } : await resolveDigest(input, ref, rule, gate, settings, options);
-  if ('verdict' in resolved) return resolved.verdict;
+  if ('ruling' in resolved) return resolved.ruling;
   const outcome = await withinDeadline(
     gate.cache.getOrCompute(cacheKey(gate, path, resolved.digest, rule), () =>
       verifyWithRule(rule, ref, resolved.digest, gate, options),
     ),
     options.deadline,
+    (): RuleOutcome => ({ kind: 'error', reason: 'TIMEOUT', detail: 'the decision did not finish before the deadline', retryable: true, admissible: true }),
   );
-  const verdict = fromOutcome(outcome, settings, { rule: rule.name, digest: resolved.digest });
-  if (!('tag' in resolved)) return verdict;
+  const ruling = fromOutcome(outcome, settings, { rule: rule.name, digest: resolved.digest });
+  if (!('tag' in resolved)) return ruling;
   const note = `digest resolved by the gate from tag ${resolved.tag} at the registry, not reported by ECS`;
-  return { ...verdict, resolvedTag: resolved.tag, detail: `${verdict.detail} (${note})` };
+  return { ...ruling, resolvedTag: resolved.tag, detail: `${ruling.detail} (${note})` };
 }
 
 /**
@@ -168,18 +184,18 @@ async function resolveDigest(
   gate: Gate,
   settings: Settings,
   options: DecideOptions,
-): Promise<{ digest: string; tag: string } | { verdict: Verdict }> {
+): Promise<{ digest: string; tag: string } | { ruling: Ruling }> {
   if (!(input.resolveTag || gate.policy.document.resolveTags) || !ref.tag) {
     const detail = ref.tag
       ? `ECS gave no digest for tag ${ref.tag} (versionConsistency disabled?), and a tag can move after it is checked`
       : 'no digest and no tag in the image reference';
-    return { verdict: { allow: false, reason: 'DIGEST_MISSING', rule: rule.name, detail } };
+    return { ruling: { allow: false, reason: 'DIGEST_MISSING', rule: rule.name, detail } };
   }
   const signal = AbortSignal.timeout(Math.max(1, options.deadline - Date.now()));
   try {
     return { digest: await gate.registry.repository(ref.registry, ref.repository).resolveTag(ref.tag, signal), tag: ref.tag };
   } catch (e) {
-    return { verdict: fromOutcome(errorOutcome(e), settings, { rule: rule.name }) };
+    return { ruling: fromOutcome(errorOutcome(e), settings, { rule: rule.name }) };
   }
 }
 
@@ -189,7 +205,7 @@ async function verifyWithRule(
   digest: string,
   gate: Gate,
   options: DecideOptions,
-): Promise<Outcome> {
+): Promise<RuleOutcome> {
   const repo = gate.registry.repository(ref.registry, ref.repository);
   const signal = AbortSignal.timeout(Math.max(1, options.deadline - Date.now()));
   const ctx: VerifyContext = {
@@ -202,13 +218,14 @@ async function verifyWithRule(
   return combine(results, rule);
 }
 
-type VerifierResult = { verifier: Verifier } & (
+/** One verifier's verdict, or the error it threw, with the verifier. */
+type VerifierRun = { verifier: Verifier } & (
   | { ok: true; by: string }
   | { ok: false; reason: FailureReason; detail: string }
-  | { ok: 'error'; outcome: Extract<Outcome, { kind: 'error' }> }
+  | { ok: 'error'; outcome: Extract<RuleOutcome, { kind: 'error' }> }
 );
 
-async function runVerifier(verifier: Verifier, ctx: VerifyContext): Promise<VerifierResult> {
+async function runVerifier(verifier: Verifier, ctx: VerifyContext): Promise<VerifierRun> {
   try {
     const verdict = await verifier.verify(ctx);
     return verdict.ok ? { verifier, ok: true, by: verdict.by } : { verifier, ...verdict };
@@ -222,7 +239,7 @@ async function runVerifier(verifier: Verifier, ctx: VerifyContext): Promise<Veri
  * still have made up the difference wins over a failure (a retry may pass); otherwise
  * the most telling failure is reported.
  */
-function combine(results: VerifierResult[], rule: CompiledRule): Outcome {
+function combine(results: VerifierRun[], rule: CompiledRule): RuleOutcome {
   const passed = results.flatMap((r) => (r.ok === true ? [r.by] : []));
   if (passed.length >= rule.require) {
     return { kind: 'verified', verifiedBy: passed, detail: `${passed.length} of ${rule.verifiers.length} verifiers passed (require ${rule.require})` };
@@ -237,7 +254,7 @@ function combine(results: VerifierResult[], rule: CompiledRule): Outcome {
 }
 
 /** Applies mode and onError: the only place an outcome becomes allow or deny. */
-function fromOutcome(outcome: Outcome, policy: Settings, where: { rule?: string; digest?: string }): Verdict {
+function fromOutcome(outcome: RuleOutcome, policy: Settings, where: { rule?: string; digest?: string }): Ruling {
   const base = { ...(where.rule ? { rule: where.rule } : {}), ...(where.digest ? { digest: where.digest } : {}) };
   switch (outcome.kind) {
     case 'verified':
@@ -266,7 +283,7 @@ function fromOutcome(outcome: Outcome, policy: Settings, where: { rule?: string;
  */
 const ADMISSIBLE_REGISTRY_ERRORS: ReadonlySet<RegistryError['kind']> = new Set(['UNAVAILABLE', 'TIMEOUT', 'AUTH'] as const);
 
-export function errorOutcome(e: unknown): Extract<Outcome, { kind: 'error' }> {
+export function errorOutcome(e: unknown): Extract<RuleOutcome, { kind: 'error' }> {
   if (e instanceof RegistryError) {
     const reason = e.kind === 'AUTH' ? 'REGISTRY_AUTH_FAILURE' : e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'REGISTRY_ERROR';
     return { kind: 'error', reason, detail: e.message, retryable: e.transient, admissible: ADMISSIBLE_REGISTRY_ERRORS.has(e.kind) };
@@ -281,18 +298,6 @@ export function errorOutcome(e: unknown): Extract<Outcome, { kind: 'error' }> {
   // no setting (not even onError: allow) admits it.
   const detail = `unexpected error: ${(e as Error)?.message ?? String(e)}`;
   return { kind: 'error', reason: 'INTERNAL_ERROR', detail, retryable: false, admissible: false };
-}
-
-/** A decision that runs out of time answers TIMEOUT; the work it started is left to finish or abort. */
-function withinDeadline(work: Promise<Outcome>, deadline: number): Promise<Outcome> {
-  const remaining = deadline - Date.now();
-  const timeout: Outcome = { kind: 'error', reason: 'TIMEOUT', detail: 'the decision did not finish before the deadline', retryable: true, admissible: true };
-  if (remaining <= 0) return Promise.resolve(timeout);
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => resolve(timeout), remaining);
-  });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 function cacheKey(gate: Gate, path: string, digest: string, rule: CompiledRule): string {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { parse as parseYaml } from 'yaml';
+import { parseFailureBehavior, type Mode, type PolicyVariables } from '../core/config.js';
 import { describeIssues, policySchema, type PolicyDocument, type PolicyInput } from './schema.js';
 
 export class PolicyError extends Error {
@@ -57,7 +58,8 @@ function escapeNonPrintable(text: string): string {
   );
 }
 
-export type Env = Record<string, string | undefined>;
+/** What loadPolicy reads: Config.policyVariables (the environment's policy settings). */
+type Env = PolicyVariables;
 
 export interface LoadedPolicy {
   document: PolicyDocument;
@@ -80,7 +82,7 @@ const TRUST_SHORTCUTS = [
 ] as const;
 
 export async function loadPolicy(env: Env, ssm: () => SSMClient): Promise<LoadedPolicy> {
-  const given = (names: readonly string[]) => names.filter((n) => nonBlank(env[n]));
+  const given = <K extends keyof Env>(names: readonly K[]) => names.filter((n) => nonBlank(env[n]));
   const sources = given(DOCUMENT_SOURCES);
   if (sources.length > 1) throw conflict(sources[0]!, sources[1]!, 'give the policy document in one place only');
   refuseNotationConflict(env);
@@ -147,14 +149,11 @@ export function validate(raw: unknown, origin: string): PolicyDocument {
   return parsed.data;
 }
 
-const FAILURE_BEHAVIOR_MODES = { BLOCK_ON_FAILURE: 'enforce', LOG_ON_FAILURE: 'audit' } as const;
-
-function failureBehaviorMode(env: Env): 'enforce' | 'audit' | undefined {
-  const value = env.FAILURE_BEHAVIOR?.trim();
-  if (!value) return undefined;
-  const mode = FAILURE_BEHAVIOR_MODES[value as keyof typeof FAILURE_BEHAVIOR_MODES];
-  if (!mode) throw new PolicyError(`FAILURE_BEHAVIOR: "${value}" is not one of BLOCK_ON_FAILURE, LOG_ON_FAILURE`);
-  return mode;
+/** With a policy to load, a FAILURE_BEHAVIOR that is neither mode is a policy error. */
+function failureBehaviorMode(env: Env): Mode | undefined {
+  const behavior = parseFailureBehavior(env.FAILURE_BEHAVIOR);
+  if (behavior.kind === 'invalid') throw new PolicyError(`FAILURE_BEHAVIOR: "${behavior.value}" is not one of BLOCK_ON_FAILURE, LOG_ON_FAILURE`);
+  return behavior.kind === 'mode' ? behavior.mode : undefined;
 }
 
 /**
@@ -171,7 +170,7 @@ function applyFailureBehavior(raw: unknown, env: Env, source: string): unknown {
 }
 
 function fromShortcuts(env: Env): LoadedPolicy {
-  const list = (name: string) => (env[name] ?? '').split(/[,\s]+/).filter(Boolean);
+  const list = (name: keyof Env) => (env[name] ?? '').split(/[,\s]+/).filter(Boolean);
   const verifiers: NonNullable<PolicyInput['rules']>[number]['verifiers'] = [];
   if (nonBlank(env.COSIGN_KEY_PEM)) verifiers.push({ type: 'cosign', publicKey: env.COSIGN_KEY_PEM!.replace(/\\n/g, '\n') });
   if (nonBlank(env.COSIGN_KEY_ARN)) verifiers.push({ type: 'cosign', kmsKey: env.COSIGN_KEY_ARN!.trim() });

@@ -5,14 +5,17 @@
  * up front instead of paying a 401 each time; bearer tokens are cached per scope until
  * they expire and concurrent misses share one token request.
  */
+import { TtlCache } from '../core/cache.js';
 import { discard, type Http, isLoopbackHost, type RegistrySettings, statusError } from './http.js';
-import { RegistryError } from './types.js';
+import { cancelled, RegistryError } from './types.js';
 
 export type Challenge =
   | { scheme: 'bearer'; realm: string; service?: string; scope?: string }
   | { scheme: 'basic'; realm?: string };
 
 const DEFAULT_TOKEN_SECONDS = 60;
+/** scopes (repository:pull) whose tokens one registry keeps */
+const MAX_TOKENS = 1_000;
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 
 /** Parse the first Bearer or Basic challenge of a WWW-Authenticate header (RFC 7235). */
@@ -73,8 +76,8 @@ interface CachedToken {
 
 export class RegistryAuth {
   #learned: Challenge | null = null;
-  #tokens = new Map<string, CachedToken>();
-  #pending = new Map<string, Promise<string>>();
+  /** bearer tokens per scope, each until shortly before it expires; concurrent misses share one request */
+  #tokens = new TtlCache<CachedToken>({ ttlMs: (t) => t.expiresAt - Date.now(), maxEntries: MAX_TOKENS });
 
   constructor(
     private readonly registry: string,
@@ -90,7 +93,7 @@ export class RegistryAuth {
     if (!learned) return undefined;
     if (learned.scheme === 'basic') return this.#basic();
     const cached = this.#tokens.get(scope);
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
+    if (cached) return `Bearer ${cached.token}`;
     return `Bearer ${await this.#token(learned, scope, signal)}`;
   }
 
@@ -120,17 +123,13 @@ export class RegistryAuth {
   }
 
   /** One token request per scope at a time; waiters share it. */
-  #token(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, signal?: AbortSignal): Promise<string> {
-    let pending = this.#pending.get(scope);
-    if (!pending) {
-      // the shared request is not tied to one caller's signal; the request timeout bounds it
-      pending = this.#fetchToken(challenge, scope).finally(() => this.#pending.delete(scope));
-      this.#pending.set(scope, pending);
-    }
-    return signal ? raceSignal(pending, signal, `token for ${this.registry}`) : pending;
+  async #token(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, signal?: AbortSignal): Promise<string> {
+    // the shared request is not tied to one caller's signal; the request timeout bounds it
+    const fetched = this.#tokens.getOrCompute(scope, () => this.#fetchToken(challenge, scope), signal, cancelled(`token for ${this.registry}`));
+    return (await fetched).token;
   }
 
-  async #fetchToken(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string): Promise<string> {
+  async #fetchToken(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string): Promise<CachedToken> {
     const realm = this.#realmUrl(challenge.realm);
     if (challenge.service) realm.searchParams.set('service', challenge.service);
     realm.searchParams.set('scope', scope);
@@ -158,8 +157,7 @@ export class RegistryAuth {
     const seconds = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_SECONDS;
     // renew a little early so a token does not expire between check and use
     const margin = Math.min(10, seconds / 4);
-    this.#tokens.set(scope, { token, expiresAt: Date.now() + (seconds - margin) * 1000 });
-    return token;
+    return { token, expiresAt: Date.now() + (seconds - margin) * 1000 };
   }
 
   /** The realm must be HTTPS, except for an insecure loopback registry's loopback realm. */
@@ -176,28 +174,4 @@ export class RegistryAuth {
     }
     return url;
   }
-}
-
-/** Wait for a shared promise, but give up (TIMEOUT) when this caller's signal aborts. */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(cancelled(signal, what));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(cancelled(signal, what));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function cancelled(signal: AbortSignal, what: string): RegistryError {
-  const reason: unknown = signal.reason;
-  return new RegistryError('TIMEOUT', `${what}: cancelled (${reason instanceof Error ? reason.message : String(reason)})`);
 }

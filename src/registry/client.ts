@@ -5,12 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { ECRClient } from '@aws-sdk/client-ecr';
-import { RegistryAuth, raceSignal } from './auth.js';
+import { raceSignal } from '../core/abort.js';
+import { RegistryAuth } from './auth.js';
 import { InFlight } from './in-flight.js';
 import { descriptorList, parseManifestJson, tryParseIndex } from './manifest-json.js';
 import { EcrAuth, parseEcrHost, type EcrHost } from './ecr.js';
 import { discard, Http, isLoopbackHost, registryOrigin, type RegistrySettings, type Sent, statusError } from './http.js';
 import {
+  cancelled,
   type Descriptor,
   MANIFEST_ACCEPT,
   type Manifest,
@@ -358,7 +360,7 @@ class OciRepository implements RepositoryClient {
 }
 
 function withOptionalSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  return signal ? raceSignal(promise, signal, what) : promise;
+  return raceSignal(promise, signal, cancelled(what));
 }
 
 function sha256(bytes: Buffer): string {

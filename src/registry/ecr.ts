@@ -4,6 +4,8 @@
  * (tokens last 12 hours), with concurrent misses sharing one API call.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { classifyAwsError } from '../core/aws-errors.js';
+import { TtlCache } from '../core/cache.js';
 import { RegistryError } from './types.js';
 
 export interface EcrHost {
@@ -26,6 +28,8 @@ export function parseEcrHost(registry: string): EcrHost | null {
 const EXPIRY_MARGIN_MS = 5 * 60_000;
 /** when ECR gives no expiresAt (it always does), assume the documented 12 hours */
 const DEFAULT_LIFETIME_MS = 12 * 3600_000;
+/** registries (account and region) one container keeps a token for */
+const MAX_REGISTRIES = 100;
 
 interface CachedAuthorization {
   header: string;
@@ -33,8 +37,7 @@ interface CachedAuthorization {
 }
 
 export class EcrAuth {
-  #cache = new Map<string, CachedAuthorization>();
-  #pending = new Map<string, Promise<string>>();
+  #cache = new TtlCache<CachedAuthorization>({ ttlMs: (a) => a.expiresAt - Date.now(), maxEntries: MAX_REGISTRIES });
   #clients = new Map<string, ECRClient>();
 
   constructor(
@@ -44,15 +47,8 @@ export class EcrAuth {
   ) {}
 
   /** `Basic <token>` for the registry, from cache or one shared GetAuthorizationToken call. */
-  authorization(registry: string, host: EcrHost): Promise<string> {
-    const cached = this.#cache.get(registry);
-    if (cached && cached.expiresAt > Date.now()) return Promise.resolve(cached.header);
-    let pending = this.#pending.get(registry);
-    if (!pending) {
-      pending = this.#fetch(registry, host).finally(() => this.#pending.delete(registry));
-      this.#pending.set(registry, pending);
-    }
-    return pending;
+  async authorization(registry: string, host: EcrHost): Promise<string> {
+    return (await this.#cache.getOrCompute(registry, () => this.#fetch(registry, host))).header;
   }
 
   /** The registry refused a cached token (revoked, clock skew): forget it. */
@@ -60,7 +56,7 @@ export class EcrAuth {
     this.#cache.delete(registry);
   }
 
-  async #fetch(registry: string, host: EcrHost): Promise<string> {
+  async #fetch(registry: string, host: EcrHost): Promise<CachedAuthorization> {
     const client = this.#client(host.region);
     let data;
     try {
@@ -74,8 +70,7 @@ export class EcrAuth {
     }
     const header = `Basic ${data.authorizationToken}`;
     const expiresAt = (data.expiresAt?.getTime() ?? Date.now() + DEFAULT_LIFETIME_MS) - EXPIRY_MARGIN_MS;
-    this.#cache.set(registry, { header, expiresAt });
-    return header;
+    return { header, expiresAt };
   }
 
   #client(region: string): ECRClient {
@@ -93,15 +88,8 @@ function ecrError(err: unknown, registry: string): RegistryError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   const message = `ecr:GetAuthorizationToken for ${registry} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
-  const authNames = [
-    'AccessDeniedException',
-    'UnrecognizedClientException',
-    'InvalidSignatureException',
-    'ExpiredTokenException',
-    'InvalidClientTokenId',
-    'CredentialsProviderError',
-  ];
-  if (authNames.includes(e.name ?? '') || status === 401 || status === 403) return new RegistryError('AUTH', message, status);
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return new RegistryError('TIMEOUT', message);
+  const kind = classifyAwsError(err);
+  if (kind === 'auth') return new RegistryError('AUTH', message, status);
+  if (kind === 'timeout') return new RegistryError('TIMEOUT', message);
   return new RegistryError('UNAVAILABLE', message, status);
 }

@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetRevocationStatusCommand, type SignerClient } from '@aws-sdk/client-signer';
+import { isTransient } from '../core/aws-errors.js';
 import type { AwsSignerVerifierConfig } from '../policy/schema.js';
-import { VerifierError, type Verdict, type Verifier, type VerifyContext } from './types.js';
+import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from './types.js';
 import { authenticTimestampProblem, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './notation/checks.js';
 import { DEFAULT_MAX_SIGNATURES, failure, firstPassing, type Failure, type FoundEnvelope } from './notation/discovery.js';
 import { Certificate, parseCertificates } from './notation/x509.js';
@@ -28,8 +29,10 @@ const UNDERSTOOD = new Set<string>(Object.values(SIGNER_ATTR));
 export interface AwsSignerDeps {
   /** a Signer client, or one per region (revocation is asked in the profile's region) */
   signer: SignerClient | ((region: string) => SignerClient);
-  /** folder with `signer-roots/*.pem` (the Lambda layer's /opt/trust); default: $TRUST_DIR or /opt/trust */
+  /** folder with `signer-roots/*.pem` (the Lambda layer's /opt/trust, Config.trustDir); default /opt/trust */
   trustDir?: string;
+  /** region for a profile ARN that names none (Config.region); default us-east-1 */
+  region?: string;
   maxSignatures?: number;
   log?: (message: string, data: Record<string, unknown>) => void;
 }
@@ -45,12 +48,12 @@ export class AwsSignerVerifier implements Verifier {
     this.description = `aws-signer ${config.signingProfiles.join(', ')}`;
   }
 
-  async verify(ctx: VerifyContext): Promise<Verdict> {
+  async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const descriptor = await ctx.target.descriptor();
     return firstPassing(ctx, this.deps.maxSignatures ?? DEFAULT_MAX_SIGNATURES, 'AWS Signer', (found) => this.verifySignature(found, descriptor, ctx));
   }
 
-  private async verifySignature(found: FoundEnvelope, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<Verdict> {
+  private async verifySignature(found: FoundEnvelope, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<VerifierVerdict> {
     const intact = checkIntegrity(found, descriptor, { understood: UNDERSTOOD, plugin: SIGNER_PLUGIN });
     if ('ok' in intact) return intact;
     const signed = this.signerAttributes(intact);
@@ -89,7 +92,7 @@ export class AwsSignerVerifier implements Verifier {
   }
 
   /** signer:GetRevocationStatus as the plugin asks it; `warn` admits when Signer cannot answer. */
-  private async revocation(intact: Intact, signed: { profileVersion: string; job: string }, ctx: VerifyContext): Promise<Verdict | null> {
+  private async revocation(intact: Intact, signed: { profileVersion: string; job: string }, ctx: VerifyContext): Promise<VerifierVerdict | null> {
     if (this.config.revocation === 'skip') return null;
     const input = {
       signatureTimestamp: intact.envelope.authenticSigningTime!,
@@ -115,7 +118,7 @@ export class AwsSignerVerifier implements Verifier {
 
   private client(profileVersionArn: string): SignerClient {
     if (typeof this.deps.signer !== 'function') return this.deps.signer;
-    return this.deps.signer(profileVersionArn.split(':')[3] || process.env.AWS_REGION || 'us-east-1');
+    return this.deps.signer(profileVersionArn.split(':')[3] || this.deps.region || 'us-east-1');
   }
 }
 
@@ -153,14 +156,6 @@ function revocationReason(entities: string[]): string {
   return [resources.length ? `revoked by AWS Signer: ${resources.join(', ')}` : '', certs ? `${certs} certificate(s) of the signing chain revoked` : ''].filter(Boolean).join('; ');
 }
 
-function isTransient(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  const status = err.$metadata?.httpStatusCode;
-  if (err.name === 'ThrottlingException' || err.name === 'TooManyRequestsException' || err.$retryable) return true;
-  if (status !== undefined) return status >= 500 || status === 429;
-  return true; // no HTTP answer at all: network trouble
-}
-
 /** AWS Signer roots from the trust folder, plus the verifier's own trustStore folder. */
 export function loadSignerRoots(config: AwsSignerVerifierConfig, trustDir: string): Certificate[] {
   const folders = [join(trustDir, 'signer-roots'), ...(config.trustStore ? [config.trustStore] : [])];
@@ -190,6 +185,6 @@ export function loadSignerRoots(config: AwsSignerVerifierConfig, trustDir: strin
 }
 
 export function createAwsSignerVerifier(config: AwsSignerVerifierConfig, deps: AwsSignerDeps): Verifier {
-  const roots = loadSignerRoots(config, deps.trustDir ?? process.env.TRUST_DIR ?? '/opt/trust');
+  const roots = loadSignerRoots(config, deps.trustDir ?? '/opt/trust');
   return new AwsSignerVerifier(config, roots, deps);
 }

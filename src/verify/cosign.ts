@@ -35,7 +35,7 @@
  */
 import type { Descriptor, Manifest } from '../registry/types.js';
 import { shortFingerprint, verifySignature, type KeySource, type PublicKeyHandle } from './keys.js';
-import { VerifierError, worstFailure, type FailureReason, type Verdict, type Verifier, type VerifyContext } from './types.js';
+import { VerifierError, worstFailure, type FailureReason, type VerifierVerdict, type Verifier, type VerifyContext } from './types.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
@@ -79,7 +79,7 @@ export class CosignKeyVerifier implements Verifier {
     return this.loaded ? `${what} ${shortFingerprint(this.loaded.fingerprint)}` : what;
   }
 
-  async verify(ctx: VerifyContext): Promise<Verdict> {
+  async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     // Start the key load (KMS on a cold start) while the registry is asked for the signature.
     const key = this.loadKey(ctx.signal);
     key.catch(() => undefined); // awaited below; an unsigned image needs no key

@@ -4,6 +4,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AwsClients } from '../aws.js';
+import type { Env, PolicyVariables } from '../core/config.js';
 import type { VerifierFactories } from '../policy/compile.js';
 import type { CosignVerifierConfig } from '../policy/schema.js';
 import { createAwsSignerVerifier } from './aws-signer.js';
@@ -19,22 +20,35 @@ export interface FactoryDeps {
   baseDir: string;
   /** AWS Signer roots (the trust layer), e.g. /opt/trust */
   trustDir?: string;
+  /** Config.region: for KMS key ids without an ARN and Signer profiles without a region */
+  region?: string;
+  /** Config.sigstore: SIGSTORE_TRUST_REFRESH* for the Sigstore root loader */
+  sigstoreEnv?: Env;
 }
 
-export function makeKmsKeyStore(clients: AwsClients): KmsKeyStore {
-  return new KmsKeyStore((region) => clients.kmsFor(region));
+export function makeKmsKeyStore(clients: AwsClients, region?: string): KmsKeyStore {
+  return new KmsKeyStore((r) => clients.kmsFor(r), region ? { defaultRegion: region } : {});
 }
 
 export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
   const path = (p: string) => (isAbsolute(p) ? p : resolve(deps.baseDir, p));
   return {
     cosign: (config) =>
-      createCosignVerifier(config, { path, keySource: () => cosignKeySource(config, deps, path), ...(deps.trustDir ? { trustDir: deps.trustDir } : {}) }),
+      createCosignVerifier(config, {
+        path,
+        keySource: () => cosignKeySource(config, deps, path),
+        ...(deps.trustDir ? { trustDir: deps.trustDir } : {}),
+        ...(deps.sigstoreEnv ? { env: deps.sigstoreEnv } : {}),
+      }),
     notation: (config) => createNotationVerifier(config, { baseDir: deps.baseDir }),
     awsSigner: (config) =>
       createAwsSignerVerifier(
         { ...config, ...(config.trustStore ? { trustStore: path(config.trustStore) } : {}) },
-        { signer: (region) => deps.clients.signerFor(region), ...(deps.trustDir ? { trustDir: deps.trustDir } : {}) },
+        {
+          signer: (region) => deps.clients.signerFor(region),
+          ...(deps.trustDir ? { trustDir: deps.trustDir } : {}),
+          ...(deps.region ? { region: deps.region } : {}),
+        },
       ),
     notationCli: (notationPath) => createNotationCliVerifier(notationPath),
   };
@@ -47,6 +61,6 @@ export function cosignKeySource(config: CosignVerifierConfig, deps: Pick<Factory
 }
 
 /** A policy file's relative paths are relative to the file itself. */
-export function baseDirFor(origin: string, env: Record<string, string | undefined>): string {
-  return origin === 'POLICY_FILE' && env.POLICY_FILE ? dirname(resolve(env.POLICY_FILE)) : process.cwd();
+export function baseDirFor(origin: string, policy: PolicyVariables): string {
+  return origin === 'POLICY_FILE' && policy.POLICY_FILE ? dirname(resolve(policy.POLICY_FILE)) : process.cwd();
 }

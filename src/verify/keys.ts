@@ -17,6 +17,8 @@
 import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GetPublicKeyCommand, KMSClient, type GetPublicKeyCommandOutput, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
+import { isTransient } from '../core/aws-errors.js';
+import { TtlCache } from '../core/cache.js';
 import { VerifierError } from './types.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
@@ -179,28 +181,15 @@ const KMS_SCHEMES: Partial<Record<SigningAlgorithmSpec, SignatureScheme>> = {
 export const DEFAULT_KMS_KEY_TTL_MS = 60 * 60 * 1000;
 // A GetPublicKey that takes longer than this is treated as a network failure (transient).
 const KMS_CALL_TIMEOUT_MS = 10_000;
-// Errors KMS may answer that go away by themselves; the hook waits on these.
-const TRANSIENT_KMS_ERRORS = new Set([
-  'ThrottlingException',
-  'DependencyTimeoutException',
-  'KMSInternalException',
-  'KeyUnavailableException',
-  'TimeoutError',
-  'AbortError',
-]);
+const KMS_MAX_KEYS = 1_000;
 const ARN_RE = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:(?:key|alias)\/.+$/;
 
 export interface KmsKeyStoreOptions {
   /** how long a fetched public key is trusted without asking KMS again (default 1 h) */
   ttlMs?: number;
   now?: () => number;
-  /** region for key ids and aliases when a client factory is given (default: AWS_REGION) */
+  /** region for key ids and aliases when a client factory is given (Config.region) */
   defaultRegion?: string;
-}
-
-interface CacheEntry {
-  expires: number; // Infinity while the fetch is in flight
-  handle: Promise<PublicKeyHandle>;
 }
 
 /**
@@ -209,29 +198,19 @@ interface CacheEntry {
  * one call. Failures are not cached: the next decision asks again.
  */
 export class KmsKeyStore {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly ttlMs: number;
-  private readonly now: () => number;
+  private readonly cache: TtlCache<PublicKeyHandle>;
 
   constructor(
     private readonly client: KMSClient | ((region: string) => KMSClient),
     private readonly opts: KmsKeyStoreOptions = {},
   ) {
-    this.ttlMs = opts.ttlMs ?? DEFAULT_KMS_KEY_TTL_MS;
-    this.now = opts.now ?? Date.now;
+    this.cache = new TtlCache({ ttlMs: opts.ttlMs ?? DEFAULT_KMS_KEY_TTL_MS, maxEntries: KMS_MAX_KEYS, ...(opts.now ? { now: opts.now } : {}) });
   }
 
   async get(keyIdOrArnOrAlias: string, signal?: AbortSignal): Promise<PublicKeyHandle> {
     const keyId = normaliseKeyId(keyIdOrArnOrAlias);
-    const hit = this.cache.get(keyId);
-    if (hit && hit.expires > this.now()) return abortable(hit.handle, signal, keyId);
-    const entry: CacheEntry = { expires: Infinity, handle: this.fetch(keyId) };
-    this.cache.set(keyId, entry);
-    entry.handle.then(
-      () => (entry.expires = this.now() + this.ttlMs),
-      () => this.cache.get(keyId) === entry && this.cache.delete(keyId),
-    );
-    return abortable(entry.handle, signal, keyId);
+    const gaveUp = () => new VerifierError('TIMEOUT', `gave up waiting for KMS key ${keyId}`, true);
+    return this.cache.getOrCompute(keyId, () => this.fetch(keyId), signal, gaveUp);
   }
 
   /** The shared fetch runs without any one caller's signal: one caller giving up must not fail the others. */
@@ -251,7 +230,7 @@ export class KmsKeyStore {
   private async clientFor(keyId: string): Promise<KMSClient> {
     const arnRegion = ARN_RE.exec(keyId)?.[1];
     if (typeof this.client === 'function') {
-      const region = arnRegion ?? this.opts.defaultRegion ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      const region = arnRegion ?? this.opts.defaultRegion;
       if (!region) throw new VerifierError('KEY_ERROR', `no AWS region for KMS key ${keyId}: use a key ARN or set AWS_REGION`);
       return this.client(region);
     }
@@ -315,26 +294,8 @@ function kmsHandle(keyId: string, out: GetPublicKeyCommandOutput): PublicKeyHand
 function kmsError(keyId: string, err: unknown): VerifierError {
   if (err instanceof VerifierError) return err;
   const name = err instanceof Error ? err.name : 'Error';
-  const meta = err as { $fault?: 'client' | 'server'; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  const status = meta.$metadata?.httpStatusCode ?? 0;
-  // An error without $fault never got an answer from KMS (DNS, connection, timeout).
-  const transient =
-    TRANSIENT_KMS_ERRORS.has(name) || !meta.$fault || meta.$fault === 'server' || Boolean(meta.$retryable) || status === 429;
-  return new VerifierError('KEY_ERROR', `kms:GetPublicKey ${keyId} failed: ${name}: ${errorText(err)}`, transient);
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, keyId: string): Promise<T> {
-  if (!signal) return promise;
-  const aborted = () => new VerifierError('TIMEOUT', `gave up waiting for KMS key ${keyId}`, true);
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    );
-  });
+  // throttling, KMS's own trouble and no answer at all go away by themselves: the hook waits on these
+  return new VerifierError('KEY_ERROR', `kms:GetPublicKey ${keyId} failed: ${name}: ${errorText(err)}`, isTransient(err));
 }
 
 function errorText(err: unknown): string {

@@ -5,7 +5,7 @@
  * other exit, a timeout or a spawn failure is never an allow.
  */
 import { execFile } from 'node:child_process';
-import type { Verdict, Verifier, VerifyContext } from './types.js';
+import type { VerifierVerdict, Verifier, VerifyContext } from './types.js';
 import { VerifierError } from './types.js';
 
 export interface NotationCliOptions {
@@ -27,7 +27,7 @@ export class NotationCliVerifier implements Verifier {
     this.description = `notation binary ${notationPath}`;
   }
 
-  async verify(ctx: VerifyContext): Promise<Verdict> {
+  async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const reference = `${ctx.target.ref.registry}/${ctx.target.ref.repository}@${ctx.target.digest}`;
     const result = await this.run(['verify', reference], ctx.signal);
     const output = lastLine(result.stderr) || lastLine(result.stdout);

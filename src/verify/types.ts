@@ -1,6 +1,7 @@
 /**
  * The verifier contract. A verifier reads the signatures of one image digest through
- * a RepositoryClient and returns a verdict; it never decides allow/deny on its own
+ * a RepositoryClient and returns a VerifierVerdict (the first stage of an image's
+ * result; decide.ts lists the stages); it never decides allow/deny on its own
  * (decide() does, from the policy's `require`, mode and onError).
  *
  * Bad evidence is a returned failure with a reason code. Trouble reaching the
@@ -27,9 +28,16 @@ export interface VerifyContext {
   now: Date;
 }
 
-export type Verdict =
+/** What one verifier says about the evidence: passed (by whom), or failed with a reason. */
+export type VerifierVerdict =
   | { ok: true; by: string; detail?: string }
   | { ok: false; reason: FailureReason; detail: string };
+
+/**
+ * @deprecated the old name of VerifierVerdict, kept only while src/verify/cosign/ (another
+ * branch's files) still imports it; remove once those files say VerifierVerdict.
+ */
+export type Verdict = VerifierVerdict;
 
 /** The codes a verifier may return as a failed verdict (bad or absent evidence). */
 export type FailureReason = Extract<
@@ -40,7 +48,7 @@ export type FailureReason = Extract<
 export interface Verifier {
   /** e.g. "cosign key sha256:ab12…" — shown in verifiedBy and logs */
   readonly description: string;
-  verify(ctx: VerifyContext): Promise<Verdict>;
+  verify(ctx: VerifyContext): Promise<VerifierVerdict>;
 }
 
 /** An error while verifying that is not the signature's fault. */

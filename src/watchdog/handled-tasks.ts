@@ -12,32 +12,26 @@
  * STOPPED and are ignored; what can repeat is one alert. A DynamoDB conditional
  * put (attribute_not_exists(taskArn), with a TTL) would make it exact.
  */
+import { TtlCache } from '../core/cache.js';
+
 export const DEFAULT_HANDLED_CAPACITY = 5_000;
 
 export class HandledTasks {
-  private readonly seen = new Map<string, string>();
+  private readonly seen: TtlCache<string>;
 
-  constructor(private readonly capacity = DEFAULT_HANDLED_CAPACITY) {}
+  constructor(capacity = DEFAULT_HANDLED_CAPACITY) {
+    // no expiry: a task is forgotten only when it is the least recently seen of a full memory
+    this.seen = new TtlCache<string>({ ttlMs: Infinity, maxEntries: capacity, lru: true });
+  }
 
   /** What was done with the task, if it was handled here. */
   get(taskArn: string): string | undefined {
-    const outcome = this.seen.get(taskArn);
-    if (outcome !== undefined) {
-      this.seen.delete(taskArn);
-      this.seen.set(taskArn, outcome);
-    }
-    return outcome;
+    return this.seen.get(taskArn);
   }
 
   /** Only for a finished outcome: a stop that failed must stay open for the retry. */
   add(taskArn: string, outcome: string): void {
-    this.seen.delete(taskArn);
     this.seen.set(taskArn, outcome);
-    while (this.seen.size > this.capacity) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest === undefined) break;
-      this.seen.delete(oldest);
-    }
   }
 
   get size(): number {

@@ -5,11 +5,12 @@
  * the same choice the deployment gate makes, so a broken policy never admits
  * silently and is alerted on like any other deny.
  */
+import { modeWithoutPolicy, type FailureBehavior } from '../core/config.js';
 import type { ImageInput } from '../policy/decide.js';
 import type { Decision } from '../policy/decision.js';
 
-export function policyErrorDecisions(images: ImageInput[], error: unknown, env: Record<string, string | undefined>): Decision[] {
-  const mode = env.FAILURE_BEHAVIOR?.trim() === 'LOG_ON_FAILURE' ? 'audit' : 'enforce';
+export function policyErrorDecisions(images: ImageInput[], error: unknown, failureBehavior: FailureBehavior): Decision[] {
+  const mode = modeWithoutPolicy(failureBehavior);
   const detail = `the policy cannot be loaded: ${error instanceof Error ? error.message : String(error)}`;
   return images.map((i) => ({
     container: i.container,

@@ -1,5 +1,5 @@
 /**
- * Which tasks the watchdog verifies (TASK_SCOPE).
+ * Which tasks the watchdog verifies (TASK_SCOPE, read by readConfig).
  *
  *   standalone (default)  tasks no service deployment started: RunTask, StartTask,
  *                         scheduled tasks. Service tasks are the deployment gate's.
@@ -12,18 +12,9 @@
  * DescribeServices call, means the task is verified: doubt never skips a check.
  */
 import { DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { TtlCache } from '../core/cache.js';
 import { errorSentence, readDescribeServices, type DescribedService } from './ecs-answers.js';
 import type { TaskEvent } from './task-event.js';
-
-export type TaskScope = 'standalone' | 'all';
-
-export function taskScopeFrom(value: string | undefined): { scope: TaskScope; warning?: string } {
-  const v = value?.trim().toLowerCase();
-  if (!v || v === 'standalone') return { scope: 'standalone' };
-  if (v === 'all') return { scope: 'all' };
-  // a typo must widen what is checked, never narrow it
-  return { scope: 'all', warning: `TASK_SCOPE "${value}" is not standalone or all; verifying all tasks` };
-}
 
 export interface ServiceClaim {
   service?: string;
@@ -49,24 +40,12 @@ export type ClaimCheck = { genuine: true; service: string; deploymentId: string 
  */
 const CONFIRMED_TTL_MS = 10 * 60_000;
 const CONFIRMED_MAX = 1_000;
-const confirmed = new Map<string, number>();
 
-/** Tests start from an empty memory. */
-export function resetConfirmedClaims(): void {
-  confirmed.clear();
-}
+/** The claims confirmed so far, kept by the Runtime (one per container). */
+export type ConfirmedClaims = TtlCache<true>;
 
-function remembered(key: string): boolean {
-  const expires = confirmed.get(key);
-  if (expires === undefined) return false;
-  if (expires > Date.now()) return true;
-  confirmed.delete(key);
-  return false;
-}
-
-function remember(key: string): void {
-  confirmed.set(key, Date.now() + CONFIRMED_TTL_MS);
-  if (confirmed.size > CONFIRMED_MAX) confirmed.delete(confirmed.keys().next().value!);
+export function confirmedClaimsCache(): ConfirmedClaims {
+  return new TtlCache<true>({ ttlMs: CONFIRMED_TTL_MS, maxEntries: CONFIRMED_MAX });
 }
 
 export async function checkServiceClaim(
@@ -74,15 +53,16 @@ export async function checkServiceClaim(
   task: TaskEvent,
   claim: ServiceClaim,
   abortSignal: AbortSignal,
+  confirmed: ConfirmedClaims,
 ): Promise<ClaimCheck> {
   const { service, startedBy } = claim;
   if (!service) return { genuine: false, why: `startedBy ${startedBy} without group service:<name>` };
   if (!startedBy) return { genuine: false, why: `group service:${service} but startedBy is ${task.startedBy ?? 'absent'}, not a deployment id` };
   if (!task.taskDefinitionArn) return { genuine: false, why: 'the event has no taskDefinitionArn to compare' };
   const key = [task.clusterArn, service, startedBy, task.taskDefinitionArn].join(' ');
-  if (remembered(key)) return { genuine: true, service, deploymentId: startedBy };
+  if (confirmed.get(key)) return { genuine: true, service, deploymentId: startedBy };
   const check = await describeAndMatch(ecs, task.clusterArn, service, startedBy, task.taskDefinitionArn, abortSignal);
-  if (check.genuine) remember(key);
+  if (check.genuine) confirmed.set(key, true);
   return check;
 }
 

@@ -17,6 +17,7 @@
  */
 import { StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import type { AlertContext } from '../alerts/context.js';
+import type { TaskScope } from '../core/config.js';
 import { msUntil, planBudget, signalUntil, type Budget } from '../gate/budget.js';
 import { logger } from '../observability.js';
 import type { ImageInput } from '../policy/decide.js';
@@ -25,7 +26,7 @@ import { clusterName, type Scope } from '../policy/overrides.js';
 import { errorSentence } from './ecs-answers.js';
 import type { HandledTasks } from './handled-tasks.js';
 import { completeAtRunning, eventImages } from './images.js';
-import { checkServiceClaim, serviceClaim, type TaskScope } from './scope.js';
+import { checkServiceClaim, serviceClaim, type ConfirmedClaims } from './scope.js';
 import { stopReason } from './stop-reason.js';
 import { parseTaskEvent, TaskEventError, taskFamily, whyIgnored, type TaskEvent } from './task-event.js';
 
@@ -52,6 +53,8 @@ export interface WatchdogDeps {
   /** sendAlerts() bound to its clients; never throws */
   alert(decisions: Decision[], ctx: AlertContext, timeoutMs: number): Promise<unknown>;
   handled: HandledTasks;
+  /** service claims already confirmed in this container */
+  confirmedClaims: ConfirmedClaims;
   scope: TaskScope;
   /** milliseconds left in this invocation (Lambda context.getRemainingTimeInMillis) */
   remainingMs(): number;
@@ -212,7 +215,7 @@ interface InScope {
 async function inScope(task: TaskEvent, deps: WatchdogDeps, abortSignal: AbortSignal): Promise<InScope> {
   const claim = serviceClaim(task);
   if (!claim) return {};
-  const check = await checkServiceClaim(deps.ecs, task, claim, abortSignal);
+  const check = await checkServiceClaim(deps.ecs, task, claim, abortSignal, deps.confirmedClaims);
   if (check.genuine) {
     if (deps.scope === 'all') return { service: check.service };
     return { skip: `task of service ${check.service} (deployment ${check.deploymentId}); TASK_SCOPE is standalone` };

@@ -7,9 +7,9 @@ import { DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand, ECSClie
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
-import { resetAwsClients } from '../../src/aws.js';
+import { makeLifecycleHook } from '../../src/handlers/lifecycle-hook.js';
 import { logger } from '../../src/observability.js';
-import { resetGate } from '../../src/runtime.js';
+import { Runtime } from '../../src/runtime.js';
 import { generateKeyPair, signImage, type TestKeyPair } from './cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './registry.js';
 
@@ -64,7 +64,10 @@ export interface Harness {
   /** push a fresh image at `tag` (moving the tag if it existed); signed with `key` when asked */
   push(tag: string, signed: boolean): Promise<string>;
   policy(extra?: Record<string, unknown>): string;
+  /** sets the environment and starts a fresh Lambda container (a new Runtime) on it */
   configure(env: Record<string, string>): void;
+  /** the lifecycle hook handler of the container configure() started */
+  hook: ReturnType<typeof makeLifecycleHook>;
   /** DescribeServiceRevisions answers with this revision (the one asked for) */
   revision(containers: ContainerImage[], opts?: { arn?: string; taskDefinition?: string }): void;
   /** DescribeTaskDefinition answers with these container definitions */
@@ -81,6 +84,7 @@ export function setupHookHarness(): Harness {
   let reg: TestRegistry | undefined;
   const saved = { ...process.env };
   const spies: ReturnType<typeof vi.spyOn>[] = [];
+  let hook: ReturnType<typeof makeLifecycleHook> | undefined;
 
   const harness: Harness = {
     get reg() {
@@ -106,8 +110,11 @@ export function setupHookHarness(): Harness {
     configure(env) {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ALERT_TOPIC_ARN: TOPIC }, env);
-      resetGate();
-      resetAwsClients();
+      hook = makeLifecycleHook(new Runtime(process.env));
+    },
+    hook: (event, context) => {
+      if (!hook) throw new Error('configure() first');
+      return hook(event, context);
     },
     revision(containers, opts = {}) {
       const arn = opts.arn ?? revisionArn();

@@ -6,7 +6,7 @@
  * envelopes 32 MiB, and a cap on how many signatures are tried.
  */
 import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, type Descriptor } from '../../registry/types.js';
-import { worstFailure, type FailureReason, type Verdict, type VerifyContext } from '../types.js';
+import { worstFailure, type FailureReason, type VerifierVerdict, type VerifyContext } from '../types.js';
 import { MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, SIGNATURE_ARTIFACT_TYPE } from './envelope.js';
 
 export const DEFAULT_MAX_SIGNATURES = 50;
@@ -62,8 +62,8 @@ export async function firstPassing(
   ctx: VerifyContext,
   maxSignatures: number,
   what: string,
-  judge: (found: FoundEnvelope) => Promise<Verdict>,
-): Promise<Verdict> {
+  judge: (found: FoundEnvelope) => Promise<VerifierVerdict>,
+): Promise<VerifierVerdict> {
   const descriptors = await listSignatures(ctx, maxSignatures);
   if (descriptors.length === 0) return failure('SIGNATURE_MISSING', `no ${what} signature found`);
   const failures: Failure[] = [];

@@ -10,6 +10,7 @@
 import { constants, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { TtlCache } from '../../core/cache.js';
 import { childrenOf, contextTag, expectSequence, isSequence, parseDer, raw } from './asn1.js';
 import { Certificate, OID } from './x509.js';
 
@@ -46,26 +47,31 @@ const SKEW_MS = 5 * 60_000;
 /** Why an answer cannot be used; the next source is tried. */
 class Unusable extends Error {}
 
-interface Cached {
-  status: Exclude<CertStatus, { status: 'unknown' }>;
-  until: number;
-}
+/** What an OCSP response or CRL can say. */
+type Known = Exclude<CertStatus, { status: 'unknown' }>;
+
+/** A certificate's status with how long it may be reused (unknown is never kept). */
+type Answer = { status: CertStatus; until: number };
 
 export class RevocationChecker {
-  private readonly cache = new Map<string, Cached>();
-  private readonly inFlight = new Map<string, Promise<CertStatus>>();
+  /** answers by (issuer, certificate) until they go stale; concurrent lookups share one */
+  private readonly cache: TtlCache<Answer>;
   private readonly timeoutMs: number;
   private readonly maxAgeMs: number;
   private readonly maxBytes: number;
-  private readonly maxEntries: number;
   private readonly now: () => Date;
 
   constructor(opts: RevocationOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.maxAgeMs = opts.maxAgeMs ?? 60 * 60_000;
     this.maxBytes = opts.maxResponseBytes ?? 10 * 1024 * 1024;
-    this.maxEntries = opts.maxCacheEntries ?? 1_000;
     this.now = opts.now ?? (() => new Date());
+    this.cache = new TtlCache<Answer>({
+      ttlMs: (a) => a.until - this.now().getTime(),
+      maxEntries: opts.maxCacheEntries ?? 1_000,
+      keep: (a) => a.status.status !== 'unknown',
+      now: () => this.now().getTime(),
+    });
   }
 
   /**
@@ -84,17 +90,11 @@ export class RevocationChecker {
   private status(cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<CertStatus> {
     if (!cert.hasRevocationInfo) return Promise.resolve({ status: 'good' });
     const key = `${issuer.sha256}/${cert.sha256}`;
-    const hit = this.cache.get(key);
-    if (hit && hit.until > this.now().getTime()) return Promise.resolve(hit.status);
-    let pending = this.inFlight.get(key);
-    if (!pending) {
-      pending = this.ask(cert, issuer, signal).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    return pending;
+    // the first caller's budget bounds the shared lookup, as it always has
+    return this.cache.getOrCompute(key, () => this.ask(cert, issuer, signal)).then((a) => a.status);
   }
 
-  private async ask(cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<CertStatus> {
+  private async ask(cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<Answer> {
     const problems: string[] = [];
     for (const [kind, urls, query] of [
       ['OCSP', cert.ocspUrls, (url: string) => this.ocsp(url, cert, issuer, signal)],
@@ -103,26 +103,24 @@ export class RevocationChecker {
       for (const url of urls) {
         try {
           const answer = await query(url);
-          this.remember(`${issuer.sha256}/${cert.sha256}`, answer);
-          return answer.status;
+          return { status: answer.status, until: this.until(answer) };
         } catch (e) {
           problems.push(`${kind} ${url}: ${(e as Error).message}`);
         }
       }
     }
-    return { status: 'unknown', detail: `revocation status of "${cert.subject}" cannot be determined (${problems.join('; ')})` };
+    const detail = `revocation status of "${cert.subject}" cannot be determined (${problems.join('; ')})`;
+    return { status: { status: 'unknown', detail }, until: 0 };
   }
 
-  private remember(key: string, answer: { status: Cached['status']; nextUpdate?: Date }): void {
-    const now = this.now().getTime();
-    const until = Math.min(answer.nextUpdate?.getTime() ?? Infinity, now + this.maxAgeMs);
-    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, { status: answer.status, until });
+  /** An answer is reused until its nextUpdate, and never longer than maxAgeMs. */
+  private until(answer: { nextUpdate?: Date }): number {
+    return Math.min(answer.nextUpdate?.getTime() ?? Infinity, this.now().getTime() + this.maxAgeMs);
   }
 
   // ---------- OCSP (RFC 6960) ----------
 
-  private async ocsp(url: string, cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<{ status: Cached['status']; nextUpdate?: Date }> {
+  private async ocsp(url: string, cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<{ status: Known; nextUpdate?: Date }> {
     const certId = certIdFor(cert, issuer);
     const request = new pkijs.OCSPRequest({ tbsRequest: new pkijs.TBSRequest({ requestList: [new pkijs.Request({ reqCert: certId })] }) });
     const body = Buffer.from(request.toSchema(true).toBER(false));
@@ -147,7 +145,7 @@ export class RevocationChecker {
 
   // ---------- CRL (RFC 5280) ----------
 
-  private async crl(url: string, cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<{ status: Cached['status']; nextUpdate?: Date }> {
+  private async crl(url: string, cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<{ status: Known; nextUpdate?: Date }> {
     const bytes = await this.http(url, signal, { method: 'GET' });
     let crl: pkijs.CertificateRevocationList;
     try {

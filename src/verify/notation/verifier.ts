@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { NotationVerifierConfig } from '../../policy/schema.js';
-import { VerifierError, type Verdict, type Verifier, type VerifyContext } from '../types.js';
+import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../types.js';
 import { authenticTimestamp, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './checks.js';
 import { RevocationChecker } from './revocation.js';
 import type { Certificate } from './x509.js';
@@ -40,7 +40,7 @@ export class NotationVerifier implements Verifier {
     this.description = `notation ${opts.name}`;
   }
 
-  async verify(ctx: VerifyContext): Promise<Verdict> {
+  async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const repository = `${ctx.target.ref.registry}/${ctx.target.ref.repository}`;
     const statement = this.policy.select(repository);
     if (!statement) return failure('UNTRUSTED_SIGNER', `no Notation trust policy has a registryScope covering ${repository}`);
@@ -49,7 +49,7 @@ export class NotationVerifier implements Verifier {
     return firstPassing(ctx, this.opts.maxSignatures, 'Notation', async (found) => this.verifySignature(found, statement, descriptor, ctx));
   }
 
-  private async verifySignature(found: FoundEnvelope, policy: Enforced, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<Verdict> {
+  private async verifySignature(found: FoundEnvelope, policy: Enforced, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<VerifierVerdict> {
     const { now } = ctx;
     const logged: string[] = [];
     const log = (v: Validation, reason: string, detail: string): null => {

@@ -8,6 +8,7 @@ import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { DerError, parseDer } from './asn1.js';
+import { TtlCache } from '../../core/cache.js';
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -85,8 +86,7 @@ const STRONG_SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
 const PSS_STRONG_HASHES = new Set(['2.16.840.1.101.3.4.2.1', '2.16.840.1.101.3.4.2.2', '2.16.840.1.101.3.4.2.3']);
 
 /** Parsed certificates are immutable: a warm Lambda verifies the same chains again and again. */
-const parsed = new Map<string, Certificate>();
-const PARSED_MAX = 512;
+const parsed = new TtlCache<Certificate>({ ttlMs: Infinity, maxEntries: 512 });
 
 export class Certificate {
   readonly node: X509Certificate;
@@ -148,7 +148,6 @@ export class Certificate {
     const cached = parsed.get(sha256);
     if (cached) return cached;
     const cert = new Certificate(Buffer.from(der), sha256);
-    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
     parsed.set(sha256, cert);
     return cert;
   }
