@@ -20,6 +20,7 @@ import {
   type Service,
 } from '@aws-sdk/client-ecs';
 import { allPages, describeServices, lastSegment, listServiceArns, retrying } from './ecs.js';
+import { TtlCache } from '../core/cache.js';
 
 export interface WorkloadContainer {
   name: string;
@@ -102,19 +103,17 @@ async function describeRevisions(ecs: ECSClient, arns: string[]) {
   return found;
 }
 
+/** Each task definition is described once per audit, however many tasks run it. */
 class TaskDefinitions {
-  readonly #seen = new Map<string, Promise<WorkloadContainer[]>>();
+  readonly #seen = new TtlCache<WorkloadContainer[]>({ ttlMs: Infinity, maxEntries: 100_000 });
   constructor(private readonly ecs: ECSClient) {}
 
   containers(arn: string): Promise<WorkloadContainer[]> {
-    let got = this.#seen.get(arn);
-    if (!got) {
-      got = retrying(() => this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).then((out) =>
+    return this.#seen.getOrCompute(arn, () =>
+      retrying(() => this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).then((out) =>
         (out.taskDefinition?.containerDefinitions ?? []).map((c) => ({ name: c.name ?? '?', image: c.image ?? '' })),
-      );
-      this.#seen.set(arn, got);
-    }
-    return got;
+      ),
+    );
   }
 }
 

@@ -5,17 +5,11 @@
  * an audit of a large account must not stop at the first burst of throttling.
  */
 import { DescribeServicesCommand, ListServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
+import { isThrottling } from '../core/aws-errors.js';
 
 export const MAX_ATTEMPTS = 6;
 const BASE_DELAY_MS = 100;
 const MAX_DELAY_MS = 5_000;
-
-const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
-
-export function isThrottling(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return Boolean(err && (THROTTLING.has(err.name ?? '') || err.$metadata?.httpStatusCode === 429));
-}
 
 /** Runs `call` until it succeeds, is not throttled, or MAX_ATTEMPTS were made. */
 export async function retrying<T>(call: () => Promise<T>, sleep: (ms: number) => Promise<void> = delay): Promise<T> {

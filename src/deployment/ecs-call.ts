@@ -5,6 +5,8 @@
  * with the signal. Lambda ends the invocation at its deadline, and no answer makes ECS
  * roll back, even in log-only mode.
  */
+import { raceSignal } from '../core/abort.js';
+
 /** The deadline passed before ECS answered; transient (the next call may be faster). */
 export class EcsDeadlineError extends Error {
   override readonly name = 'TimeoutError';
@@ -16,18 +18,11 @@ export class EcsDeadlineError extends Error {
 /** `call` gets the signal to hand to the SDK: `(abortSignal) => ecs.send(command, { abortSignal })`. */
 export async function sendBounded<T>(operation: string, abortSignal: AbortSignal, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   if (abortSignal.aborted) throw new EcsDeadlineError(operation);
-  let onAbort: (() => void) | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new EcsDeadlineError(operation));
-    abortSignal.addEventListener('abort', onAbort, { once: true });
-  });
   try {
-    return await Promise.race([call(abortSignal), expired]);
+    return await raceSignal(call(abortSignal), abortSignal, () => new EcsDeadlineError(operation));
   } catch (e) {
     // The SDK's own abort error says less than ours; keep one kind of error for "too late".
     if (abortSignal.aborted) throw new EcsDeadlineError(operation);
     throw e;
-  } finally {
-    if (onAbort) abortSignal.removeEventListener('abort', onAbort);
   }
 }
