@@ -31,11 +31,10 @@ export type Env = Record<string, string | undefined>;
 export type Mode = 'enforce' | 'audit';
 export type TaskScope = 'standalone' | 'all';
 
-/** The variables loadPolicy reads: the document sources, the shortcuts and FAILURE_BEHAVIOR. */
-export const POLICY_VARIABLES = [
-  'POLICY',
-  'POLICY_FILE',
-  'POLICY_PARAMETER',
+/** Where a policy document may come from; loadPolicy refuses two at once. */
+export const POLICY_DOCUMENT_SOURCES = ['POLICY', 'POLICY_FILE', 'POLICY_PARAMETER'] as const;
+/** The shortcuts that build a policy from the environment (they conflict with a document). */
+export const POLICY_SHORTCUTS = [
   'COSIGN_KEY_PEM',
   'COSIGN_KEY_ARN',
   'TRUSTED_SIGNING_PROFILES',
@@ -44,8 +43,9 @@ export const POLICY_VARIABLES = [
   'ALLOWLIST_DIGESTS',
   'ALLOWLIST_PREFIXES',
   'REPO_ALLOWLIST',
-  'FAILURE_BEHAVIOR',
 ] as const;
+/** The variables loadPolicy reads: the document sources, the shortcuts and FAILURE_BEHAVIOR. */
+export const POLICY_VARIABLES = [...POLICY_DOCUMENT_SOURCES, ...POLICY_SHORTCUTS, 'FAILURE_BEHAVIOR'] as const;
 export type PolicyVariables = Partial<Record<(typeof POLICY_VARIABLES)[number], string>>;
 
 /** FAILURE_BEHAVIOR, read: unset, one of the two modes, or a value that is neither. */

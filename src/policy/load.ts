@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { parse as parseYaml } from 'yaml';
-import { parseFailureBehavior, type Mode, type PolicyVariables } from '../core/config.js';
+import { parseFailureBehavior, POLICY_DOCUMENT_SOURCES, POLICY_SHORTCUTS, type Mode, type PolicyVariables } from '../core/config.js';
 import { describeIssues, policySchema, type PolicyDocument, type PolicyInput } from './schema.js';
 
 export class PolicyError extends Error {
@@ -69,26 +69,14 @@ export interface LoadedPolicy {
   notationPath?: string;
 }
 
-const DOCUMENT_SOURCES = ['POLICY', 'POLICY_FILE', 'POLICY_PARAMETER'] as const;
-const TRUST_SHORTCUTS = [
-  'COSIGN_KEY_PEM',
-  'COSIGN_KEY_ARN',
-  'TRUSTED_SIGNING_PROFILES',
-  'NOTATION_PATH',
-  'ALLOWLIST_IMAGES',
-  'ALLOWLIST_DIGESTS',
-  'ALLOWLIST_PREFIXES',
-  'REPO_ALLOWLIST',
-] as const;
-
 export async function loadPolicy(env: Env, ssm: () => SSMClient): Promise<LoadedPolicy> {
   const given = <K extends keyof Env>(names: readonly K[]) => names.filter((n) => nonBlank(env[n]));
-  const sources = given(DOCUMENT_SOURCES);
+  const sources = given(POLICY_DOCUMENT_SOURCES);
   if (sources.length > 1) throw conflict(sources[0]!, sources[1]!, 'give the policy document in one place only');
   refuseNotationConflict(env);
   const source = sources[0];
   if (!source) return fromShortcuts(env);
-  const shortcut = given(TRUST_SHORTCUTS)[0];
+  const shortcut = given(POLICY_SHORTCUTS)[0];
   if (shortcut) throw conflict(source, shortcut, `put the ${shortcut} setting into the policy document instead`);
   const text = await readSource(source, env[source]!.trim(), ssm);
   const raw = parseText(text, source);
