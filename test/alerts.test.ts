@@ -172,13 +172,9 @@ describe('buildAlert', () => {
     expect(consoleUrl({ ...taskCtx, cluster: undefined, taskArn: cn })).toBe(
       'https://console.amazonaws.cn/ecs/v2/clusters/c1/tasks/abc/configuration?region=cn-north-1',
     );
-    const saved = process.env.AWS_REGION;
-    delete process.env.AWS_REGION;
-    try {
-      expect(consoleUrl({ source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1' })).toBeUndefined();
-    } finally {
-      if (saved !== undefined) process.env.AWS_REGION = saved;
-    }
+    // no ARN names a region and no homeRegion (Config.region) was given
+    expect(consoleUrl({ source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1' })).toBeUndefined();
+    expect(consoleUrl({ source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1', homeRegion: 'eu-west-1' })).toContain('region=eu-west-1');
   });
 });
 
@@ -241,6 +237,15 @@ describe('sendAlerts', () => {
     ssmMock.reset();
   });
   const deps = (env: Record<string, string>) => ({ sns, eventBridge, ssm, channels: alertChannels(env) });
+
+  it("links the console in the gate's own region (Config.region) when no ARN names one, and never overrides an ARN's", async () => {
+    snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    const bare: AlertContext = { source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1' };
+    const out = await sendAlerts([decision()], bare, { ...deps({ ALERT_TOPIC_ARN: TOPIC }), region: 'eu-west-1' });
+    expect(parseAlertBody(out.message!.body)!.consoleUrl).toContain('region=eu-west-1');
+    const fromArn = await sendAlerts([decision()], taskCtx, { ...deps({ ALERT_TOPIC_ARN: TOPIC }), region: 'eu-west-1' });
+    expect(parseAlertBody(fromArn.message!.body)!.consoleUrl).toContain('region=us-east-1');
+  });
 
   it('publishes one SNS message per event with subject, body and filterable attributes', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
