@@ -60,4 +60,26 @@ describe('runtime gate', () => {
     vi.setSystemTime(Date.now() + 3_600_000);
     expect(await runtime.gate()).toBe(a);
   });
+
+  it('reads the environment once, when the container starts: a later change is not seen', async () => {
+    const env: Record<string, string | undefined> = { POLICY: doc('enforce'), ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:a' };
+    const runtime = new Runtime(env);
+    env.POLICY = doc('audit');
+    env.ALERT_TOPIC_ARN = undefined;
+    expect((await runtime.gate()).policy.document.mode).toBe('enforce');
+    expect(runtime.alertDeps().channels?.topicArn).toBe('arn:aws:sns:us-east-1:1:a');
+    // a new container reads the environment as it is now
+    expect((await new Runtime(env).gate()).policy.document.mode).toBe('audit');
+  });
+
+  it('keeps one decision cache across policy refreshes (its key carries the policy hash)', async () => {
+    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).resolves({ Parameter: { Value: doc('audit') } });
+    const runtime = new Runtime({ POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' });
+    const before = await runtime.gate();
+    vi.setSystemTime(Date.now() + 61_000);
+    const after = await runtime.gate();
+    expect(after).not.toBe(before);
+    expect(after.cache).toBe(before.cache);
+    expect(after.cache).toBe(runtime.outcomes);
+  });
 });
