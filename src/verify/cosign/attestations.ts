@@ -96,7 +96,7 @@ export class AttestationRule {
 
 /** "attestation <type>: <where> by <who>, N conditions hold" for verifiedBy. */
 export function describePass(result: Extract<AttestationResult, { ok: true }>): string {
-  return `attestation ${result.predicateType}: ${result.where} by ${result.by}, ${result.conditions} condition${result.conditions === 1 ? '' : 's'} hold`;
+  return `attestation ${result.predicateType}: ${result.where} by ${result.by}, ${result.conditions} condition${result.conditions === 1 ? ' holds' : 's hold'}`;
 }
 
 /**

@@ -121,9 +121,10 @@ export class CosignVerifier implements Verifier {
     if (failed.length) {
       // evidence we could not read may have met the rule: an error, never a verdict
       if (evidence.fetchError && failed.some((f) => f.reason === 'ATTESTATION_MISSING')) throw evidence.fetchError;
+      // the most telling first; every unmet attestation is named (verify --explain shows one a line)
       const worst = worstFailure(failed)!;
-      const more = failed.length > 1 ? ` (${failed.length} of ${rules.length} required attestations not met)` : '';
-      return { ok: false, reason: worst.reason, detail: `${worst.detail}${more}` };
+      const others = failed.filter((f) => f !== worst).map((f) => f.detail);
+      return { ok: false, reason: worst.reason, detail: [worst.detail, ...others].join('; ') };
     }
     const passes = results.map((r) => describePass(r as Extract<AttestationResult, { ok: true }>));
     const signature = signed ? signed.by : `${this.description} (signature not required)`;
