@@ -77,3 +77,20 @@ describe('attestations in the policy', () => {
     expect(err.join('\n')).toMatch(/"sbom" is neither a URI nor one of cosign's short names/);
   });
 });
+
+describe('the README policies', () => {
+  it('every attestation policy in README "Attestations" is a valid document', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('### Attestations'), readme.indexOf('### Notation'));
+    const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('predicateType') && !b.includes('[...]'));
+    expect(blocks).toHaveLength(3);
+    for (const block of blocks) {
+      const doc = parse(block.startsWith('      ') ? block.replace(/^ {6}/gm, '') : block);
+      const rules = Array.isArray(doc) ? [{ name: 'app', images: ['**'], verifiers: doc }] : doc.rules;
+      const r = policySchema.safeParse({ version: 1, rules });
+      expect(r.success ? undefined : describeIssues(r.error), block).toBeUndefined();
+    }
+  });
+});

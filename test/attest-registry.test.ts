@@ -3,10 +3,11 @@
  * a mock Fulcio / Rekor, stored in docker-registry as bundle referrers (tag-schema
  * index) or in cosign's legacy `.att` tag, decided by decide() with the real factories.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { Descriptor } from '../src/registry/types.js';
 import { attestGate, decideImage } from './support/attest-gate.js';
 import { githubClaims, githubProvenance, GH_ISSUER, pushLegacyAttestation, RELEASE_WORKFLOW, sbom, statement, vulnScan } from './support/attest-signer.js';
@@ -210,5 +211,24 @@ describe.skipIf(!registryAvailable())('attestation rules through docker-registry
     const rule = (t: string, min: number) => ({ predicateType: t, conditions: [{ path: 'predicate.level', min }, { path: '_type', regExp: 'https://in-toto\\.io/Statement/v(0\\.1|1)' }] });
     const gate = attestGate(reg, [keyless({ signature: false, attestations: [rule('https://example.com/custom/v1', 3), rule('https://example.com/other/v1', 4)] })]);
     expect(await decideImage(gate, img.ref, img.desc.digest)).toMatchObject({ decision: 'allow', reason: 'VERIFIED' });
+  });
+
+  it("README policy 1 (GitHub provenance) decides as the README says, for a direct and a reusable workflow", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('**1. Built by acme/app'), readme.indexOf('**2. An SBOM is present**'));
+    const [verifier] = parse(/```yaml\n([\s\S]*?)```/.exec(section)![1]!).rules[0].verifiers;
+    const gate = attestGate(reg, [{ ...verifier, trustedRoot: rootFile }]);
+    const reusable = { ...githubClaims, sub: 'https://github.com/acme/workflows/.github/workflows/build.yml@refs/heads/main' };
+    const cases = [
+      { claims: githubClaims, ref: 'refs/heads/main', expected: { decision: 'allow', reason: 'VERIFIED' } },
+      { claims: reusable, ref: 'refs/tags/v1.2.0', expected: { decision: 'allow', reason: 'VERIFIED' } },
+      { claims: reusable, ref: 'refs/heads/dev', expected: { decision: 'deny', reason: 'ATTESTATION_FAILED', detail: expect.stringContaining('found "refs/heads/dev"') } },
+      { claims: { ...githubClaims, sub: RELEASE_WORKFLOW.replace('refs/heads/main', 'refs/heads/dev') }, ref: 'refs/heads/dev', expected: { decision: 'deny', reason: 'ATTESTATION_MISSING' } },
+    ];
+    for (const c of cases) {
+      const img = await image();
+      await attach(img, githubProvenance(img.desc.digest, img.name, { ref: c.ref }), c.claims);
+      expect(await decideImage(gate, img.ref, img.desc.digest), JSON.stringify(c)).toMatchObject(c.expected);
+    }
   });
 });
