@@ -11,7 +11,7 @@
  *   ATTESTATION_FAILED   some exist, but none meets every condition; the detail names
  *                        the path, what was expected and what was found
  */
-import { bundleReferrers, fetchBundle, type Failure, type FoundBundle } from './bundle-discovery.js';
+import { eachBundle, type Failure, type FoundBundle } from './bundle-discovery.js';
 import { Condition, type ConditionSpec } from './conditions.js';
 import { resolvePredicateType } from './predicate-types.js';
 import { namesDigest, subjectDigests, type InTotoStatement } from './statement.js';
@@ -105,19 +105,11 @@ export function describePass(result: Extract<AttestationResult, { ok: true }>): 
  */
 export async function readBundleStatements(ctx: VerifyContext, check: (found: FoundBundle) => SignedStatement | Failure): Promise<Evidence> {
   const evidence: Evidence = { statements: [], rejected: [] };
-  for (const desc of await bundleReferrers(ctx)) {
-    ctx.signal.throwIfAborted();
-    let found: FoundBundle | Failure | null;
-    try {
-      found = await fetchBundle(ctx, desc);
-    } catch (e) {
-      evidence.fetchError ??= e;
-      continue;
-    }
-    if (found === null) continue;
+  const { fetchError } = await eachBundle(ctx, (found) => {
     const checked = 'ok' in found ? found : check(found);
     if ('statement' in checked) evidence.statements.push(checked);
     else evidence.rejected.push(checked);
-  }
-  return evidence;
+    return false;
+  });
+  return fetchError ? { ...evidence, fetchError } : evidence;
 }
