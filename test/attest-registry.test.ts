@@ -193,6 +193,13 @@ describe.skipIf(!registryAvailable())('attestation rules through docker-registry
       expect(d).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_MISSING', detail: expect.stringContaining('envelope altered after logging') });
     });
 
+    it('a .att attestation by an untrusted identity: ATTESTATION_MISSING naming it', async () => {
+      const img = await image();
+      await pushLegacyAttestation(reg, img.repo, img.desc, mock, { ...githubClaims, sub: RELEASE_WORKFLOW.replace('acme/app', 'evil/app') }, githubProvenance(img.desc.digest, img.name));
+      const d = await decideImage(attestGate(reg, [keyless({ attestations: [provenanceRule], signature: false })]), img.ref, img.desc.digest);
+      expect(d).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_MISSING', detail: expect.stringContaining('evil/app') });
+    });
+
     it('an unsigned predicateType layer annotation does not make an SBOM provenance', async () => {
       const img = await image();
       const signed = sbom(img.desc.digest, img.name);
