@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Descriptor } from '../src/registry/types.js';
 import { attestGate, decideImage } from './support/attest-gate.js';
-import { githubClaims, githubProvenance, GH_ISSUER, pushLegacyAttestation, RELEASE_WORKFLOW, sbom, statement, vulnScan } from './support/attest-signer.js';
-import { generateKeyPair } from './support/cosign-signer.js';
+import { githubClaims, githubProvenance, GH_ISSUER, pushLegacyAttestation, pushLegacyKeyAttestation, RELEASE_WORKFLOW, sbom, statement, vulnScan } from './support/attest-signer.js';
+import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './support/registry.js';
 import { cosignStatement, pushBundle, signKeyless, signWithKey, startMockSigstore, type MockSigstore } from './support/sigstore-signer.js';
 
@@ -191,6 +191,22 @@ describe.skipIf(!registryAvailable())('attestation rules through docker-registry
       await pushLegacyAttestation(reg, img.repo, img.desc, mock, githubClaims, githubProvenance(img.desc.digest, img.name), { tamper: 'envelope' });
       const d = await decideImage(attestGate(reg, [keyless({ attestations: [provenanceRule], signature: false })]), img.ref, img.desc.digest);
       expect(d).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_MISSING', detail: expect.stringContaining('envelope altered after logging') });
+    });
+
+    it('cosign 2.x with a key: .sig signature and .att attestation, no log; another key is ATTESTATION_MISSING', async () => {
+      const key = generateKeyPair('p256');
+      const img = await image();
+      await signImage(reg, img.repo, img.desc, key.privateKey);
+      await pushLegacyKeyAttestation(reg, img.repo, img.desc, key, vulnScan(img.desc.digest, img.name, { critical: 0, high: 0 }));
+      const keyed = (pem: string) => attestGate(reg, [{ type: 'cosign', publicKey: pem, attestations: [vulnRule] }]);
+      const d = await decideImage(keyed(key.publicKeyPem), img.ref, img.desc.digest);
+      expect(d).toMatchObject({ decision: 'allow', reason: 'VERIFIED' });
+      expect(d.verifiedBy[0]).toMatch(/^cosign key sha256:.* \+ attestation https:\/\/cosign\.sigstore\.dev\/attestation\/vuln\/v1: sha256-[0-9a-f]{64}\.att layer 1 by key sha256:/);
+      // signed by our key for the signature, but the attestation by another: not enough
+      const other = await image();
+      await signImage(reg, other.repo, other.desc, key.privateKey);
+      await pushLegacyKeyAttestation(reg, other.repo, other.desc, generateKeyPair('p256'), vulnScan(other.desc.digest, other.name, { critical: 0, high: 0 }));
+      expect(await decideImage(keyed(key.publicKeyPem), other.ref, other.desc.digest)).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_MISSING' });
     });
 
     it('a .att attestation by an untrusted identity: ATTESTATION_MISSING naming it', async () => {

@@ -6,9 +6,9 @@
  */
 import { pem } from '@sigstore/core';
 import type { Descriptor } from '../../src/registry/types.js';
-import type { RepoPusher } from './cosign-signer.js';
+import type { RepoPusher, TestKeyPair } from './cosign-signer.js';
 import { logEntry } from './sigstore-legacy.js';
-import { signKeyless, type Claims, type MockSigstore } from './sigstore-signer.js';
+import { signKeyless, signWithKey, type Claims, type MockSigstore } from './sigstore-signer.js';
 
 export const GH_ISSUER = 'https://token.actions.githubusercontent.com';
 export const RELEASE_WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
@@ -74,11 +74,24 @@ export type AttTamper = 'payload' | 'envelope';
  * only the Rekor envelope hash can tell.
  */
 export async function pushLegacyAttestation(reg: RepoPusher, repo: string, image: Descriptor, mock: MockSigstore, claims: Claims, signed: Buffer, opts: { tamper?: AttTamper; swapped?: Buffer } = {}): Promise<void> {
-  const bundle = (await signKeyless(mock, signed, { claims, rekor: false })) as { dsseEnvelope: { payload: string; payloadType: string; signatures: Array<{ sig: string; keyid: string }> }; verificationMaterial: { certificate: { rawBytes: string } } };
-  const envelope = bundle.dsseEnvelope;
+  const bundle = (await signKeyless(mock, signed, { claims, rekor: false })) as SignedEnvelope & { verificationMaterial: { certificate: { rawBytes: string } } };
   const certificate = pem.fromDER(Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64'));
-  const text = JSON.stringify(envelope);
+  const text = JSON.stringify(bundle.dsseEnvelope);
   const set = await logEntry(mock, { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: text, verifiers: [Buffer.from(certificate).toString('base64')] } } });
+  await pushAttLayer(reg, repo, image, signed, bundle.dsseEnvelope, { 'dev.sigstore.cosign/certificate': certificate, 'dev.sigstore.cosign/chain': '', 'dev.sigstore.cosign/bundle': set }, opts);
+}
+
+/** `cosign attest --key` without a transparency log: the envelope signed with a key, no certificate, no Rekor entry. */
+export async function pushLegacyKeyAttestation(reg: RepoPusher, repo: string, image: Descriptor, key: TestKeyPair, signed: Buffer): Promise<void> {
+  const bundle = (await signWithKey(key.privateKey, key.publicKeyPem, signed)) as SignedEnvelope;
+  await pushAttLayer(reg, repo, image, signed, bundle.dsseEnvelope, {}, {});
+}
+
+type Envelope = { payload: string; payloadType: string; signatures: Array<{ sig: string; keyid: string }> };
+type SignedEnvelope = { dsseEnvelope: Envelope };
+
+async function pushAttLayer(reg: RepoPusher, repo: string, image: Descriptor, signed: Buffer, envelope: Envelope, material: Record<string, string>, opts: { tamper?: AttTamper; swapped?: Buffer }): Promise<void> {
+  const text = JSON.stringify(envelope);
   let blob = Buffer.from(text);
   if (opts.tamper === 'payload') blob = Buffer.from(JSON.stringify({ ...envelope, payload: (opts.swapped ?? Buffer.from('{}')).toString('base64') }));
   if (opts.tamper === 'envelope') blob = Buffer.from(JSON.stringify({ ...envelope, signatures: envelope.signatures.map((s) => ({ ...s, keyid: 'altered' })) }));
@@ -97,9 +110,7 @@ export async function pushLegacyAttestation(reg: RepoPusher, repo: string, image
         annotations: {
           predicateType,
           'dev.cosignproject.cosign/signature': '',
-          'dev.sigstore.cosign/certificate': certificate,
-          'dev.sigstore.cosign/chain': '',
-          'dev.sigstore.cosign/bundle': set,
+          ...material,
         },
       },
     ],
