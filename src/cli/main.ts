@@ -15,8 +15,9 @@ import { verify } from './verify.js';
 export { UsageError, type ExitCode, type Io } from './args.js';
 
 export const USAGE = `usage:
-  ecs-image-gate verify [--policy FILE] [--json] [--timeout S] IMAGE…
-        decide images now; IMAGE: host/repo@sha256:… or host/repo:tag (resolved at the registry)
+  ecs-image-gate verify [--policy FILE] [--json | --explain] [--timeout S] IMAGE…
+        decide images now; IMAGE: host/repo@sha256:… or host/repo:tag (resolved at the registry);
+        --explain: the evidence, one line each (which bundle met each attestation, which condition failed)
   ecs-image-gate invoke hook|task EVENT.json [--timeout S]
         run a real handler on an event, print its answer (sam local invoke without Docker)
   ecs-image-gate audit (--cluster C… | --all-clusters) [--region R…] [--policy FILE]

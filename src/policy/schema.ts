@@ -4,6 +4,8 @@
  * silently ignored.
  */
 import { z } from 'zod';
+import { conditionProblem } from '../verify/cosign/conditions.js';
+import { resolvePredicateType } from '../verify/cosign/predicate-types.js';
 
 const nonEmpty = z.string().min(1);
 
@@ -72,6 +74,35 @@ const keyless = z
     path: ['identities'],
   });
 
+/** A condition on the signed in-toto statement: a path and at least one operator (conditions.ts). */
+const scalar = z.union([z.string(), z.number().finite(), z.boolean()]);
+const attestationCondition = z
+  .object({
+    path: nonEmpty,
+    equals: scalar.optional(),
+    regExp: z.string().optional(),
+    oneOf: z.array(scalar).min(1).optional(),
+    exists: z.boolean().optional(),
+    min: z.number().finite().optional(),
+    max: z.number().finite().optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const problem = conditionProblem(c);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+
+const attestation = z
+  .object({
+    /** a URI, or cosign's short names (slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, openvex, custom) */
+    predicateType: nonEmpty.superRefine((t, ctx) => {
+      const resolved = resolvePredicateType(t);
+      if ('problem' in resolved) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `predicateType ${resolved.problem}` });
+    }),
+    conditions: z.array(attestationCondition).default([]),
+  })
+  .strict();
+
 const cosignVerifier = z
   .object({
     type: z.literal('cosign'),
@@ -83,8 +114,16 @@ const cosignVerifier = z
     trustedRoot: nonEmpty.optional(),
     /** default: required for Fulcio keyless, skip for keys and private CAs */
     tlog: z.enum(['required', 'skip']).optional(),
+    /** signed in-toto attestations the image must also have, each by this verifier's signer */
+    attestations: z.array(attestation).min(1).optional(),
+    /** default true; false: the attestations alone admit (no image signature needed) */
+    signature: z.boolean().optional(),
   })
   .strict()
+  .refine((v) => v.signature !== false || Boolean(v.attestations?.length), {
+    message: 'signature: false needs attestations (otherwise the verifier would check nothing)',
+    path: ['signature'],
+  })
   .refine((v) => !(v.keyless && [v.publicKey, v.publicKeyFile, v.kmsKey].some(Boolean)), {
     message: 'keyless cannot stand beside a key: use two cosign verifiers (and require) to accept either',
   })
@@ -185,6 +224,7 @@ export type RuleConfig = z.infer<typeof ruleSchema>;
 export type VerifierConfig = z.infer<typeof verifierSchema>;
 export type CosignVerifierConfig = z.infer<typeof cosignVerifier>;
 export type KeylessConfig = z.infer<typeof keyless>;
+export type AttestationConfig = z.infer<typeof attestation>;
 export type NotationVerifierConfig = z.infer<typeof notationVerifier>;
 export type AwsSignerVerifierConfig = z.infer<typeof awsSignerVerifier>;
 export type RegistrySettings = z.infer<typeof registrySettings>;

@@ -57,6 +57,11 @@ async function logHashedRekord(mock: MockSigstore, payload: Buffer, signature: s
       signature: { content: signature, publicKey: { content: Buffer.from(pem).toString('base64') } },
     },
   };
+  return logEntry(mock, entry, tamper);
+}
+
+/** Log a proposed Rekor entry in the mock; the `dev.sigstore.cosign/bundle` annotation text for it. */
+export async function logEntry(mock: MockSigstore, entry: object, tamper = false): Promise<string> {
   const res = await fetch(`${mock.url}/api/v1/log/entries`, { method: 'POST', body: JSON.stringify(entry), headers: { 'content-type': 'application/json' } });
   if (res.status !== 201) throw new Error(`mock Rekor: ${res.status} ${await res.text()}`);
   const logged = Object.values((await res.json()) as Record<string, { body: string; integratedTime: number; logID: string; logIndex: number; verification: { signedEntryTimestamp: string } }>)[0]!;

@@ -81,20 +81,34 @@ export interface BundleSearch {
  */
 export async function searchBundles(ctx: VerifyContext, judge: (found: FoundBundle) => Verdict | Promise<Verdict>): Promise<BundleSearch> {
   const search: BundleSearch = { bundles: 0, failures: [] };
+  const read = await eachBundle(ctx, async (found) => {
+    const verdict = 'ok' in found ? found : await judge(found);
+    if (verdict.ok) search.passed = verdict;
+    else search.failures.push(verdict);
+    return verdict.ok;
+  });
+  return { ...search, ...read };
+}
+
+/**
+ * Visit each bundle of the image (or the failure that reading it came to), in registry
+ * order, until `visit` answers true. A registry error on one bundle is kept, not thrown,
+ * so the others are still read.
+ */
+export async function eachBundle(ctx: VerifyContext, visit: (found: FoundBundle | Failure) => boolean | Promise<boolean>): Promise<{ bundles: number; fetchError?: unknown }> {
+  const read: { bundles: number; fetchError?: unknown } = { bundles: 0 };
   for (const desc of await bundleReferrers(ctx)) {
     ctx.signal.throwIfAborted();
     let found: FoundBundle | Failure | null;
     try {
       found = await fetchBundle(ctx, desc);
     } catch (e) {
-      search.fetchError ??= e;
+      read.fetchError ??= e;
       continue;
     }
     if (found === null) continue;
-    search.bundles++;
-    const verdict = 'ok' in found ? found : await judge(found);
-    if (verdict.ok) return { ...search, passed: verdict };
-    search.failures.push(verdict);
+    read.bundles++;
+    if (await visit(found)) break;
   }
-  return search;
+  return read;
 }

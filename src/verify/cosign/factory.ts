@@ -2,18 +2,20 @@
  * A policy's `type: cosign` verifier, built: which signer (key or keyless), which trust
  * (the shipped public-good root, a private Sigstore root, private CAs), which
  * transparency rule (cosign's defaults: a log entry is required for Fulcio keyless,
- * not for keys and private CAs), and which legacy `.sig` verifier backs it.
+ * not for keys and private CAs), which legacy `.sig` verifier backs it, and which
+ * attestations it also requires.
  */
 import { logger } from '../../observability.js';
 import type { CosignVerifierConfig } from '../../policy/schema.js';
 import { CosignKeyVerifier } from '../cosign.js';
+import { AttestationRule } from './attestations.js';
 import type { KeySource } from '../keys.js';
 import { VerifierError } from '../types.js';
 import type { TlogMode } from './bundle-verifier.js';
 import { LegacySigVerifier } from './legacy-keyless.js';
 import { SignerPolicy, type CosignSigner } from './signer-policy.js';
 import { defaultTrustedRoot, readPemCertificates, readTrustedRoot, type PrivateCas } from './trusted-root.js';
-import { CosignVerifier } from './verifier.js';
+import { CosignVerifier, type AttestationRequirement } from './verifier.js';
 
 export interface CosignFactoryDeps {
   /** resolves a policy path (relative to the policy file) */
@@ -35,7 +37,13 @@ export function createCosignVerifier(config: CosignVerifierConfig, deps: CosignF
   const policy = new SignerPolicy(signer, tlog, trustedRoot);
   // a key without a log keeps the key verifier (every scheme cosign and KMS use); the rest go through @sigstore/verify
   const legacy = signer.kind === 'key' && tlog === 'skip' ? new CosignKeyVerifier(signer.source) : new LegacySigVerifier(policy);
-  return new CosignVerifier(policy, legacy);
+  return new CosignVerifier(policy, legacy, attestationRequirement(config));
+}
+
+/** The policy's attestations (their predicate types resolved, conditions compiled), if any. */
+function attestationRequirement(config: CosignVerifierConfig): AttestationRequirement | undefined {
+  if (!config.attestations?.length) return undefined;
+  return { rules: config.attestations.map((spec) => new AttestationRule(spec)), signature: config.signature ?? true };
 }
 
 function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): CosignSigner {

@@ -27,7 +27,7 @@ export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain';
 export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 export const TIMESTAMP_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp';
 
-const BUNDLE_V01 = 'application/vnd.dev.sigstore.bundle+json;version=0.1';
+export const BUNDLE_V01 = 'application/vnd.dev.sigstore.bundle+json;version=0.1';
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const BLOB_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -76,7 +76,7 @@ export class LegacySigVerifier implements Verifier {
   }
 }
 
-interface LegacyBundleJson {
+export interface LegacyBundleJson {
   mediaType: string;
   verificationMaterial: {
     x509CertificateChain?: { certificates: Array<{ rawBytes: string }> };
@@ -91,17 +91,20 @@ interface LegacyBundleJson {
 export function legacyBundle(annotations: Record<string, string>, withKey: boolean): LegacyBundleJson | string {
   const signature = annotations[SIGNATURE_ANNOTATION];
   if (!signature || !STRICT_BASE64.test(signature)) return `the ${SIGNATURE_ANNOTATION} annotation is missing or not base64`;
+  const verificationMaterial = legacyMaterial(annotations, withKey);
+  if (typeof verificationMaterial === 'string') return verificationMaterial;
+  return { mediaType: BUNDLE_V01, verificationMaterial, messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature } };
+}
+
+/** The certificate (or key), Rekor SET and timestamp annotations as v0.1 verification material (also for `.att` layers). */
+export function legacyMaterial(annotations: Record<string, string>, withKey: boolean): LegacyBundleJson['verificationMaterial'] | string {
   const key = withKey ? { publicKey: { hint: '' } } : certificateMaterial(annotations[CERTIFICATE_ANNOTATION]);
   if (typeof key === 'string') return key;
   const tlogEntries = rekorEntries(annotations[REKOR_BUNDLE_ANNOTATION]);
   if (typeof tlogEntries === 'string') return tlogEntries;
   const timestamps = rfc3161(annotations[TIMESTAMP_ANNOTATION]);
   if (typeof timestamps === 'string') return timestamps;
-  return {
-    mediaType: BUNDLE_V01,
-    verificationMaterial: { ...key, tlogEntries, timestampVerificationData: { rfc3161Timestamps: timestamps } },
-    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature },
-  };
+  return { ...key, tlogEntries, timestampVerificationData: { rfc3161Timestamps: timestamps } };
 }
 
 function certificateMaterial(pem: string | undefined): Pick<LegacyBundleJson['verificationMaterial'], 'x509CertificateChain'> | string {
