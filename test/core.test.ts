@@ -15,6 +15,15 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** A cache that keeps nothing, and a computation that runs until the test settles it. */
+function sharedWork() {
+  const cache = new TtlCache<string>({ ttlMs: 0, maxEntries: 0 });
+  const work = deferred<string>();
+  let signal: AbortSignal | undefined;
+  const compute = (given: AbortSignal) => ((signal = given), work.promise);
+  return { cache, work, compute, shared: () => signal! };
+}
+
 describe('TtlCache', () => {
   it('keeps a value for its TTL, then forgets it', () => {
     let now = 0;
@@ -76,34 +85,28 @@ describe('TtlCache', () => {
   });
 
   it('lets one waiter give up while the others keep the shared work, which aborts only when all gave up', async () => {
-    const cache = new TtlCache<string>({ ttlMs: 0, maxEntries: 0 });
-    const work = deferred<string>();
-    let shared: AbortSignal | undefined;
-    const compute = (signal: AbortSignal) => ((shared = signal), work.promise);
+    const { cache, work, compute, shared } = sharedWork();
     const a = new AbortController();
     const b = new AbortController();
     const first = cache.getOrCompute('k', compute, a.signal, () => new Error('a gave up'));
     const second = cache.getOrCompute('k', compute, b.signal, () => new Error('b gave up'));
     a.abort();
     await expect(first).rejects.toThrow('a gave up');
-    expect(shared!.aborted).toBe(false);
+    expect(shared().aborted).toBe(false);
     b.abort();
     await expect(second).rejects.toThrow('b gave up');
-    expect(shared!.aborted).toBe(true);
+    expect(shared().aborted).toBe(true);
     work.resolve('late');
   });
 
   it('never abandons the shared work while a caller without a signal waits', async () => {
-    const cache = new TtlCache<string>({ ttlMs: 0, maxEntries: 0 });
-    const work = deferred<string>();
-    let shared: AbortSignal | undefined;
-    const compute = (signal: AbortSignal) => ((shared = signal), work.promise);
+    const { cache, work, compute, shared } = sharedWork();
     const impatient = new AbortController();
     const gaveUp = cache.getOrCompute('k', compute, impatient.signal);
     const patient = cache.getOrCompute('k', compute);
     impatient.abort(new Error('deadline'));
     await expect(gaveUp).rejects.toThrow('deadline');
-    expect(shared!.aborted).toBe(false);
+    expect(shared().aborted).toBe(false);
     work.resolve('done');
     expect(await patient).toBe('done');
   });
