@@ -97,6 +97,13 @@ describe('certificates', () => {
     );
   });
 
+  it('an empty or unreadable time, which asn1js throws on, is a DerError (found by the property below)', () => {
+    for (const bytes of [[24, 0], [23, 0], [24, 3, 0x41, 0x42, 0x43], [23, 1, 0xff]]) {
+      expect(() => parseDer(Uint8Array.from(bytes), 'time')).toThrow(DerError);
+      expect(() => Certificate.fromDer(Buffer.from(bytes))).toThrow(CertificateError);
+    }
+  });
+
   it('property: random bytes are a DerError / CertificateError, never another exception', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {

@@ -22,7 +22,7 @@ const U = { BOOLEAN: 1, INTEGER: 2, BIT_STRING: 3, NULL: 5, OID: 6, ENUMERATED: 
 
 /** Decode exactly one DER value filling `bytes`; any BER-only encoding is a DerError naming `what`. */
 export function parseDer(bytes: Uint8Array, what: string): Node {
-  const decoded = asn1js.fromBER(bytes);
+  const decoded = decodeBer(bytes, what);
   if (decoded.offset === -1 || decoded.result.error) throw new DerError(`${what}: not DER (${decoded.result.error || 'undecodable'})`);
   if (decoded.offset !== bytes.length) throw new DerError(`${what}: trailing bytes after the DER value`);
   checkNode(decoded.result, what);
@@ -31,6 +31,18 @@ export function parseDer(bytes: Uint8Array, what: string): Node {
     throw new DerError(`${what}: re-encoding differs from the bytes (not DER)`);
   }
   return decoded.result;
+}
+
+/**
+ * asn1js reports most bad input in `result.error`, but throws for some (an empty or
+ * unreadable GeneralizedTime: "Wrong input string for conversion"); both are DerErrors.
+ */
+function decodeBer(bytes: Uint8Array, what: string): ReturnType<typeof asn1js.fromBER> {
+  try {
+    return asn1js.fromBER(bytes);
+  } catch (e) {
+    throw new DerError(`${what}: not DER (${(e as Error).message})`);
+  }
 }
 
 function checkNode(n: Node, what: string): void {
