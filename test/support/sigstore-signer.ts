@@ -11,6 +11,7 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
+import { RFC3161Timestamp } from '@sigstore/core';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler, type HandlerFn } from '@sigstore/mock';
 import { DSSEBundleBuilder, FulcioSigner, RekorWitness, TSAWitness, type Signer, type Witness } from '@sigstore/sign';
 import type { Descriptor } from '../../src/registry/types.js';
@@ -168,7 +169,23 @@ export interface KeylessSignOptions {
 
 export async function signKeyless(mock: MockSigstore, statement: Buffer, opts: KeylessSignOptions): Promise<Record<string, unknown>> {
   const signer = new FulcioSigner({ fulcioBaseURL: mock.url, identityProvider: { getToken: async () => jwt(opts.claims) }, retry: false });
-  return buildBundle(signer, witnesses(mock, opts), statement);
+  // The mock TSA writes genTime as DER requires (trailing zeros of the fraction dropped:
+  // ".12Z"), which @sigstore/core reads only with exactly three digits: about one timestamp
+  // in ten would not verify. Sign again until the timestamp is one the library reads.
+  for (let attempt = 1; ; attempt++) {
+    const bundle = await buildBundle(signer, witnesses(mock, opts), statement);
+    if (!opts.tsa || attempt >= 8 || readableTimestamps(bundle)) return bundle;
+  }
+}
+
+function readableTimestamps(bundle: Record<string, unknown>): boolean {
+  const material = bundle.verificationMaterial as { timestampVerificationData?: { rfc3161Timestamps?: Array<{ signedTimestamp: string }> } };
+  try {
+    for (const ts of material.timestampVerificationData?.rfc3161Timestamps ?? []) void RFC3161Timestamp.parse(Buffer.from(ts.signedTimestamp, 'base64')).signingTime;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A bundle signed with a key (cosign sign --key, new bundle format). */
