@@ -164,3 +164,16 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return performance.now() - t0;
 }
+
+// Alone (for profiling: node --cpu-prof --import tsx bench/sigstore.ts): a registry without auth.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { startRegistry } = await import('../test/support/registry.js');
+  const reg = await startRegistry();
+  try {
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const f = await benchSigstore(reg, { runs: Number(process.env.BENCH_RUNS ?? 60), token: async () => '', median });
+    console.log({ ...f, ratio: f.bundleMs / f.floorMs });
+  } finally {
+    await reg.stop();
+  }
+}

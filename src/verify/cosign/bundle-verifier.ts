@@ -86,14 +86,14 @@ function verifyParsed(json: unknown, trust: BundleTrust, now: Date, artifact?: B
     // cosign signs images with DSSE statements; a message signature over some other artifact is not one
     return fail('SIGNATURE_MISSING', 'a message-signature bundle (not a DSSE statement), so not a cosign image signature');
   }
-  const malformed = malformedCertificate(bundle);
-  if (malformed) return malformed;
   let entity: SignedEntity;
   try {
     entity = toSignedEntity(bundle, artifact);
   } catch (e) {
     return fail('SIGNATURE_INVALID', `malformed Sigstore bundle: ${(e as Error).message}`);
   }
+  const malformed = malformedCertificate(bundle, entity);
+  if (malformed) return malformed;
   const verdict = checkEntity(entity, bundle, trust, now);
   if (!verdict.ok) return verdict;
   const logged = checkLoggedKey(bundle, verdict.signer, trust);
@@ -107,13 +107,13 @@ function verifyParsed(json: unknown, trust: BundleTrust, now: Date, artifact?: B
  * was altered (so the bytes are also parsed by OpenSSL), and ignores the unused-bits
  * count of the signature BIT STRING (which OpenSSL accepts too: checked here).
  */
-function malformedCertificate(bundle: Bundle): Failure | undefined {
+function malformedCertificate(bundle: Bundle, entity: SignedEntity): Failure | undefined {
   const material = bundle.verificationMaterial.content;
-  if (material.$case === 'publicKey') return undefined;
+  if (material.$case === 'publicKey' || entity.key.$case !== 'certificate') return undefined;
   const der = Buffer.from((material.$case === 'certificate' ? material.certificate.rawBytes : material.x509CertificateChain.certificates[0]?.rawBytes) ?? []);
   try {
     new StrictX509(der);
-    const signature = X509Certificate.parse(der).root.subs[2];
+    const signature = entity.key.certificate.root.subs[2];
     if (signature?.tag.number !== 3 || signature.value[0] !== 0) throw new Error('the signature is not a whole number of bytes');
     return undefined;
   } catch (e) {
