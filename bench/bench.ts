@@ -7,7 +7,9 @@
  *   - the floor: the same registry requests made with bare fetch plus one crypto.verify,
  *     and our ratio to it;
  *   - the bundled hook handler: size and module init time;
- *   - Notation and AWS Signer verification per image, next to cosign's (when built).
+ *   - Notation and AWS Signer verification per image, next to cosign's (when built);
+ *   - Sigstore keyless (bundle referrer, legacy `.sig`) per image next to cosign key, the
+ *     bundle against its floor, and requests per bundle-signed image (bench/sigstore.ts).
  *
  * Figures are medians of repeated runs; nothing here asserts a time.
  */
@@ -129,18 +131,27 @@ try {
     console.log(`  AWS Signer verify per image           ${fmt(n.signerMs)} (in-memory repo, revocation mocked)`);
     console.log(`  cosign decision per image (above)     ${fmt(cosignVerifyOnly)} (through the registry)`);
   }
+
+  const { benchSigstore } = await import('./sigstore.js');
+  const s = await benchSigstore(reg, { runs: RUNS, token: (repo) => fetchToken(reg, repo), median });
+  console.log('Sigstore keyless (mock Fulcio/Rekor; docker-registry: tag-schema referrers), per image, uncached');
+  console.log(`  cosign key .sig (above)               ${fmt(median(uncached))}  ${requestsPerImage.toFixed(2)} requests`);
+  console.log(`  keyless bundle (referrer)             ${fmt(s.bundleMs)}  ${s.bundleRequests.toFixed(2)} requests (goal: 3)`);
+  console.log(`  legacy keyless .sig (cert + SET)      ${fmt(s.legacyMs)}  ${s.legacyRequests.toFixed(2)} requests`);
+  console.log(`  floor: fetch x3 + @sigstore/verify    ${fmt(s.floorMs)}  ${s.floorRequests} requests`);
+  console.log(`  ratio keyless bundle / floor          ${(s.bundleMs / s.floorMs).toFixed(2)}x (goal: <= 1.5x)`);
 } finally {
   await reg.stop();
 }
 
-async function fetchToken(r: TestRegistry): Promise<string> {
+async function fetchToken(r: TestRegistry, repo = 'bench/app'): Promise<string> {
   const probe = await fetch(`http://${r.host}/v2/`);
   const challenge = probe.headers.get('www-authenticate') ?? '';
   const realm = /realm="([^"]+)"/.exec(challenge)?.[1];
   const service = /service="([^"]+)"/.exec(challenge)?.[1] ?? '';
   await probe.arrayBuffer();
   if (!realm) return '';
-  const url = `${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent('repository:bench/app:pull')}`;
+  const url = `${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(`repository:${repo}:pull`)}`;
   const res = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString('base64')}` } });
   const body = (await res.json()) as { token?: string; access_token?: string };
   return body.token ?? body.access_token ?? '';

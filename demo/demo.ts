@@ -4,11 +4,16 @@
  * starts on 127.0.0.1, and runs
  *   - the deployment gate (lifecycle hook) on a signed, an unsigned and a tampered
  *     revision, in enforce and in log-only mode;
+ *   - the gate on an image signed keyless (a Sigstore bundle stored as an OCI referrer,
+ *     as cosign 3 writes it; Fulcio and Rekor are @sigstore/mock on loopback), under an
+ *     identity policy that names its signer and under one that expects another;
  *   - the task watchdog on a standalone RunTask with an unsigned image.
  * AWS (ECS, SNS) is simulated in process with aws-sdk-client-mock; every call the
  * handlers make to it is printed. The registry traffic and the cryptography are real.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Quiet structured logs: the demo prints the decision lines itself, as CloudWatch would show them.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
@@ -25,10 +30,14 @@ const { makeTaskStateChange } = await import('../src/handlers/task-state-change.
 const { logger } = await import('../src/observability.js');
 const { Runtime } = await import('../src/runtime.js');
 const { generateKeyPair, signImage } = await import('../test/support/cosign-signer.js');
+const { cosignStatement, pushBundle, signKeyless, startMockSigstore } = await import('../test/support/sigstore-signer.js');
 const { startDemoRegistry } = await import('./oci-registry.js');
 
 const REVISION = 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo-cluster/web/4093216470117498571';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ecs-image-gate-alerts';
+const GITHUB = 'https://token.actions.githubusercontent.com';
+const RELEASE = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+const OTHER = 'https://github.com/acme/other/.github/workflows/release.yml@refs/heads/main';
 const hookEvent = JSON.parse(readFileSync(new URL('../events/hook-pre-scale-up.json', import.meta.url), 'utf8'));
 const taskEvent = JSON.parse(readFileSync(new URL('../events/task-standalone-unsigned.json', import.meta.url), 'utf8'));
 const context = { getRemainingTimeInMillis: () => 30_000 };
@@ -40,7 +49,11 @@ sns.on(PublishCommand).resolves({ MessageId: 'demo-message' });
 /** What the handlers log is what an operator reads; show the decision lines. */
 const printed: string[] = [];
 for (const level of ['info', 'warn', 'error'] as const) {
-  (logger as unknown as Record<string, (m: unknown) => void>)[level] = (message: unknown) => printed.push(`      ${level.toUpperCase().padEnd(5)} ${String(message)}`);
+  (logger as unknown as Record<string, (m: unknown, extra?: { decision?: { verifiedBy?: string[] } }) => void>)[level] = (message, extra) => {
+    printed.push(`      ${level.toUpperCase().padEnd(5)} ${String(message)}`);
+    // the structured log carries who signed; CloudWatch shows it as the decision's verifiedBy
+    for (const by of extra?.decision?.verifiedBy ?? []) printed.push(`            verifiedBy: ${by}`);
+  };
 }
 const flushLog = () => printed.splice(0).forEach((line) => console.log(line));
 
@@ -48,7 +61,7 @@ const flushLog = () => printed.splice(0).forEach((line) => console.log(line));
 let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
 let taskStateChange = makeTaskStateChange(new Runtime(process.env));
 
-const registry = await startDemoRegistry();
+const [registry, sigstore] = await Promise.all([startDemoRegistry(), startMockSigstore()]);
 try {
   const key = generateKeyPair('p256');
   const digests: Record<string, string> = {};
@@ -56,10 +69,21 @@ try {
   await signImage(registry, 'demo/app', { digest: digests.signed! }, key.privateKey);
   await signImage(registry, 'demo/app', { digest: digests.tampered! }, key.privateKey, { tamper: true });
 
+  // keyless: a GitHub Actions identity, a short-lived certificate from the mock Fulcio, logged in the mock Rekor
+  const keyless = await registry.pushImage('demo/keyless', 'v1');
+  const bundle = await signKeyless(sigstore, cosignStatement(keyless.digest, `${registry.host}/demo/keyless`), {
+    claims: { iss: GITHUB, sub: RELEASE, repository: 'acme/app', ref: 'refs/heads/main', event_name: 'push', sha: 'abc123' },
+  });
+  await pushBundle(registry, 'demo/keyless', keyless, bundle);
+  const trustedRoot = join(mkdtempSync(join(tmpdir(), 'demo-sigstore-')), 'trusted_root.json');
+  writeFileSync(trustedRoot, sigstore.trustedRoot);
+
   console.log(`ecs-image-gate demo
   registry   http://${registry.host} (in memory, loopback only)
   key        a P-256 cosign key generated just now
   images     demo/app:signed (signed), demo/app:unsigned (no signature), demo/app:tampered (signature payload edited after signing)
+             demo/keyless:v1 (signed keyless by ${RELEASE}: a Sigstore bundle referrer)
+  Sigstore   Fulcio and Rekor simulated on loopback (@sigstore/mock), their trusted root written to ${trustedRoot}
   AWS        simulated in process: ECS DescribeServiceRevisions / StopTask, SNS Publish
 `);
 
@@ -85,6 +109,21 @@ try {
     console.log('');
   }
 
+  console.log('Deployment gate, mode enforce: keyless (Sigstore bundle), the same image under two identity policies');
+  for (const subject of [RELEASE, OTHER]) {
+    configureKeyless(registry.host, trustedRoot, subject);
+    ecs.reset();
+    sns.resetHistory();
+    ecs.on(DescribeServiceRevisionsCommand).resolves({
+      serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages: [{ containerName: 'web', image: `${registry.host}/demo/keyless:v1`, imageDigest: keyless.digest }] }],
+    });
+    const answer = await lifecycleHook(hookEvent, context);
+    console.log(`  policy expects ${subject}\n  ${'keyless'.padEnd(9)} revision -> ${JSON.stringify(answer)}`);
+    flushLog();
+    if (sns.commandCalls(PublishCommand).length) console.log(`      SNS alert: ${sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject}`);
+  }
+  console.log('');
+
   configure('enforce', registry.host, key.publicKeyPem);
   console.log('Task watchdog (EventBridge "ECS Task State Change"), mode enforce: a standalone RunTask with an unsigned image');
   ecs.reset();
@@ -103,17 +142,27 @@ try {
     console.log(String(call.args[0].input.Message).replace(/^/gm, '      | '));
   }
 } finally {
-  await registry.stop();
+  await Promise.all([registry.stop(), sigstore.stop()]);
 }
 
 function configure(mode: 'enforce' | 'audit', host: string, publicKeyPem: string): void {
+  usePolicy(mode, host, [{ name: 'demo-app', images: [`${host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: publicKeyPem }] }]);
+}
+
+/** A keyless identity policy: the GitHub Actions workflow that may sign, and its issuer. */
+function configureKeyless(host: string, trustedRoot: string, subject: string): void {
+  usePolicy('enforce', host, [
+    {
+      name: 'demo-keyless',
+      images: [`${host}/demo/keyless`],
+      verifiers: [{ type: 'cosign', keyless: { identities: [{ issuer: GITHUB, subject }] }, trustedRoot }],
+    },
+  ]);
+}
+
+function usePolicy(mode: 'enforce' | 'audit', host: string, rules: object[]): void {
   process.env.ALERT_TOPIC_ARN = TOPIC;
-  process.env.POLICY = JSON.stringify({
-    version: 1,
-    mode,
-    registries: { [host]: { insecure: true } },
-    rules: [{ name: 'demo-app', images: [`${host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: publicKeyPem }] }],
-  });
+  process.env.POLICY = JSON.stringify({ version: 1, mode, registries: { [host]: { insecure: true } }, rules });
   const runtime = new Runtime(process.env);
   lifecycleHook = makeLifecycleHook(runtime);
   taskStateChange = makeTaskStateChange(runtime);

@@ -2,7 +2,8 @@
  * A small OCI Distribution registry for the demo, in memory on 127.0.0.1: enough of
  * the read API (manifests by tag or digest, blobs) for the real RegistryClient to talk
  * to it over HTTP, with pushes done in process. It has no referrers API (404), like
- * Distribution 2.8, so the tag-schema fallback is what runs. The tests use Debian's
+ * Distribution 2.8, so the tag-schema fallback is what runs: the `sha256-<hex>` index
+ * that lists a keyless image's bundle referrers is an ordinary tag. The tests use Debian's
  * docker-registry instead; the demo must work on a machine without it.
  */
 import { createHash, randomBytes } from 'node:crypto';

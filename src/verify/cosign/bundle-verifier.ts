@@ -14,6 +14,7 @@
  * every failure is a verdict with a reason code, never an exception, so one hostile
  * bundle among several cannot stop the others from being tried.
  */
+import { X509Certificate as StrictX509 } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { crypto as sigCrypto, RFC3161Timestamp, X509Certificate } from '@sigstore/core';
 import { toSignedEntity, Verifier, VerificationError, type SignedEntity, type TrustMaterial, type VerifierOptions } from '@sigstore/verify';
@@ -53,8 +54,20 @@ export type BundleVerdict = { ok: true; bundle: VerifiedBundle } | Failure;
 
 const fail = (reason: FailureReason, detail: string): Failure => ({ ok: false, reason, detail });
 
-/** Verify one serialized bundle. `artifact` is needed only for message-signature bundles. */
+/**
+ * Verify one serialized bundle. `artifact` is needed only for message-signature bundles.
+ * Whatever a hostile bundle makes the parsers throw (a certificate's fields are parsed
+ * lazily, on first read) ends as a failure here, never as an exception.
+ */
 export function verifyBundle(json: unknown, trust: BundleTrust, now: Date, artifact?: Buffer): BundleVerdict {
+  try {
+    return verifyParsed(json, trust, now, artifact);
+  } catch (e) {
+    return fail('SIGNATURE_INVALID', `bundle could not be verified: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
+function verifyParsed(json: unknown, trust: BundleTrust, now: Date, artifact?: Buffer): BundleVerdict {
   let bundle: Bundle;
   try {
     bundle = bundleFromJSON(json);
@@ -79,11 +92,33 @@ export function verifyBundle(json: unknown, trust: BundleTrust, now: Date, artif
   } catch (e) {
     return fail('SIGNATURE_INVALID', `malformed Sigstore bundle: ${(e as Error).message}`);
   }
+  const malformed = malformedCertificate(bundle, entity);
+  if (malformed) return malformed;
   const verdict = checkEntity(entity, bundle, trust, now);
   if (!verdict.ok) return verdict;
   const logged = checkLoggedKey(bundle, verdict.signer, trust);
   if (logged) return logged;
   return { ok: true, bundle: { signer: verdict.signer, ...statementOf(bundle) } };
+}
+
+/**
+ * The signing certificate must be well-formed DER, as cosign's Go parser requires.
+ * @sigstore/core's parser is lenient: it reads a certificate whose outer SEQUENCE tag
+ * was altered (so the bytes are also parsed by OpenSSL), and ignores the unused-bits
+ * count of the signature BIT STRING (which OpenSSL accepts too: checked here).
+ */
+function malformedCertificate(bundle: Bundle, entity: SignedEntity): Failure | undefined {
+  const material = bundle.verificationMaterial.content;
+  if (material.$case === 'publicKey' || entity.key.$case !== 'certificate') return undefined;
+  const der = Buffer.from((material.$case === 'certificate' ? material.certificate.rawBytes : material.x509CertificateChain.certificates[0]?.rawBytes) ?? []);
+  try {
+    new StrictX509(der);
+    const signature = entity.key.certificate.root.subs[2];
+    if (signature?.tag.number !== 3 || signature.value[0] !== 0) throw new Error('the signature is not a whole number of bytes');
+    return undefined;
+  } catch (e) {
+    return fail('SIGNATURE_INVALID', `the bundle's signing certificate is not a well-formed DER certificate: ${(e as Error).message}`);
+  }
 }
 
 function checkEntity(entity: SignedEntity, bundle: Bundle, trust: BundleTrust, now: Date): { ok: true; signer: VerifiedSigner } | Failure {

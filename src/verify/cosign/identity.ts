@@ -45,17 +45,30 @@ export interface CertificateIdentity {
   github: GithubClaims;
 }
 
+/**
+ * What the certificate claims. Never throws: it also names the signer of a certificate
+ * that failed verification, whose extensions may not parse; an unreadable claim is an
+ * absent one, and an absent subject or issuer matches no policy identity.
+ */
 export function certificateIdentity(cert: X509Certificate): CertificateIdentity {
   return {
-    subject: subjectOf(cert),
-    issuer: utf8Extension(cert, OID.issuer) ?? rawExtension(cert, OID.issuerV1),
+    subject: readable(() => subjectOf(cert)),
+    issuer: readable(() => utf8Extension(cert, OID.issuer) ?? rawExtension(cert, OID.issuerV1)),
     github: {
-      repository: rawExtension(cert, OID.repositoryV1) ?? githubRepository(utf8Extension(cert, OID.sourceRepositoryUri)),
-      ref: rawExtension(cert, OID.refV1) ?? utf8Extension(cert, OID.sourceRepositoryRef),
-      trigger: rawExtension(cert, OID.triggerV1) ?? utf8Extension(cert, OID.buildTrigger),
-      sha: rawExtension(cert, OID.shaV1) ?? utf8Extension(cert, OID.sourceRepositoryDigest),
+      repository: readable(() => rawExtension(cert, OID.repositoryV1) ?? githubRepository(utf8Extension(cert, OID.sourceRepositoryUri))),
+      ref: readable(() => rawExtension(cert, OID.refV1) ?? utf8Extension(cert, OID.sourceRepositoryRef)),
+      trigger: readable(() => rawExtension(cert, OID.triggerV1) ?? utf8Extension(cert, OID.buildTrigger)),
+      sha: readable(() => rawExtension(cert, OID.shaV1) ?? utf8Extension(cert, OID.sourceRepositoryDigest)),
     },
   };
+}
+
+function readable(read: () => string | undefined): string | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A compiled policy identity: exact strings and anchored regular expressions. */
