@@ -12,9 +12,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, outcomeCache, type Gate } from '../src/policy/decide.js';
+import { decide, outcomeCache, type Gate } from '../src/gate/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';

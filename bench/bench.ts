@@ -16,10 +16,10 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type ImageInput, outcomeCache } from '../src/policy/decide.js';
+import { decide, type Gate, type ImageInput, outcomeCache } from '../src/gate/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { generateKeyPair, signImage } from '../test/support/cosign-signer.js';
 import { registryAvailable, REGISTRY_MISSING, startRegistry, type TestRegistry } from '../test/support/registry.js';

@@ -11,9 +11,9 @@
  * Runs in its own process so that max RSS measures this call only. Nothing asserts a time.
  */
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, DEFAULT_CONCURRENCY, type ImageInput, outcomeCache } from '../src/policy/decide.js';
+import { decide, DEFAULT_CONCURRENCY, type ImageInput, outcomeCache } from '../src/gate/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';

@@ -27,8 +27,8 @@ const { DescribeServiceRevisionsCommand, DescribeServicesCommand, DescribeTasksC
 const { PublishCommand, SNSClient } = await import('@aws-sdk/client-sns');
 const { makeLifecycleHook } = await import('../src/handlers/lifecycle-hook.js');
 const { makeTaskStateChange } = await import('../src/handlers/task-state-change.js');
-const { logger } = await import('../src/observability.js');
-const { Runtime } = await import('../src/runtime.js');
+const { logger } = await import('../src/core/observability.js');
+const { Runtime } = await import('../src/gate/runtime.js');
 const { generateKeyPair, signImage } = await import('../test/support/cosign-signer.js');
 const { cosignStatement, pushBundle, signKeyless, startMockSigstore } = await import('../test/support/sigstore-signer.js');
 const { startDemoRegistry } = await import('./oci-registry.js');

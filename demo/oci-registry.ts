@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Descriptor } from '../src/registry/types.js';
+import type { Descriptor } from '../src/core/registry.js';
 
 interface Stored {
   bytes: Buffer;

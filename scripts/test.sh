@@ -25,6 +25,7 @@ fi
 # the tests run on the Lambda runtime (nodejs22.x), whatever Node the machine has.
 echo "npm test: $(node --version) (Lambda runtime: nodejs22.x)"
 npx tsc --noEmit
+node scripts/check-imports.mjs
 
 # vitest's own summary is coloured and framed; finish with one plain line that any CI
 # reads ("tests: N passed, N failed, N skipped"), from its JSON report.

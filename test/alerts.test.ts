@@ -20,8 +20,8 @@ import {
 import { BODY_MAX_BYTES, clampSubject } from '../src/alerts/message.js';
 import { alertChannels } from '../src/core/config.js';
 import { publishInput } from '../src/alerts/sns.js';
-import { logger } from '../src/observability.js';
-import { REASON_CODES, type Decision, type ReasonCode } from '../src/policy/decision.js';
+import { logger } from '../src/core/observability.js';
+import { REASON_CODES, type Decision, type ReasonCode } from '../src/core/decision.js';
 import { captureEmf, type EmittedMetric } from './support/emf.js';
 
 const DIGEST = `sha256:${'ab12'.repeat(16)}`;

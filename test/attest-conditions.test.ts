@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Condition, conditionProblem, lookup, parsePath, type ConditionSpec } from '../src/verify/cosign/conditions.js';
-import { PREDICATE_SHORT_NAMES, resolvePredicateType } from '../src/verify/cosign/predicate-types.js';
+import { Condition, conditionProblem, lookup, parsePath, type ConditionSpec } from '../src/policy/conditions.js';
+import { PREDICATE_SHORT_NAMES, resolvePredicateType } from '../src/policy/predicate-types.js';
 
 const statement = {
   _type: 'https://in-toto.io/Statement/v1',

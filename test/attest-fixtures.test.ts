@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Descriptor } from '../src/registry/types.js';
+import type { Descriptor } from '../src/core/registry.js';
 import { attestGate, decideImage } from './support/attest-gate.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './support/registry.js';
 import { pushBundle } from './support/sigstore-signer.js';

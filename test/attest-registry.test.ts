@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Descriptor } from '../src/registry/types.js';
+import type { Descriptor } from '../src/core/registry.js';
 import { attestGate, decideImage } from './support/attest-gate.js';
 import { githubClaims, githubProvenance, GH_ISSUER, pushLegacyAttestation, pushLegacyKeyAttestation, RELEASE_WORKFLOW, sbom, statement, vulnScan } from './support/attest-signer.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';

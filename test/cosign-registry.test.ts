@@ -7,10 +7,10 @@ import { GetPublicKeyCommand, KMSClient, NotFoundException } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
-import { RegistryError, type Descriptor } from '../src/registry/types.js';
-import { CosignKeyVerifier } from '../src/verify/cosign.js';
-import { KmsKeyStore, kmsKeySource, pemKeySource } from '../src/verify/keys.js';
-import type { VerifierVerdict } from '../src/verify/types.js';
+import { RegistryError, type Descriptor } from '../src/core/registry.js';
+import { CosignKeyVerifier } from '../src/verify/cosign/legacy-key.js';
+import { KmsKeyStore, kmsKeySource, pemKeySource } from '../src/verify/cosign/keys.js';
+import type { VerifierVerdict } from '../src/core/verifier.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { verifyContext } from './support/memory-repo.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';

@@ -4,16 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MEDIA_TYPES, RegistryError, type Descriptor } from '../src/registry/types.js';
+import { MEDIA_TYPES, RegistryError, type Descriptor } from '../src/core/registry.js';
 import {
   CosignKeyVerifier,
   cosignSignatureTag,
   MAX_SIGNATURE_LAYERS,
   MAX_SIMPLE_SIGNING_PAYLOAD_BYTES,
   SIMPLE_SIGNING_MEDIA_TYPE,
-} from '../src/verify/cosign.js';
-import { loadPemKey, pemKeySource, type KeySource } from '../src/verify/keys.js';
-import { VerifierError, type VerifierVerdict } from '../src/verify/types.js';
+} from '../src/verify/cosign/legacy-key.js';
+import { loadPemKey, pemKeySource, type KeySource } from '../src/verify/cosign/keys.js';
+import { VerifierError, type VerifierVerdict } from '../src/core/verifier.js';
 import {
   cosignPayload,
   generateKeyPair,

@@ -5,10 +5,10 @@
  * keeps the code; onError: allow admits outages but never forged answers.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
-import { blocks } from '../src/policy/decision.js';
+import { decide, type Gate, outcomeCache } from '../src/gate/decide.js';
+import { blocks } from '../src/core/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';

@@ -4,9 +4,9 @@
  * registry client and cosign verifier.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
+import { decide, type Gate, outcomeCache } from '../src/gate/decide.js';
 import { validate } from '../src/policy/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';

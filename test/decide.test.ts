@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, type VerifierFactories } from '../src/policy/compile.js';
-import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
-import { blocks, decisionLine } from '../src/policy/decision.js';
+import { decide, type Gate, outcomeCache } from '../src/gate/decide.js';
+import { blocks, decisionLine } from '../src/core/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
-import { RegistryError, type RepositoryClient } from '../src/registry/types.js';
-import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../src/verify/types.js';
+import { RegistryError, type RepositoryClient } from '../src/core/registry.js';
+import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../src/core/verifier.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;

@@ -22,14 +22,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, outcomeCache } from '../src/policy/decide.js';
-import { blocks, ERROR_REASONS, type Decision } from '../src/policy/decision.js';
+import { decide, type Gate, outcomeCache } from '../src/gate/decide.js';
+import { blocks, ERROR_REASONS, type Decision } from '../src/core/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';
-import { MEDIA_TYPES } from '../src/registry/types.js';
+import { MEDIA_TYPES } from '../src/core/registry.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { generateKeyPair, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signImage } from './support/cosign-signer.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './support/fault-proxy.js';

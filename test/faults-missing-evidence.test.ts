@@ -9,10 +9,10 @@
  * through decide(), the real cosign verifier and a real docker-registry.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeAwsClients } from '../src/aws.js';
+import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import { decide, type Gate, type ImageInput, outcomeCache } from '../src/policy/decide.js';
-import { blocks } from '../src/policy/decision.js';
+import { decide, type Gate, type ImageInput, outcomeCache } from '../src/gate/decide.js';
+import { blocks } from '../src/core/decision.js';
 import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';

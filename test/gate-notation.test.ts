@@ -11,10 +11,10 @@ import { GetRevocationStatusCommand, SignerClient } from '@aws-sdk/client-signer
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
-import { logger } from '../src/observability.js';
-import type { Descriptor } from '../src/registry/types.js';
-import { Runtime } from '../src/runtime.js';
-import { loadSignerRoots } from '../src/verify/aws-signer.js';
+import { logger } from '../src/core/observability.js';
+import type { Descriptor } from '../src/core/registry.js';
+import { Runtime } from '../src/gate/runtime.js';
+import { loadSignerRoots } from '../src/verify/notary/aws-signer.js';
 import { makeTrustStore, policy as trustPolicy } from './support/notation-context.js';
 import { EMPTY, SIG_TYPE, key, makeChain, pem, signJws, signatureManifest } from './support/notation-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';

@@ -6,7 +6,7 @@
 import { DescribeServiceRevisionsCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it, vi } from 'vitest';
 import { ATTEMPT_KEY } from '../src/deployment/hook.js';
-import { logger } from '../src/observability.js';
+import { logger } from '../src/core/observability.js';
 import { hookEvent, revisionArn, setupHookHarness } from './support/hook-harness.js';
 
 const h = setupHookHarness();

@@ -15,8 +15,8 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { KmsKeyStore, loadPemKey, loadPemKeyFile, verifySignature, type PublicKeyHandle } from '../src/verify/keys.js';
-import { VerifierError } from '../src/verify/types.js';
+import { KmsKeyStore, loadPemKey, loadPemKeyFile, verifySignature, type PublicKeyHandle } from '../src/verify/cosign/keys.js';
+import { VerifierError } from '../src/core/verifier.js';
 import { generateKeyPair, signPayload } from './support/cosign-signer.js';
 
 const kms = mockClient(KMSClient);

@@ -9,8 +9,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ATTEMPT_KEY } from '../src/deployment/hook.js';
 import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
-import { logger } from '../src/observability.js';
-import { Runtime } from '../src/runtime.js';
+import { logger } from '../src/core/observability.js';
+import { Runtime } from '../src/gate/runtime.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 

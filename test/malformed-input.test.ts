@@ -14,8 +14,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
 import { makeTaskStateChange } from '../src/handlers/task-state-change.js';
-import { logger } from '../src/observability.js';
-import { Runtime } from '../src/runtime.js';
+import { logger } from '../src/core/observability.js';
+import { Runtime } from '../src/gate/runtime.js';
 import { generateKeyPair } from './support/cosign-signer.js';
 
 /** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */

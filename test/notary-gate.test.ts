@@ -13,10 +13,10 @@ import { GetRevocationStatusCommand, SignerClient } from '@aws-sdk/client-signer
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
-import { logger } from '../src/observability.js';
-import type { Descriptor } from '../src/registry/types.js';
-import { Runtime } from '../src/runtime.js';
-import { Certificate } from '../src/verify/notation/x509.js';
+import { logger } from '../src/core/observability.js';
+import type { Descriptor } from '../src/core/registry.js';
+import { Runtime } from '../src/gate/runtime.js';
+import { Certificate } from '../src/verify/notary/x509.js';
 import { makeTrustStore, policy as trustPolicy } from './support/notation-context.js';
 import { EMPTY, SIG_TYPE, key, makeChain, pem, signJws, signatureManifest } from './support/notation-signer.js';
 import { startRevocationServer, type RevocationServer } from './support/pki-revocation.js';

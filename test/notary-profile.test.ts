@@ -5,9 +5,9 @@
  * negative case for every check of the chain, leaf, TSA and RFC 3161 verification.
  */
 import { describe, expect, it } from 'vitest';
-import type { Descriptor } from '../src/registry/types.js';
-import { createNotationVerifier } from '../src/verify/notation/verifier.js';
-import type { VerifierVerdict } from '../src/verify/types.js';
+import type { Descriptor } from '../src/core/registry.js';
+import { createNotationVerifier } from '../src/verify/notary/verifier.js';
+import type { VerifierVerdict } from '../src/core/verifier.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
 import { EKU, KU, SUBJECT, der, digestOf, key, makeCert, makeChain, pem, signCose, signJws, type CertSpec, type EnvelopeSpec } from './support/notation-signer.js';

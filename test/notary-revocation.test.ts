@@ -4,11 +4,11 @@
  * responder and the CRLs come from a loopback HTTP server (test/support/pki-revocation.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Descriptor } from '../src/registry/types.js';
-import { RevocationChecker } from '../src/verify/notation/revocation.js';
-import { createNotationVerifier } from '../src/verify/notation/verifier.js';
-import { Certificate } from '../src/verify/notation/x509.js';
-import { VerifierError, type VerifierVerdict } from '../src/verify/types.js';
+import type { Descriptor } from '../src/core/registry.js';
+import { RevocationChecker } from '../src/verify/notary/revocation.js';
+import { createNotationVerifier } from '../src/verify/notary/verifier.js';
+import { Certificate } from '../src/verify/notary/x509.js';
+import { VerifierError, type VerifierVerdict } from '../src/core/verifier.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
 import { digestOf, key, makeChain, pem, signJws, type IssuedCert } from './support/notation-signer.js';

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createNotationCliVerifier } from '../src/verify/notation-cli.js';
+import { createNotationCliVerifier } from '../src/verify/notary/notation-cli.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { context } from './support/notation-context.js';
 

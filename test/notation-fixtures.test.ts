@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Descriptor } from '../src/registry/types.js';
-import { createNotationVerifier } from '../src/verify/notation/verifier.js';
+import type { Descriptor } from '../src/core/registry.js';
+import { createNotationVerifier } from '../src/verify/notary/verifier.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
 
@@ -172,7 +172,7 @@ function coseFirstCert(path: string): Buffer {
   return parseCoseChain(read(path))[0]!;
 }
 
-import { parseCose } from '../src/verify/notation/cose.js';
+import { parseCose } from '../src/verify/notary/cose.js';
 function parseCoseChain(bytes: Buffer): Buffer[] {
   return parseCose(bytes).certChain;
 }

@@ -3,9 +3,9 @@
  * JWS and COSE, ES and PS keys; each check broken on purpose must fail with its code.
  */
 import { describe, expect, it } from 'vitest';
-import type { Descriptor } from '../src/registry/types.js';
-import { VerifierError } from '../src/verify/types.js';
-import { createNotationVerifier } from '../src/verify/notation/verifier.js';
+import type { Descriptor } from '../src/core/registry.js';
+import { VerifierError } from '../src/core/verifier.js';
+import { createNotationVerifier } from '../src/verify/notary/verifier.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
 import { EKU, digestOf, key, makeChain, pem, signCose, signJws, type Alg, type EnvelopeSpec, type KeyKind } from './support/notation-signer.js';

@@ -8,9 +8,9 @@ import { DescribeServiceRevisionsCommand, ECSClient } from '@aws-sdk/client-ecs'
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeLifecycleHook } from '../src/handlers/lifecycle-hook.js';
-import { logDecisions, logger } from '../src/observability.js';
-import type { Decision } from '../src/policy/decision.js';
-import { Runtime } from '../src/runtime.js';
+import { logDecisions, logger } from '../src/core/observability.js';
+import type { Decision } from '../src/core/decision.js';
+import { Runtime } from '../src/gate/runtime.js';
 import { captureEmf } from './support/emf.js';
 
 /** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */

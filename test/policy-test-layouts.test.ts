@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { OciLayoutRepository } from '../src/registry/oci-layout.js';
-import { MEDIA_TYPES, RegistryError } from '../src/registry/types.js';
+import { MEDIA_TYPES, RegistryError } from '../src/core/registry.js';
 import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { LayoutWriter } from './support/oci-layout.js';
 

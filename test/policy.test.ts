@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPolicy, PolicyError } from '../src/policy/load.js';
 import { compileGlob, matchAllowList } from '../src/policy/match.js';
-import { parseReference } from '../src/registry/reference.js';
+import { parseReference } from '../src/core/reference.js';
 
 const ssmMock = mockClient(SSMClient);
 const ssm = () => new SSMClient({ region: 'us-east-1' });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseChallenge } from '../src/registry/auth.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { isLoopbackHost, registryOrigin } from '../src/registry/http.js';
-import { MEDIA_TYPES, RegistryError } from '../src/registry/types.js';
+import { MEDIA_TYPES, RegistryError } from '../src/core/registry.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { sha256 } from './support/registry.js';
 import { rejection } from './support/rejection.js';

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
 import { parseEcrHost } from '../src/registry/ecr.js';
-import { RegistryError, type Descriptor } from '../src/registry/types.js';
+import { RegistryError, type Descriptor } from '../src/core/registry.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 import { rejection } from './support/rejection.js';

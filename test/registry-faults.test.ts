@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
-import { MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/registry/types.js';
+import { MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/core/registry.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 import { rejection } from './support/rejection.js';

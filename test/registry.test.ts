@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
-import { MAX_PAYLOAD_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/registry/types.js';
+import { MAX_PAYLOAD_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/core/registry.js';
 import { requireRegistry, sha256, startRegistry, writeManifestToStorage, type TestRegistry } from './support/registry.js';
 import { rejection } from './support/rejection.js';
 

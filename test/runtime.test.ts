@@ -7,7 +7,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PolicyError } from '../src/policy/load.js';
-import { Runtime } from '../src/runtime.js';
+import { Runtime } from '../src/gate/runtime.js';
 
 const ssm = mockClient(SSMClient);
 const doc = (mode: string) => JSON.stringify({ version: 1, mode, allow: { repositories: ['docker.io/library/busybox'] } });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIssues, policySchema } from '../src/policy/schema.js';
 import { verifyBundle } from '../src/verify/cosign/bundle-verifier.js';
-import { anchored } from '../src/verify/cosign/identity.js';
+import { anchored } from '../src/policy/regex.js';
 import { parseTrustedRoot, readPemCertificates, trustMaterial } from '../src/verify/cosign/trusted-root.js';
 import { cosignStatement, signKeyless, startMockSigstore, type MockSigstore } from './support/sigstore-signer.js';
 

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
-import type { Descriptor } from '../src/registry/types.js';
+import type { Descriptor } from '../src/core/registry.js';
 import { createCosignVerifier } from '../src/verify/cosign/factory.js';
-import { pemKeySource } from '../src/verify/keys.js';
+import { pemKeySource } from '../src/verify/cosign/keys.js';
 import { verifyContext } from './support/memory-repo.js';
 import { cosignStatement, pushBundle, signKeyless, startMockSigstore, type MockSigstore } from './support/sigstore-signer.js';
 

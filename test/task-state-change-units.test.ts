@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Decision, ReasonCode } from '../src/policy/decision.js';
+import type { Decision, ReasonCode } from '../src/core/decision.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
 import { taskScopeFrom } from '../src/core/config.js';
 import { serviceClaim } from '../src/watchdog/scope.js';

@@ -6,9 +6,9 @@
 import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { logger } from '../src/observability.js';
-import type { ImageInput } from '../src/policy/decide.js';
-import type { Decision } from '../src/policy/decision.js';
+import { logger } from '../src/core/observability.js';
+import type { ImageInput } from '../src/gate/decide.js';
+import type { Decision } from '../src/core/decision.js';
 import { errorSentence, readDescribeServices, readDescribeTasks } from '../src/watchdog/ecs-answers.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
 import { confirmedClaimsCache } from '../src/watchdog/scope.js';

@@ -3,7 +3,7 @@
  * deployment gate and the task watchdog) describe their event with this, so an
  * operator reads the same message whichever path caught the image.
  */
-import { ERROR_REASONS, type Decision } from '../policy/decision.js';
+import { ERROR_REASONS, type Decision } from '../core/decision.js';
 
 export type AlertSource = 'deployment-gate' | 'task-watchdog';
 

@@ -9,7 +9,7 @@ import {
   type PutEventsRequestEntry,
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
-import { decisionLine, type Decision } from '../policy/decision.js';
+import { decisionLine, type Decision } from '../core/decision.js';
 import { alertWhere, isAlertable, type AlertContext, type AlertWhere } from './context.js';
 import { severityOf, type Severity } from './severity.js';
 

@@ -3,7 +3,7 @@
  * parses, built once from the decisions of one event (a task or a deployment).
  * Pure: no I/O, so the same text is what gets logged when a channel fails.
  */
-import { decisionLine, type Decision, type ReasonCode } from '../policy/decision.js';
+import { decisionLine, type Decision, type ReasonCode } from '../core/decision.js';
 import { alertWhere, clusterName, isAlertable, type AlertContext, type AlertWhere } from './context.js';
 import { severityOf, type Severity } from './severity.js';
 

@@ -11,7 +11,7 @@
  *           (audit mode, or onError: allow).
  *   INFO    an allow (only sent as a decision event when DECISION_EVENTS=all).
  */
-import type { Decision, ReasonCode } from '../policy/decision.js';
+import type { Decision, ReasonCode } from '../core/decision.js';
 
 export type Severity = 'HIGH' | 'MEDIUM' | 'LOW' | 'INFO';
 

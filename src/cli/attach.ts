@@ -11,7 +11,7 @@
  * service already as wanted gets no call at all, so attach and detach are idempotent.
  */
 import { UpdateServiceCommand, type DeploymentLifecycleHook, type DeploymentLifecycleHookStage, type ECSClient, type Service } from '@aws-sdk/client-ecs';
-import { makeAwsClients } from '../aws.js';
+import { makeAwsClients } from '../core/aws.js';
 import { LIFECYCLE_STAGES } from '../deployment/hook-event.js';
 import { list, parseOptions, UsageError, type ExitCode, type Io } from './args.js';
 import { describeServices, lastSegment, listServiceArns, retrying } from './ecs.js';

@@ -1,6 +1,6 @@
 /** The audit's rows and the numbers a reader looks at first. */
-import type { Decision, ReasonCode } from '../policy/decision.js';
-import { parseReference, repositoryPath } from '../registry/reference.js';
+import type { Decision, ReasonCode } from '../core/decision.js';
+import { parseReference, repositoryPath } from '../core/reference.js';
 
 /** One (service or standalone task, container): the Decision plus where it runs. */
 export type AuditRow = Decision & { cluster: string } & ({ service: string; taskArn?: never } | { taskArn: string; service?: never });

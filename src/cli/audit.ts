@@ -10,10 +10,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import type { AwsClients } from '../aws.js';
+import type { AwsClients } from '../core/aws.js';
 import { TtlCache } from '../core/cache.js';
-import { decide, type Gate, type ImageInput, type RuleOutcome } from '../policy/decide.js';
-import { decisionLine, type Decision } from '../policy/decision.js';
+import { decide, type Gate, type ImageInput, type RuleOutcome } from '../gate/decide.js';
+import { decisionLine, type Decision } from '../core/decision.js';
 import { settingsFor, type Scope } from '../policy/overrides.js';
 import { EnvironmentError, parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 import { clustersOf, inventory, type Inventory, type Workload } from './audit-inventory.js';

@@ -2,10 +2,10 @@
  * The gate a command decides with: the policy from --policy or the environment, and
  * images named on the command line turned into decide() inputs.
  */
-import { decide, type Gate, type ImageInput } from '../policy/decide.js';
-import type { Decision } from '../policy/decision.js';
-import { parseReference } from '../registry/reference.js';
-import { Runtime } from '../runtime.js';
+import { decide, type Gate, type ImageInput } from '../gate/decide.js';
+import type { Decision } from '../core/decision.js';
+import { parseReference } from '../core/reference.js';
+import { Runtime } from '../gate/runtime.js';
 import type { Io } from './args.js';
 
 /** The Runtime of one command: --policy FILE stands in for the environment's document sources. */

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { makeLifecycleHook } from '../handlers/lifecycle-hook.js';
 import { makeTaskStateChange } from '../handlers/task-state-change.js';
-import { Runtime } from '../runtime.js';
+import { Runtime } from '../gate/runtime.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 
 export async function invoke(args: string[], io: Io): Promise<ExitCode> {

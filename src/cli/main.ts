@@ -3,7 +3,7 @@
  * this one only dispatches and maps errors to the exit codes of the contract.
  */
 import { PolicyError } from '../policy/load.js';
-import { ReferenceError } from '../registry/reference.js';
+import { ReferenceError } from '../core/reference.js';
 import { EnvironmentError, UsageError, type ExitCode, type Io } from './args.js';
 import { attach, detach, status } from './attach.js';
 import { audit } from './audit.js';

@@ -14,7 +14,7 @@
 import { UpdateStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { GetParameterCommand, PutParameterCommand, type ParameterType } from '@aws-sdk/client-ssm';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { makeAwsClients } from '../aws.js';
+import { makeAwsClients } from '../core/aws.js';
 import { PolicyError, validate } from '../policy/load.js';
 import { EnvironmentError, parseOptions, UsageError, type ExitCode, type Io } from './args.js';
 import { cloudFormation, describeStack, stackParameter } from './stack.js';

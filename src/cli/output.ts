@@ -3,7 +3,7 @@
  * (RFC 4180 quoting), the HTML report (html-report.ts) for a security team, and the
  * evidence lines of `verify --explain`.
  */
-import type { Decision } from '../policy/decision.js';
+import type { Decision } from '../core/decision.js';
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string[] {

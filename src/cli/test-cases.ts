@@ -9,11 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { decide, outcomeCache, type Gate } from '../policy/decide.js';
-import { REASON_CODES, type Decision } from '../policy/decision.js';
+import { decide, outcomeCache, type Gate } from '../gate/decide.js';
+import { REASON_CODES, type Decision } from '../core/decision.js';
 import { describeIssues } from '../policy/schema.js';
 import { OciLayoutRepository } from '../registry/oci-layout.js';
-import { parseReference, ReferenceError, repositoryPath } from '../registry/reference.js';
+import { parseReference, ReferenceError, repositoryPath } from '../core/reference.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 import { cliImage, runtimeFor } from './gate.js';
 import { table } from './output.js';

@@ -6,7 +6,7 @@
  * what verified it (a signature, each attestation and the bundle it came from), or why
  * not (each unmet attestation, the bundle and the condition that failed).
  */
-import { decisionLine } from '../policy/decision.js';
+import { decisionLine } from '../core/decision.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 import { decideImages, runtimeFor } from './gate.js';
 import { explainLines } from './output.js';

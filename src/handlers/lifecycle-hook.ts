@@ -9,8 +9,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { sendAlerts } from '../alerts/index.js';
 import { answerHook, type HookAnswer } from '../deployment/hook.js';
-import { logger, metrics } from '../observability.js';
-import { Runtime } from '../runtime.js';
+import { logger, metrics } from '../core/observability.js';
+import { Runtime } from '../gate/runtime.js';
 
 /** The handler's logic bound to a Runtime; tests, the CLI's `invoke` and the demo bind their own. */
 export function makeLifecycleHook(runtime: Runtime) {

@@ -15,10 +15,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { Context } from 'aws-lambda';
 import { sendAlerts, type AlertDeps } from '../alerts/index.js';
-import { logDecisions, logger, metrics } from '../observability.js';
-import { decide, type Gate } from '../policy/decide.js';
-import { Runtime } from '../runtime.js';
-import type { HandledTasks } from '../watchdog/handled-tasks.js';
+import { logDecisions, logger, metrics } from '../core/observability.js';
+import { decide, type Gate } from '../gate/decide.js';
+import { Runtime } from '../gate/runtime.js';
+import { HandledTasks } from '../watchdog/handled-tasks.js';
+import { confirmedClaimsCache, type ConfirmedClaims } from '../watchdog/scope.js';
 import { policyErrorDecisions } from '../watchdog/policy-error.js';
 import { StopTaskFailed, watchTask, type WatchAction, type WatchdogDeps, type WatchSummary } from '../watchdog/watch-task.js';
 
@@ -31,11 +32,23 @@ export interface TaskWatchdogOptions {
   handled?: HandledTasks;
 }
 
-/** The handler's logic bound to a Runtime (the tasks handled, claims confirmed, ...); tests and the demo bind their own. */
+/** What the watchdog remembers in one Lambda container, beside the Runtime's gate and clients. */
+interface WatchdogMemory {
+  /** tasks already dealt with */
+  handled: HandledTasks;
+  /** service claims ecs:DescribeServices confirmed, so a scale-out costs one call */
+  confirmedClaims: ConfirmedClaims;
+}
+
+/**
+ * The handler's logic bound to a Runtime, with a fresh watchdog memory: made once per
+ * Lambda container (below); tests and the demo bind their own.
+ */
 export function makeTaskStateChange(runtime: Runtime, options: TaskWatchdogOptions = {}) {
+  const memory: WatchdogMemory = { handled: options.handled ?? new HandledTasks(), confirmedClaims: confirmedClaimsCache() };
   return async function taskStateChange(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<WatchSummary> {
     try {
-      const summary = await watchTask(event, watchdogDeps(context, runtime, options));
+      const summary = await watchTask(event, watchdogDeps(context, runtime, memory, options));
       countAction(summary.action);
       return summary;
     } catch (error) {
@@ -52,7 +65,12 @@ function countAction(action: WatchAction): void {
   single.addMetric('WatchdogTasks', MetricUnit.Count, 1);
 }
 
-function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, runtime: Runtime, options: TaskWatchdogOptions): WatchdogDeps {
+function watchdogDeps(
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  runtime: Runtime,
+  memory: WatchdogMemory,
+  options: TaskWatchdogOptions,
+): WatchdogDeps {
   const { config } = runtime;
   if (config.taskScopeWarning) logger.error(config.taskScopeWarning);
   const loadGate = options.getGate ?? (() => runtime.gate());
@@ -74,8 +92,8 @@ function watchdogDeps(context: Pick<Context, 'getRemainingTimeInMillis'>, runtim
       // the summary stays small: what went where, and the subject to recognise it by
       return { sns: sent.sns, eventBridge: sent.eventBridge, slack: sent.slack, events: sent.events, subject: sent.message?.subject ?? null };
     },
-    handled: options.handled ?? runtime.handledTasks,
-    confirmedClaims: runtime.confirmedClaims,
+    handled: memory.handled,
+    confirmedClaims: memory.confirmedClaims,
     scope: config.taskScope,
     remainingMs: () => context.getRemainingTimeInMillis(),
     logDecisions: (decisions, where) => logDecisions(decisions, { ...where, source: 'task-watchdog' }),
@@ -87,7 +105,7 @@ export function lambdaHandler(runtime: Runtime) {
   return middy(makeTaskStateChange(runtime)).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
 
-/** Per Lambda container: config, clients, gate, the tasks already dealt with. */
+/** Per Lambda container: config, clients, gate; and, in the handler, the tasks already dealt with. */
 const runtime = new Runtime(process.env);
 
 export const handler = lambdaHandler(runtime);

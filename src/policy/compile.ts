@@ -4,7 +4,7 @@
  * verdict, so cached results never outlive the policy that produced them.
  */
 import { createHash } from 'node:crypto';
-import type { Verifier } from '../verify/types.js';
+import type { Verifier } from '../core/verifier.js';
 import type { LoadedPolicy } from './load.js';
 import { compileGlob, type Matcher } from './match.js';
 import type {

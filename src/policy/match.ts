@@ -5,7 +5,7 @@
  * `docker.io/library/nginx`): `*` stays inside one path segment, `**` spans any number
  * of segments, and a trailing `/**` also matches the repository itself.
  */
-import { repositoryPath, type ImageReference } from '../registry/reference.js';
+import { repositoryPath, type ImageReference } from '../core/reference.js';
 import type { PolicyDocument } from './schema.js';
 
 export type Matcher = (path: string) => boolean;

@@ -4,8 +4,8 @@
  * silently ignored.
  */
 import { z } from 'zod';
-import { conditionProblem } from '../verify/cosign/conditions.js';
-import { resolvePredicateType } from '../verify/cosign/predicate-types.js';
+import { conditionProblem } from './conditions.js';
+import { resolvePredicateType } from './predicate-types.js';
 
 const nonEmpty = z.string().min(1);
 
@@ -27,7 +27,7 @@ const imageGlob = nonEmpty.superRefine((glob, ctx) => {
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `image glob "${glob.slice(0, 200)}" ${problem}` });
 });
 
-/** A regular expression in the policy must compile; it will be anchored (identity.ts). */
+/** A regular expression in the policy must compile; it will be anchored (regex.ts). */
 const regExp = nonEmpty.refine(
   (v) => {
     try {

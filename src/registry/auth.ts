@@ -7,7 +7,7 @@
  */
 import { TtlCache } from '../core/cache.js';
 import { discard, type Http, isLoopbackHost, type RegistrySettings, statusError } from './http.js';
-import { cancelled, RegistryError } from './types.js';
+import { cancelled, RegistryError } from '../core/registry.js';
 
 export type Challenge =
   | { scheme: 'bearer'; realm: string; service?: string; scope?: string }

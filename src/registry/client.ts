@@ -20,7 +20,7 @@ import {
   MEDIA_TYPES,
   RegistryError,
   type RepositoryClient,
-} from './types.js';
+} from '../core/registry.js';
 
 export interface RegistryClientOptions {
   /** per registry host[:port]: { insecure?: boolean; username?: string; password?: string } (RegistrySettings from src/policy/schema.ts) */

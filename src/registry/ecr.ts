@@ -6,7 +6,7 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { classifyAwsError } from '../core/aws-errors.js';
 import { TtlCache } from '../core/cache.js';
-import { RegistryError } from './types.js';
+import { RegistryError } from '../core/registry.js';
 
 export interface EcrHost {
   accountId: string;

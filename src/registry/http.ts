@@ -4,7 +4,7 @@
  * credentials when they leave the registry's origin, capped body reads, and the mapping
  * of every failure to a RegistryError kind.
  */
-import { RegistryError } from './types.js';
+import { RegistryError } from '../core/registry.js';
 
 export const MAX_REDIRECTS = 5;
 

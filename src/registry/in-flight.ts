@@ -3,7 +3,7 @@
  * request.
  */
 import { TtlCache } from '../core/cache.js';
-import { cancelled } from './types.js';
+import { cancelled } from '../core/registry.js';
 
 /**
  * Identical concurrent requests share one fetch. Each caller may give up on its own

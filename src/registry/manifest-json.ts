@@ -3,7 +3,7 @@
  * manifests, subject, annotations) must have the types ManifestJson promises, or the
  * answer is a BAD_RESPONSE rather than a crash deeper down.
  */
-import { type Descriptor, type ManifestJson, RegistryError } from './types.js';
+import { type Descriptor, type ManifestJson, RegistryError } from '../core/registry.js';
 
 export function parseManifestJson(bytes: Buffer, what: string): ManifestJson {
   let json: unknown;

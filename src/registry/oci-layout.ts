@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { descriptorList, parseManifestJson } from './manifest-json.js';
-import { type Descriptor, type Manifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type RepositoryClient } from './types.js';
+import { type Descriptor, type Manifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type RepositoryClient } from '../core/registry.js';
 
 export const KIND_ANNOTATION = 'kind';
 export const COSIGN_KINDS = {

@@ -3,15 +3,15 @@
  * shared key store. The policy compiler calls these; tests may pass their own.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { AwsClients } from '../aws.js';
+import type { AwsClients } from '../core/aws.js';
 import type { Env, PolicyVariables } from '../core/config.js';
 import type { VerifierFactories } from '../policy/compile.js';
 import type { CosignVerifierConfig } from '../policy/schema.js';
-import { createAwsSignerVerifier } from './aws-signer.js';
+import { createAwsSignerVerifier } from './notary/aws-signer.js';
 import { createCosignVerifier } from './cosign/factory.js';
-import { KmsKeyStore, kmsKeySource, pemFileKeySource, pemKeySource } from './keys.js';
-import { createNotationCliVerifier } from './notation-cli.js';
-import { createNotationVerifier } from './notation/verifier.js';
+import { KmsKeyStore, kmsKeySource, pemFileKeySource, pemKeySource } from './cosign/keys.js';
+import { createNotationCliVerifier } from './notary/notation-cli.js';
+import { createNotationVerifier } from './notary/verifier.js';
 
 export interface FactoryDeps {
   clients: AwsClients;

@@ -15,7 +15,7 @@
  * digest arrives cannot add up to a storm, and none of them can deny DIGEST_MISSING.
  */
 import { DescribeTasksCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import type { ImageInput } from '../policy/decide.js';
+import type { ImageInput } from '../gate/decide.js';
 import { errorSentence, readDescribeTasks, type DescribedContainer } from './ecs-answers.js';
 import type { TaskContainer, TaskEvent } from './task-event.js';
 

@@ -6,8 +6,8 @@
  * silently and is alerted on like any other deny.
  */
 import { modeWithoutPolicy, type FailureBehavior } from '../core/config.js';
-import type { ImageInput } from '../policy/decide.js';
-import type { Decision } from '../policy/decision.js';
+import type { ImageInput } from '../gate/decide.js';
+import type { Decision } from '../core/decision.js';
 
 export function policyErrorDecisions(images: ImageInput[], error: unknown, failureBehavior: FailureBehavior): Decision[] {
   const mode = modeWithoutPolicy(failureBehavior);

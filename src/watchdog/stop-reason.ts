@@ -9,7 +9,7 @@
  * Linear in the number of containers: each attempt stops building as soon as it is
  * over the cap, and the "+N more" form is chosen in one pass over the tight items.
  */
-import type { Decision, ReasonCode } from '../policy/decision.js';
+import type { Decision, ReasonCode } from '../core/decision.js';
 
 export const STOP_REASON_MAX = 255;
 export const STOP_REASON_PREFIX = 'ecs-image-gate: ';

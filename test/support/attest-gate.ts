@@ -2,10 +2,10 @@
  * decide() for attestation tests: a policy document validated as the runtime does,
  * compiled with the real verifier factories, against a test registry.
  */
-import { makeAwsClients } from '../../src/aws.js';
+import { makeAwsClients } from '../../src/core/aws.js';
 import { compilePolicy } from '../../src/policy/compile.js';
-import { decide, outcomeCache, type Gate } from '../../src/policy/decide.js';
-import type { Decision } from '../../src/policy/decision.js';
+import { decide, outcomeCache, type Gate } from '../../src/gate/decide.js';
+import type { Decision } from '../../src/core/decision.js';
 import { validate } from '../../src/policy/load.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../../src/verify/factories.js';

@@ -5,7 +5,7 @@
  * bundle referrer or, as cosign 1.x/2.x did, a layer of the `sha256-<hex>.att` tag.
  */
 import { pem } from '@sigstore/core';
-import type { Descriptor } from '../../src/registry/types.js';
+import type { Descriptor } from '../../src/core/registry.js';
 import type { RepoPusher, TestKeyPair } from './cosign-signer.js';
 import { logEntry } from './sigstore-legacy.js';
 import { signKeyless, signWithKey, type Claims, type MockSigstore } from './sigstore-signer.js';

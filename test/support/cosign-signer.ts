@@ -12,7 +12,7 @@
  * RSA PKCS#1 v1.5 with SHA-256, ed25519 over the raw payload.
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type { Descriptor } from '../../src/registry/types.js';
+import type { Descriptor } from '../../src/core/registry.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';

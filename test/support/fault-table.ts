@@ -3,7 +3,7 @@
  * measured, and compared with the README's copy (every column but the time, which
  * varies from run to run) so the README cannot drift from the tests.
  */
-import { blocks, type Decision } from '../../src/policy/decision.js';
+import { blocks, type Decision } from '../../src/core/decision.js';
 
 export interface FaultRow {
   fault: string;

@@ -8,8 +8,8 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { makeLifecycleHook } from '../../src/handlers/lifecycle-hook.js';
-import { logger } from '../../src/observability.js';
-import { Runtime } from '../../src/runtime.js';
+import { logger } from '../../src/core/observability.js';
+import { Runtime } from '../../src/gate/runtime.js';
 import { generateKeyPair, signImage, type TestKeyPair } from './cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './registry.js';
 

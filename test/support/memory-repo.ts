@@ -6,8 +6,8 @@
  * Faults can be injected to check that registry errors propagate.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { parseReference } from '../../src/registry/reference.js';
-import type { VerifyContext } from '../../src/verify/types.js';
+import { parseReference } from '../../src/core/reference.js';
+import type { VerifyContext } from '../../src/core/verifier.js';
 import {
   MEDIA_TYPES,
   RegistryError,
@@ -15,7 +15,7 @@ import {
   type Manifest,
   type ManifestJson,
   type RepositoryClient,
-} from '../../src/registry/types.js';
+} from '../../src/core/registry.js';
 
 export function sha256Digest(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;

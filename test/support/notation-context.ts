@@ -2,9 +2,9 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseReference } from '../../src/registry/reference.js';
-import type { Descriptor, RepositoryClient } from '../../src/registry/types.js';
-import type { VerifyContext } from '../../src/verify/types.js';
+import { parseReference } from '../../src/core/reference.js';
+import type { Descriptor, RepositoryClient } from '../../src/core/registry.js';
+import type { VerifyContext } from '../../src/core/verifier.js';
 import type { MemoryRepo } from './notation-memory-repo.js';
 import { EMPTY, signatureManifest } from './notation-signer.js';
 

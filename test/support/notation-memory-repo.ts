@@ -1,5 +1,5 @@
 /** An in-memory RepositoryClient: manifests, blobs and referrers, digests checked like a registry. */
-import { RegistryError, type Descriptor, type Manifest, type RepositoryClient } from '../../src/registry/types.js';
+import { RegistryError, type Descriptor, type Manifest, type RepositoryClient } from '../../src/core/registry.js';
 import { digestOf } from './notation-signer.js';
 
 export class MemoryRepo implements RepositoryClient {

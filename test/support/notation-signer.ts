@@ -5,7 +5,7 @@
  */
 import { createHash, generateKeyPairSync, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
 import { Encoder, Tag } from 'cbor-x';
-import type { Descriptor } from '../../src/registry/types.js';
+import type { Descriptor } from '../../src/core/registry.js';
 
 // ---------- DER writer ----------
 function len(n: number): Buffer {

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { COSIGN_KINDS, KIND_ANNOTATION, REF_NAME_ANNOTATION } from '../../src/registry/oci-layout.js';
-import { MEDIA_TYPES, type Descriptor } from '../../src/registry/types.js';
+import { MEDIA_TYPES, type Descriptor } from '../../src/core/registry.js';
 import type { RepoPusher } from './cosign-signer.js';
 
 export type LayoutStyle = 'cosign' | 'oras';

@@ -12,8 +12,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
-import type { Descriptor } from '../../src/registry/types.js';
-import { MEDIA_TYPES } from '../../src/registry/types.js';
+import type { Descriptor } from '../../src/core/registry.js';
+import { MEDIA_TYPES } from '../../src/core/registry.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
 
 export type RegistryAuth = 'none' | 'basic' | 'token';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { RegistryError } from '../../src/registry/types.js';
+import { RegistryError } from '../../src/core/registry.js';
 
 /** The RegistryError a promise rejects with; fails the test when it resolves or throws anything else. */
 export async function rejection(p: Promise<unknown>): Promise<RegistryError> {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FulcioSigner } from '@sigstore/sign';
-import type { Descriptor } from '../../src/registry/types.js';
+import type { Descriptor } from '../../src/core/registry.js';
 import { cosignPayload, signPayload, type RepoPusher, type TestKeyPair } from './cosign-signer.js';
 import type { Claims, MockSigstore } from './sigstore-signer.js';
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler, type HandlerFn } from '@sigstore/mock';
 import { DSSEBundleBuilder, FulcioSigner, RekorWitness, TSAWitness, type Signer, type Witness } from '@sigstore/sign';
-import type { Descriptor } from '../../src/registry/types.js';
+import type { Descriptor } from '../../src/core/registry.js';
 import type { RepoPusher } from './cosign-signer.js';
 
 export const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';

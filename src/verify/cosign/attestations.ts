@@ -12,10 +12,10 @@
  *                        the path, what was expected and what was found
  */
 import { eachBundle, type Failure, type FoundBundle } from './bundle-discovery.js';
-import { Condition, type ConditionSpec } from './conditions.js';
-import { resolvePredicateType } from './predicate-types.js';
+import { Condition, type ConditionSpec } from '../../policy/conditions.js';
+import { resolvePredicateType } from '../../policy/predicate-types.js';
 import { namesDigest, subjectDigests, type InTotoStatement } from './statement.js';
-import { worstFailure, VerifierError, type VerifyContext } from '../types.js';
+import { worstFailure, VerifierError, type VerifyContext } from '../../core/verifier.js';
 
 export interface AttestationSpec {
   predicateType: string;

@@ -13,8 +13,8 @@
  * first one the caller accepts: a bundle-signed image costs the referrers list, one
  * manifest and one blob.
  */
-import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, MEDIA_TYPES, type Descriptor } from '../../registry/types.js';
-import type { FailureReason, Verdict, VerifyContext } from '../types.js';
+import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, MEDIA_TYPES, type Descriptor } from '../../core/registry.js';
+import type { FailureReason, Verdict, VerifyContext } from '../../core/verifier.js';
 
 export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 /** at most this many referrers are read; beyond it, an image is not worth the requests */

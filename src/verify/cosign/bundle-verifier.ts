@@ -18,8 +18,8 @@ import { X509Certificate as StrictX509 } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { crypto as sigCrypto, RFC3161Timestamp, X509Certificate } from '@sigstore/core';
 import { toSignedEntity, Verifier, VerificationError, type SignedEntity, type TrustMaterial, type VerifierOptions } from '@sigstore/verify';
-import type { PublicKeyHandle } from '../keys.js';
-import type { FailureReason } from '../types.js';
+import type { PublicKeyHandle } from './keys.js';
+import type { FailureReason } from '../../core/verifier.js';
 import { certificateIdentity, describeIdentity, type CertificateIdentity } from './identity.js';
 import { parseStatement, type InTotoStatement } from './statement.js';
 

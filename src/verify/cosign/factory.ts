@@ -5,12 +5,12 @@
  * not for keys and private CAs), which legacy `.sig` verifier backs it, and which
  * attestations it also requires.
  */
-import { logger } from '../../observability.js';
+import { logger } from '../../core/observability.js';
 import type { CosignVerifierConfig } from '../../policy/schema.js';
-import { CosignKeyVerifier } from '../cosign.js';
+import { CosignKeyVerifier } from './legacy-key.js';
 import { AttestationRule } from './attestations.js';
-import type { KeySource } from '../keys.js';
-import { VerifierError } from '../types.js';
+import type { KeySource } from './keys.js';
+import { VerifierError } from '../../core/verifier.js';
 import type { TlogMode } from './bundle-verifier.js';
 import { LegacySigVerifier } from './legacy-keyless.js';
 import { SignerPolicy, type CosignSigner } from './signer-policy.js';

@@ -7,6 +7,7 @@
  * `…@refs/heads/main-evil`). Exact strings compare exactly; regular expressions must
  * match the whole value (cosign's `--certificate-identity-regexp` semantics, anchored).
  */
+import { anchored } from '../../policy/regex.js';
 import type { X509Certificate } from '@sigstore/core';
 
 /** Fulcio certificate extensions (github.com/sigstore/fulcio docs/oid-info.md). */
@@ -102,11 +103,6 @@ export function describeIdentity(found: CertificateIdentity): string {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
   return `${found.subject ?? '(no subject)'} from ${found.issuer ?? '(no issuer)'}${claims.length ? ` (${claims.join(', ')})` : ''}`;
-}
-
-/** A regex must match the whole value: wrap it so alternations cannot escape the anchors. */
-export function anchored(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
 }
 
 function matcher(exact: string | undefined, regExp: string | undefined): ((v: string) => boolean) | undefined {

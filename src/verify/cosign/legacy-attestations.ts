@@ -13,9 +13,9 @@
  * checks; @sigstore/verify compares only the signature and the payload hash.
  */
 import { createHash } from 'node:crypto';
-import { MAX_PAYLOAD_BYTES, type Descriptor } from '../../registry/types.js';
-import { cosignSignatureTag } from '../cosign.js';
-import type { VerifyContext } from '../types.js';
+import { MAX_PAYLOAD_BYTES, type Descriptor } from '../../core/registry.js';
+import { cosignSignatureTag } from './legacy-key.js';
+import type { VerifyContext } from '../../core/verifier.js';
 import type { Failure } from './bundle-discovery.js';
 import { verifyBundle, type BundleTrust } from './bundle-verifier.js';
 import { BUNDLE_V01, legacyMaterial } from './legacy-keyless.js';

@@ -16,9 +16,9 @@
  */
 import { createHash } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
-import type { Descriptor } from '../../registry/types.js';
-import { cosignSignatureTag, MAX_SIGNATURE_LAYERS, MAX_SIMPLE_SIGNING_PAYLOAD_BYTES, parseStatement, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from '../cosign.js';
-import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../types.js';
+import type { Descriptor } from '../../core/registry.js';
+import { cosignSignatureTag, MAX_SIGNATURE_LAYERS, MAX_SIMPLE_SIGNING_PAYLOAD_BYTES, parseStatement, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './legacy-key.js';
+import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import { verifyBundle, type BundleTrust, type Failure } from './bundle-verifier.js';
 import type { SignerPolicy } from './signer-policy.js';
 

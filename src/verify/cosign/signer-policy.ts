@@ -5,7 +5,7 @@
  */
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import type { KeyFinderFunc } from '@sigstore/verify';
-import { shortFingerprint, type KeySource, type PublicKeyHandle } from '../keys.js';
+import { shortFingerprint, type KeySource, type PublicKeyHandle } from './keys.js';
 import type { BundleTrust, Failure, TlogMode, VerifiedSigner } from './bundle-verifier.js';
 import { describeIdentity, IdentityMatcher, type PolicyIdentity } from './identity.js';
 import { trustMaterial, type PrivateCas } from './trusted-root.js';

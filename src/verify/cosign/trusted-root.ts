@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type KeyFinderFunc, type TrustMaterial } from '@sigstore/verify';
-import { VerifierError } from '../types.js';
+import { VerifierError } from '../../core/verifier.js';
 
 export const TRUSTED_ROOT_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.trustedroot';
 export const SHIPPED_ROOT_PATH = 'sigstore/trusted_root.json';

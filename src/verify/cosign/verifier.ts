@@ -17,7 +17,7 @@
  * When nothing admits, the most telling failure is the verdict. A missing signature
  * under `signature: true` stays a signature failure, even when attestations fail too.
  */
-import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../types.js';
+import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import { describePass, readBundleStatements, type AttestationResult, type AttestationRule, type Evidence, type SignedStatement } from './attestations.js';
 import { searchBundles, type BundleSearch, type Failure, type FoundBundle } from './bundle-discovery.js';
 import { verifyBundle, type BundleTrust } from './bundle-verifier.js';

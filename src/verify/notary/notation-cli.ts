@@ -5,8 +5,8 @@
  * other exit, a timeout or a spawn failure is never an allow.
  */
 import { execFile } from 'node:child_process';
-import type { VerifierVerdict, Verifier, VerifyContext } from './types.js';
-import { VerifierError } from './types.js';
+import type { VerifierVerdict, Verifier, VerifyContext } from '../../core/verifier.js';
+import { VerifierError } from '../../core/verifier.js';
 
 export interface NotationCliOptions {
   /** kill the process after this long (default 20 s) */

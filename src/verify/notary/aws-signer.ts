@@ -10,12 +10,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetRevocationStatusCommand, type SignerClient } from '@aws-sdk/client-signer';
-import { isTransient } from '../core/aws-errors.js';
-import type { AwsSignerVerifierConfig } from '../policy/schema.js';
-import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from './types.js';
-import { authenticTimestampProblem, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './notation/checks.js';
-import { DEFAULT_MAX_SIGNATURES, failure, firstPassing, type Failure, type FoundEnvelope } from './notation/discovery.js';
-import { Certificate, parseCertificates } from './notation/x509.js';
+import { isTransient } from '../../core/aws-errors.js';
+import type { AwsSignerVerifierConfig } from '../../policy/schema.js';
+import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
+import { authenticTimestampProblem, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './checks.js';
+import { DEFAULT_MAX_SIGNATURES, failure, firstPassing, type Failure, type FoundEnvelope } from './discovery.js';
+import { Certificate, parseCertificates } from './x509.js';
 
 export const SIGNER_ATTR = {
   profileVersion: 'com.amazonaws.signer.signingProfileVersion',

@@ -9,9 +9,9 @@
  * VerifierError with an error code (KEY_ERROR, TIMEOUT, ...), so decide() can apply
  * `onError` to it and the hook can wait on transient ones.
  */
-import type { ReasonCode } from '../policy/decision.js';
-import type { ImageReference } from '../registry/reference.js';
-import type { Descriptor, RepositoryClient } from '../registry/types.js';
+import type { ReasonCode } from './decision.js';
+import type { ImageReference } from './reference.js';
+import type { Descriptor, RepositoryClient } from './registry.js';
 
 export interface VerifyTarget {
   ref: ImageReference;

@@ -4,7 +4,7 @@
  * trusted identity), authentic timestamp, expiry. Each returns null when it passes,
  * or a failure with a reason code. Shared by the Notation and AWS Signer verifiers.
  */
-import type { Descriptor } from '../../registry/types.js';
+import type { Descriptor } from '../../core/registry.js';
 import { algForKey, verifySignature } from './algorithms.js';
 import { parseCose } from './cose.js';
 import { failure, type Failure, type FoundEnvelope } from './discovery.js';

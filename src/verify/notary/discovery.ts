@@ -5,8 +5,8 @@
  * with exactly one envelope blob. Limits are notation's: signature manifests 4 MiB,
  * envelopes 32 MiB, and a cap on how many signatures are tried.
  */
-import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, type Descriptor } from '../../registry/types.js';
-import { worstFailure, type FailureReason, type VerifierVerdict, type VerifyContext } from '../types.js';
+import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, type Descriptor } from '../../core/registry.js';
+import { worstFailure, type FailureReason, type VerifierVerdict, type VerifyContext } from '../../core/verifier.js';
 import { MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, SIGNATURE_ARTIFACT_TYPE } from './envelope.js';
 
 export const DEFAULT_MAX_SIGNATURES = 50;

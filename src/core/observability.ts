@@ -13,7 +13,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { blocks, decisionLine, type Decision } from './policy/decision.js';
+import { blocks, decisionLine, type Decision } from './decision.js';
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'ecs-image-gate' });
 

@@ -13,7 +13,7 @@
  * (numbers only: on anything else the condition fails). Evaluation never throws: a
  * statement is attacker-supplied data, and a failure must read as a sentence.
  */
-import { anchored } from './identity.js';
+import { anchored } from './regex.js';
 
 export type PathSegment = { key: string } | { index: number };
 export type Scalar = string | number | boolean;

@@ -33,9 +33,9 @@
  * as REGISTRY_ERROR and never admits, not even with onError: allow (whoever can push can
  * delete a blob).
  */
-import type { Descriptor, Manifest } from '../registry/types.js';
+import type { Descriptor, Manifest } from '../../core/registry.js';
 import { shortFingerprint, verifySignature, type KeySource, type PublicKeyHandle } from './keys.js';
-import { VerifierError, worstFailure, type FailureReason, type VerifierVerdict, type Verifier, type VerifyContext } from './types.js';
+import { VerifierError, worstFailure, type FailureReason, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';

@@ -2,31 +2,30 @@
  * What a Lambda container (or a CLI run) keeps across invocations, in one object made
  * once at handler module scope (`const runtime = new Runtime(process.env)`): the config
  * read from the environment, the AWS clients, the gate (compiled policy, registry
- * client, decision cache), the KMS key store, and the watchdog's and alerts' memories
- * (handled tasks, confirmed service claims, the Slack webhook URL). Tests make their
- * own Runtime instead of resetting module state.
+ * client, decision cache), the KMS key store and the Slack webhook URL. The watchdog's
+ * own memory (handled tasks, confirmed service claims) lives in its handler, made once
+ * beside the Runtime. Tests make their own Runtime instead of resetting module state.
  *
  * A policy kept in SSM is read again after POLICY_REFRESH_SECONDS, so an edit takes
  * effect without a redeploy; the cache key carries the policy hash, so no answer made
  * under the old policy is served under the new one.
  */
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AlertDeps } from './alerts/index.js';
-import { slackUrlCache } from './alerts/slack.js';
-import { makeAwsClients, type AwsClients } from './aws.js';
-import type { TtlCache } from './core/cache.js';
-import { readConfig, type Config, type Env } from './core/config.js';
-import { logger } from './observability.js';
-import { compilePolicy, type VerifierFactories } from './policy/compile.js';
-import { outcomeCache, type Gate, type RuleOutcome } from './policy/decide.js';
-import { loadPolicy, PolicyError } from './policy/load.js';
-import { RegistryClient } from './registry/client.js';
-import { baseDirFor, makeKmsKeyStore, realVerifierFactories } from './verify/factories.js';
-import type { KmsKeyStore } from './verify/keys.js';
-import { VerifierError } from './verify/types.js';
-import { HandledTasks } from './watchdog/handled-tasks.js';
-import { confirmedClaimsCache, type ConfirmedClaims } from './watchdog/scope.js';
+import type { AlertDeps } from '../alerts/index.js';
+import { slackUrlCache } from '../alerts/slack.js';
+import { makeAwsClients, type AwsClients } from '../core/aws.js';
+import type { TtlCache } from '../core/cache.js';
+import { readConfig, type Config, type Env } from '../core/config.js';
+import { logger } from '../core/observability.js';
+import { compilePolicy, type VerifierFactories } from '../policy/compile.js';
+import { outcomeCache, type Gate, type RuleOutcome } from './decide.js';
+import { loadPolicy, PolicyError } from '../policy/load.js';
+import { RegistryClient } from '../registry/client.js';
+import { baseDirFor, makeKmsKeyStore, realVerifierFactories } from '../verify/factories.js';
+import type { KmsKeyStore } from '../verify/cosign/keys.js';
+import { VerifierError } from '../core/verifier.js';
 
 export interface RuntimeOptions {
   /** default: real clients made from the SDK's own settings */
@@ -48,10 +47,6 @@ export class Runtime {
   /** verified outcomes, kept across policy refreshes (the key carries the policy hash) */
   readonly outcomes: TtlCache<RuleOutcome>;
   readonly kmsKeys: KmsKeyStore;
-  /** the watchdog's tasks already dealt with in this container */
-  readonly handledTasks = new HandledTasks();
-  /** service claims ecs:DescribeServices confirmed, so a scale-out costs one call */
-  readonly confirmedClaims: ConfirmedClaims = confirmedClaimsCache();
   /** the Slack webhook URL read from SSM, for a few minutes */
   readonly slackUrls: TtlCache<URL> = slackUrlCache();
   #built: Promise<Built> | undefined;
@@ -132,9 +127,15 @@ export class Runtime {
 
 /**
  * The Lambda layer mounts the trust material at /opt/trust (TRUST_DIR in the template);
- * the CLI and the demo, run from a checkout or its dist/, use the repository's copy.
+ * the CLI and the demo, run from a checkout (src/gate/) or its bundle (dist/), use the
+ * repository's copy: the nearest layers/trust above this module.
  */
 function defaultTrustDir(): string {
   if (existsSync('/opt/trust')) return '/opt/trust';
-  return fileURLToPath(new URL('../layers/trust', import.meta.url));
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'layers', 'trust');
+    if (existsSync(candidate) || dirname(dir) === dir) return candidate;
+    dir = dirname(dir);
+  }
 }

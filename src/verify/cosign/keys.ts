@@ -17,9 +17,9 @@
 import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GetPublicKeyCommand, KMSClient, type GetPublicKeyCommandOutput, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
-import { isTransient } from '../core/aws-errors.js';
-import { TtlCache } from '../core/cache.js';
-import { VerifierError } from './types.js';
+import { isTransient } from '../../core/aws-errors.js';
+import { TtlCache } from '../../core/cache.js';
+import { VerifierError } from '../../core/verifier.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 

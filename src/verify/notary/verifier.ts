@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { NotationVerifierConfig } from '../../policy/schema.js';
-import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../types.js';
+import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import { authenticTimestamp, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './checks.js';
 import { RevocationChecker } from './revocation.js';
 import type { Certificate } from './x509.js';

@@ -16,15 +16,15 @@
  * concurrent lookups; only VERIFIED is kept, so a newly signed image is never held
  * back by an old deny.
  */
-import { RegistryError, type RepositoryClient } from '../registry/types.js';
-import { isDigest, parseReference, ReferenceError, repositoryPath, type ImageReference } from '../registry/reference.js';
+import { RegistryError, type RepositoryClient } from '../core/registry.js';
+import { isDigest, parseReference, ReferenceError, repositoryPath, type ImageReference } from '../core/reference.js';
 import { withinDeadline } from '../core/abort.js';
 import { TtlCache } from '../core/cache.js';
-import { VerifierError, worstFailure, type FailureReason, type Verifier, type VerifyContext } from '../verify/types.js';
-import { ruleFor, type CompiledPolicy, type CompiledRule } from './compile.js';
-import type { Decision, ReasonCode } from './decision.js';
-import { matchAllowList } from './match.js';
-import { settingsFor, type Scope, type Settings } from './overrides.js';
+import { VerifierError, worstFailure, type FailureReason, type Verifier, type VerifyContext } from '../core/verifier.js';
+import { ruleFor, type CompiledPolicy, type CompiledRule } from '../policy/compile.js';
+import type { Decision, ReasonCode } from '../core/decision.js';
+import { matchAllowList } from '../policy/match.js';
+import { settingsFor, type Scope, type Settings } from '../policy/overrides.js';
 
 export interface ImageInput {
   container: string;
