@@ -40,15 +40,32 @@ try {
   for (let i = 0; i < RUNS + 1; i++) {
     const desc = await reg.pushImage('bench/attest', `v${i}`);
     const name = `${reg.host}/bench/attest`;
-    await pushBundle(reg, 'bench/attest', desc, await signKeyless(mock, cosignStatement(desc.digest, name), { claims: githubClaims }));
-    await pushBundle(reg, 'bench/attest', desc, await signKeyless(mock, githubProvenance(desc.digest, name), { claims: githubClaims }));
+    await pushBundle(
+      reg,
+      'bench/attest',
+      desc,
+      await signKeyless(mock, cosignStatement(desc.digest, name), { claims: githubClaims }),
+    );
+    await pushBundle(
+      reg,
+      'bench/attest',
+      desc,
+      await signKeyless(mock, githubProvenance(desc.digest, name), { claims: githubClaims }),
+    );
     digests.push(desc.digest);
   }
-  const keyless = { type: 'cosign', keyless: { identities: [{ issuer: GH_ISSUER, subject: RELEASE_WORKFLOW }] }, trustedRoot: rootFile };
+  const keyless = {
+    type: 'cosign',
+    keyless: { identities: [{ issuer: GH_ISSUER, subject: RELEASE_WORKFLOW }] },
+    trustedRoot: rootFile,
+  };
   const provenance = {
     predicateType: 'slsaprovenance1',
     conditions: [
-      { path: 'predicate.buildDefinition.externalParameters.workflow.repository', equals: 'https://github.com/acme/app' },
+      {
+        path: 'predicate.buildDefinition.externalParameters.workflow.repository',
+        equals: 'https://github.com/acme/app',
+      },
       { path: 'predicate.buildDefinition.externalParameters.workflow.path', equals: '.github/workflows/release.yml' },
       { path: 'predicate.buildDefinition.externalParameters.workflow.ref', regExp: 'refs/heads/main|refs/tags/v.*' },
     ],
@@ -61,14 +78,39 @@ try {
   const clients = makeAwsClients();
   const results: Array<{ label: string; ms: number; requests: number }> = [];
   const gates = rules.map(([label, verifier]) => {
-    const document = validate({ version: 1, registries: reg.settings, rules: [{ name: 'bench', images: [`${reg.host}/bench/**`], verifiers: [verifier] }] }, 'bench');
-    const policy = compilePolicy({ document, origin: 'bench' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }));
-    return { label, policy, registry: new RegistryClient({ registries: document.registries }), times: [] as number[], requests: 0 };
+    const document = validate(
+      {
+        version: 1,
+        registries: reg.settings,
+        rules: [{ name: 'bench', images: [`${reg.host}/bench/**`], verifiers: [verifier] }],
+      },
+      'bench',
+    );
+    const policy = compilePolicy(
+      { document, origin: 'bench' },
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }),
+    );
+    return {
+      label,
+      policy,
+      registry: new RegistryClient({ registries: document.registries }),
+      times: [] as number[],
+      requests: 0,
+    };
   });
-  const fresh = (g: (typeof gates)[number]): Gate => ({ policy: g.policy, registry: g.registry, cache: outcomeCache(600_000, 10_000) });
+  const fresh = (g: (typeof gates)[number]): Gate => ({
+    policy: g.policy,
+    registry: g.registry,
+    cache: outcomeCache(600_000, 10_000),
+  });
   const one = async (g: (typeof gates)[number], i: number) => {
-    const [d] = await decide([{ container: 'app', image: `${reg.host}/bench/attest:v${i}`, digest: digests[i]! }], fresh(g), { deadline: Date.now() + 30_000 });
-    if (d!.reason !== 'VERIFIED') throw new Error(`bench image not verified under "${g.label}": ${d!.reason} ${d!.detail}`);
+    const [d] = await decide(
+      [{ container: 'app', image: `${reg.host}/bench/attest:v${i}`, digest: digests[i]! }],
+      fresh(g),
+      { deadline: Date.now() + 30_000 },
+    );
+    if (d!.reason !== 'VERIFIED')
+      throw new Error(`bench image not verified under "${g.label}": ${d!.reason} ${d!.detail}`);
   };
   for (const g of gates) await one(g, RUNS); // warm up: JIT, trust material, keep-alive connections
   // the rules alternate per image, so that machine noise lands on all alike
@@ -83,10 +125,16 @@ try {
   }
   for (const g of gates) results.push({ label: g.label, ms: median(g.times), requests: g.requests / RUNS });
   const base = results[0]!.ms;
-  console.log('ecs-image-gate bench: attestations (docker-registry on loopback, tag-schema referrers, keyless bundles, mock Fulcio/Rekor)');
-  console.log(`  runs per figure                         ${RUNS}; every image has a signature bundle and a provenance bundle`);
+  console.log(
+    'ecs-image-gate bench: attestations (docker-registry on loopback, tag-schema referrers, keyless bundles, mock Fulcio/Rekor)',
+  );
+  console.log(
+    `  runs per figure                         ${RUNS}; every image has a signature bundle and a provenance bundle`,
+  );
   for (const r of results) {
-    console.log(`  ${r.label.padEnd(38)}  ${fmt(r.ms).padStart(9)} per image (${(r.ms / base).toFixed(2)}x)  ${r.requests.toFixed(2)} HTTP requests`);
+    console.log(
+      `  ${r.label.padEnd(38)}  ${fmt(r.ms).padStart(9)} per image (${(r.ms / base).toFixed(2)}x)  ${r.requests.toFixed(2)} HTTP requests`,
+    );
   }
 } finally {
   await Promise.all([reg.stop(), mock.stop()]);

@@ -57,19 +57,32 @@ try {
     {
       version: 1,
       registries: reg.settings,
-      rules: [{ name: 'bench', images: [`${reg.host}/bench/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+      rules: [
+        {
+          name: 'bench',
+          images: [`${reg.host}/bench/**`],
+          verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }],
+        },
+      ],
     },
     'bench',
   );
   const clients = makeAwsClients();
-  const policy = compilePolicy({ document, origin: 'bench' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }));
+  const policy = compilePolicy(
+    { document, origin: 'bench' },
+    realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }),
+  );
   const registry = new RegistryClient({ registries: document.registries });
   const freshGate = (): Gate => ({
     policy,
     registry,
     cache: outcomeCache(600_000, 10_000),
   });
-  const input = (i: number): ImageInput => ({ container: `c${i}`, image: `${reg.host}/bench/app:v${i}`, digest: images[i]!.digest });
+  const input = (i: number): ImageInput => ({
+    container: `c${i}`,
+    image: `${reg.host}/bench/app:v${i}`,
+    digest: images[i]!.digest,
+  });
   const deadline = () => Date.now() + 30_000;
 
   // Warm up: JIT, the bearer token, keep-alive connections.
@@ -84,10 +97,12 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const gate = freshGate();
     const before = registry.requestCount;
-    uncached.push(await time(async () => {
-      const [d] = await decide([input(i)], gate, { deadline: deadline() });
-      if (d!.reason !== 'VERIFIED') throw new Error(`bench image not verified: ${d!.reason} ${d!.detail}`);
-    }));
+    uncached.push(
+      await time(async () => {
+        const [d] = await decide([input(i)], gate, { deadline: deadline() });
+        if (d!.reason !== 'VERIFIED') throw new Error(`bench image not verified: ${d!.reason} ${d!.detail}`);
+      }),
+    );
     ourRequests += registry.requestCount - before;
     floor.push(await time(() => bareVerify(reg.host, images[i]!.digest, token, publicKey)));
   }
@@ -96,7 +111,8 @@ try {
   const cachedGate = freshGate();
   await decide([input(0)], cachedGate, { deadline: deadline() });
   const cached: number[] = [];
-  for (let i = 0; i < 1000; i++) cached.push(await time(() => decide([input(0)], cachedGate, { deadline: deadline() })));
+  for (let i = 0; i < 1000; i++)
+    cached.push(await time(() => decide([input(0)], cachedGate, { deadline: deadline() })));
 
   const revision: number[] = [];
   const floorTen: number[] = [];
@@ -104,7 +120,9 @@ try {
     const gate = freshGate();
     const picks = Array.from({ length: 10 }, (_, i) => (r * 10 + i) % images.length);
     revision.push(await time(() => decide(picks.map(input), gate, { deadline: deadline() })));
-    floorTen.push(await time(() => Promise.all(picks.map((i) => bareVerify(reg.host, images[i]!.digest, token, publicKey)))));
+    floorTen.push(
+      await time(() => Promise.all(picks.map((i) => bareVerify(reg.host, images[i]!.digest, token, publicKey)))),
+    );
   }
 
   console.log('ecs-image-gate bench (docker-registry on loopback, token auth, cosign P-256)');
@@ -112,7 +130,9 @@ try {
   console.log(`  one image, uncached (median)          ${fmt(median(uncached))}`);
   console.log(`  one image, cached (median)            ${fmt(median(cached))}`);
   console.log(`  10-container revision, uncached       ${fmt(median(revision))}`);
-  console.log(`  10-container floor (bare, concurrent) ${fmt(median(floorTen))}  ratio ${(median(revision) / median(floorTen)).toFixed(2)}x`);
+  console.log(
+    `  10-container floor (bare, concurrent) ${fmt(median(floorTen))}  ratio ${(median(revision) / median(floorTen)).toFixed(2)}x`,
+  );
   console.log(`  HTTP requests per uncached image      ${requestsPerImage.toFixed(2)} (token cached)`);
   console.log(`  floor: bare fetch x2 + crypto.verify  ${fmt(median(floor))}`);
   console.log(`  ratio uncached / floor                ${(median(uncached) / median(floor)).toFixed(2)}x`);
@@ -135,8 +155,12 @@ try {
   const { benchSigstore } = await import('./sigstore.js');
   const s = await benchSigstore(reg, { runs: RUNS, token: (repo) => fetchToken(reg, repo), median });
   console.log('Sigstore keyless (mock Fulcio/Rekor; docker-registry: tag-schema referrers), per image, uncached');
-  console.log(`  cosign key .sig (above)               ${fmt(median(uncached))}  ${requestsPerImage.toFixed(2)} requests`);
-  console.log(`  keyless bundle (referrer)             ${fmt(s.bundleMs)}  ${s.bundleRequests.toFixed(2)} requests (goal: 3)`);
+  console.log(
+    `  cosign key .sig (above)               ${fmt(median(uncached))}  ${requestsPerImage.toFixed(2)} requests`,
+  );
+  console.log(
+    `  keyless bundle (referrer)             ${fmt(s.bundleMs)}  ${s.bundleRequests.toFixed(2)} requests (goal: 3)`,
+  );
   console.log(`  legacy keyless .sig (cert + SET)      ${fmt(s.legacyMs)}  ${s.legacyRequests.toFixed(2)} requests`);
   console.log(`  floor: fetch x3 + @sigstore/verify    ${fmt(s.floorMs)}  ${s.floorRequests} requests`);
   console.log(`  ratio keyless bundle / floor          ${(s.bundleMs / s.floorMs).toFixed(2)}x (goal: <= 1.5x)`);
@@ -152,19 +176,33 @@ async function fetchToken(r: TestRegistry, repo = 'bench/app'): Promise<string> 
   await probe.arrayBuffer();
   if (!realm) return '';
   const url = `${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(`repository:${repo}:pull`)}`;
-  const res = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString('base64')}` } });
+  const res = await fetch(url, {
+    headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString('base64')}` },
+  });
   const body = (await res.json()) as { token?: string; access_token?: string };
   return body.token ?? body.access_token ?? '';
 }
 
-async function bareVerify(host: string, digest: string, token: string, key: ReturnType<typeof createPublicKey>): Promise<void> {
+async function bareVerify(
+  host: string,
+  digest: string,
+  token: string,
+  key: ReturnType<typeof createPublicKey>,
+): Promise<void> {
   const headers = { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' };
   const tag = `${digest.replace(':', '-')}.sig`;
   const manifest = (await (await fetch(`http://${host}/v2/bench/app/manifests/${tag}`, { headers })).json()) as {
     layers: { digest: string; annotations: Record<string, string> }[];
   };
   const layer = manifest.layers[0]!;
-  const payload = Buffer.from(await (await fetch(`http://${host}/v2/bench/app/blobs/${layer.digest}`, { headers })).arrayBuffer());
-  const ok = cryptoVerify('sha256', payload, key, Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
+  const payload = Buffer.from(
+    await (await fetch(`http://${host}/v2/bench/app/blobs/${layer.digest}`, { headers })).arrayBuffer(),
+  );
+  const ok = cryptoVerify(
+    'sha256',
+    payload,
+    key,
+    Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'),
+  );
   if (!ok) throw new Error('floor: signature did not verify');
 }

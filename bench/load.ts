@@ -41,7 +41,9 @@ try {
     {
       version: 1,
       registries: reg.settings,
-      rules: [{ name: 'load', images: [`${reg.host}/load/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+      rules: [
+        { name: 'load', images: [`${reg.host}/load/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+      ],
     },
     'bench',
   );
@@ -61,7 +63,9 @@ try {
   });
   // Warm the token and connections on an image outside the measured set.
   const warm = await reg.pushImage('load/warm', 'w');
-  await decide([{ container: 'w', image: `${reg.host}/load/warm:w`, digest: warm.digest }], gate, { deadline: Date.now() + 30_000 });
+  await decide([{ container: 'w', image: `${reg.host}/load/warm:w`, digest: warm.digest }], gate, {
+    deadline: Date.now() + 30_000,
+  });
 
   const before = registry.requestCount;
   const t0 = performance.now();
@@ -78,10 +82,18 @@ try {
   const floor = performance.now() - f0;
 
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-  console.log(`ecs-image-gate load bench: ${REFERENCES} references to ${DISTINCT} distinct images in one decide() call`);
-  console.log(`  registry requests per distinct image   ${(requests / DISTINCT).toFixed(2)} (${requests} in all: a bearer token per repository, 10 repositories)`);
-  console.log(`  time per distinct image                ${(ours / DISTINCT).toFixed(2)} ms (whole call ${ours.toFixed(0)} ms)`);
-  console.log(`  floor per distinct image               ${(floor / DISTINCT).toFixed(2)} ms (bare fetch x2 + verify, ${DEFAULT_CONCURRENCY} at a time)`);
+  console.log(
+    `ecs-image-gate load bench: ${REFERENCES} references to ${DISTINCT} distinct images in one decide() call`,
+  );
+  console.log(
+    `  registry requests per distinct image   ${(requests / DISTINCT).toFixed(2)} (${requests} in all: a bearer token per repository, 10 repositories)`,
+  );
+  console.log(
+    `  time per distinct image                ${(ours / DISTINCT).toFixed(2)} ms (whole call ${ours.toFixed(0)} ms)`,
+  );
+  console.log(
+    `  floor per distinct image               ${(floor / DISTINCT).toFixed(2)} ms (bare fetch x2 + verify, ${DEFAULT_CONCURRENCY} at a time)`,
+  );
   console.log(`  ratio to floor                         ${(ours / floor).toFixed(2)}x`);
   console.log(`  peak memory (max RSS of the process)   ${maxRssMiB.toFixed(0)} MiB`);
 } finally {
@@ -103,7 +115,10 @@ async function bearerToken(host: string, username: string, password: string): Pr
   const realm = /realm="([^"]+)"/.exec(challenge)?.[1];
   const service = /service="([^"]+)"/.exec(challenge)?.[1] ?? '';
   if (!realm) return '';
-  const scopes = Array.from({ length: 10 }, (_, i) => `scope=${encodeURIComponent(`repository:load/app${i}:pull`)}`).join('&');
+  const scopes = Array.from(
+    { length: 10 },
+    (_, i) => `scope=${encodeURIComponent(`repository:load/app${i}:pull`)}`,
+  ).join('&');
   const res = await fetch(`${realm}?service=${encodeURIComponent(service)}&${scopes}`, {
     headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
   });
@@ -111,14 +126,27 @@ async function bearerToken(host: string, username: string, password: string): Pr
   return body.token ?? body.access_token ?? '';
 }
 
-async function bareVerify(host: string, repo: string, digest: string, token: string, key: ReturnType<typeof createPublicKey>): Promise<void> {
+async function bareVerify(
+  host: string,
+  repo: string,
+  digest: string,
+  token: string,
+  key: ReturnType<typeof createPublicKey>,
+): Promise<void> {
   const headers = { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' };
   const tag = `${digest.replace(':', '-')}.sig`;
   const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { headers });
   if (!res.ok) throw new Error(`floor: ${res.status} for ${repo} ${tag}`);
   const manifest = (await res.json()) as { layers: { digest: string; annotations: Record<string, string> }[] };
   const layer = manifest.layers[0]!;
-  const payload = Buffer.from(await (await fetch(`http://${host}/v2/${repo}/blobs/${layer.digest}`, { headers })).arrayBuffer());
-  const ok = cryptoVerify('sha256', payload, key, Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
+  const payload = Buffer.from(
+    await (await fetch(`http://${host}/v2/${repo}/blobs/${layer.digest}`, { headers })).arrayBuffer(),
+  );
+  const ok = cryptoVerify(
+    'sha256',
+    payload,
+    key,
+    Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'),
+  );
   if (!ok) throw new Error('floor: signature did not verify');
 }

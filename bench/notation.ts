@@ -3,7 +3,7 @@
  * repository (so the figure is the verifier's own work: parse, X.509 path, signature,
  * trust policy). Median after warm-up.
  */
-import { SignerClient } from '@aws-sdk/client-signer';
+import type { SignerClient } from '@aws-sdk/client-signer';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,32 +20,65 @@ const RUNS = 200;
 
 export async function benchNotation(): Promise<{ jwsMs: number; coseMs: number; signerMs: number }> {
   const image = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}');
-  const target: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(image), size: image.length };
+  const target: Descriptor = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: digestOf(image),
+    size: image.length,
+  };
   const c = makeChain(key('p256', 'bench'));
   const store = makeTrustStore({ ca: { bench: [pem(c.root.der)] } });
-  const notation = createNotationVerifier({ type: 'notation', trustPolicy: policy({ trustStores: ['ca:bench'] }), trustStore: store }, { baseDir: '/' });
+  const notation = createNotationVerifier(
+    { type: 'notation', trustPolicy: policy({ trustStores: ['ca:bench'] }), trustStore: store },
+    { baseDir: '/' },
+  );
 
   const jwsRepo = new MemoryRepo();
-  attachSignature(jwsRepo, target, signJws({ target, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }), 'application/jose+json');
+  attachSignature(
+    jwsRepo,
+    target,
+    signJws({ target, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }),
+    'application/jose+json',
+  );
   const coseRepo = new MemoryRepo();
-  attachSignature(coseRepo, target, signCose({ target, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }), 'application/cose');
+  attachSignature(
+    coseRepo,
+    target,
+    signCose({ target, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }),
+    'application/cose',
+  );
 
   const s = makeChain(key('p384', 'bench-signer'), { label: 'bench-signer' });
   const roots = mkdtempSync(join(tmpdir(), 'bench-roots-'));
   writeFileSync(join(roots, 'root.pem'), pem(s.root.der));
   const profileVersion = 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Bench/v1';
   const signerRepo = new MemoryRepo();
-  const attrs = { 'com.amazonaws.signer.signingProfileVersion': profileVersion, 'com.amazonaws.signer.signingJob': 'arn:aws:signer:us-east-1:123456789012:/signing-jobs/x' };
+  const attrs = {
+    'com.amazonaws.signer.signingProfileVersion': profileVersion,
+    'com.amazonaws.signer.signingJob': 'arn:aws:signer:us-east-1:123456789012:/signing-jobs/x',
+  };
   attachSignature(
     signerRepo,
     target,
-    signJws({ target, alg: 'ES384', key: s.leaf.key.privateKey, chain: s.chain, scheme: 'notary.x509.signingAuthority', extra: attrs, crit: Object.keys(attrs) }),
+    signJws({
+      target,
+      alg: 'ES384',
+      key: s.leaf.key.privateKey,
+      chain: s.chain,
+      scheme: 'notary.x509.signingAuthority',
+      extra: attrs,
+      crit: Object.keys(attrs),
+    }),
     'application/jose+json',
   );
   // revocation answered locally: the figure is the verifier's cost, not Signer's latency
   const client = { send: async () => ({ revokedEntities: [] }) } as unknown as SignerClient;
   const signer = createAwsSignerVerifier(
-    { type: 'aws-signer', signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/Bench'], revocation: 'enforce', trustStore: roots },
+    {
+      type: 'aws-signer',
+      signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/Bench'],
+      revocation: 'enforce',
+      trustStore: roots,
+    },
     { signer: client, trustDir: roots },
   );
 
@@ -58,7 +91,8 @@ export async function benchNotation(): Promise<{ jwsMs: number; coseMs: number; 
 
 async function medianMs(v: Verifier, repo: MemoryRepo, target: Descriptor): Promise<number> {
   const ctx = context(repo, target);
-  for (let i = 0; i < WARMUP; i++) if (!(await v.verify(ctx)).ok) throw new Error(`bench signature did not verify: ${v.description}`);
+  for (let i = 0; i < WARMUP; i++)
+    if (!(await v.verify(ctx)).ok) throw new Error(`bench signature did not verify: ${v.description}`);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t = process.hrtime.bigint();

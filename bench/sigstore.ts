@@ -31,11 +31,24 @@ import type { Descriptor } from '../src/core/registry.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import type { TestRegistry } from '../test/support/registry.js';
 import { pushLegacyKeyless } from '../test/support/sigstore-legacy.js';
-import { cosignStatement, pushBundle, signKeyless, startMockSigstore, type Claims } from '../test/support/sigstore-signer.js';
+import {
+  cosignStatement,
+  pushBundle,
+  signKeyless,
+  startMockSigstore,
+  type Claims,
+} from '../test/support/sigstore-signer.js';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const SUBJECT = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const CLAIMS: Claims = { iss: ISSUER, sub: SUBJECT, repository: 'acme/app', ref: 'refs/heads/main', event_name: 'push', sha: 'abc123' };
+const CLAIMS: Claims = {
+  iss: ISSUER,
+  sub: SUBJECT,
+  repository: 'acme/app',
+  ref: 'refs/heads/main',
+  event_name: 'push',
+  sha: 'abc123',
+};
 const BUNDLE_REPO = 'bench/keyless';
 const LEGACY_REPO = 'bench/legacy';
 
@@ -68,7 +81,12 @@ export async function benchSigstore(reg: TestRegistry, opts: SigstoreBenchOption
     const legacy: Descriptor[] = [];
     for (let i = 0; i < count; i++) {
       const image = await reg.pushImage(BUNDLE_REPO, `v${i}`);
-      await pushBundle(reg, BUNDLE_REPO, image, await signKeyless(mock, cosignStatement(image.digest, `${reg.host}/${BUNDLE_REPO}`), { claims: CLAIMS }));
+      await pushBundle(
+        reg,
+        BUNDLE_REPO,
+        image,
+        await signKeyless(mock, cosignStatement(image.digest, `${reg.host}/${BUNDLE_REPO}`), { claims: CLAIMS }),
+      );
       bundled.push(image);
       const old = await reg.pushImage(LEGACY_REPO, `v${i}`);
       await pushLegacyKeyless(reg, LEGACY_REPO, old, mock, CLAIMS);
@@ -83,24 +101,38 @@ export async function benchSigstore(reg: TestRegistry, opts: SigstoreBenchOption
           {
             name: 'keyless',
             images: [`${reg.host}/bench/**`],
-            verifiers: [{ type: 'cosign', keyless: { identities: [{ issuer: ISSUER, subject: SUBJECT }] }, trustedRoot: rootFile }],
+            verifiers: [
+              {
+                type: 'cosign',
+                keyless: { identities: [{ issuer: ISSUER, subject: SUBJECT }] },
+                trustedRoot: rootFile,
+              },
+            ],
           },
         ],
       },
       'bench-sigstore',
     );
     const clients = makeAwsClients();
-    const policy = compilePolicy({ document, origin: 'bench-sigstore' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }));
+    const policy = compilePolicy(
+      { document, origin: 'bench-sigstore' },
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: process.cwd() }),
+    );
     const registry = new RegistryClient({ registries: document.registries });
     const freshGate = (): Gate => ({
       policy,
       registry,
       cache: outcomeCache(600_000, 10_000),
     });
-    const input = (repo: string, image: Descriptor, i: number): ImageInput => ({ container: `c${i}`, image: `${reg.host}/${repo}:v${i}`, digest: image.digest });
+    const input = (repo: string, image: Descriptor, i: number): ImageInput => ({
+      container: `c${i}`,
+      image: `${reg.host}/${repo}:v${i}`,
+      digest: image.digest,
+    });
     const decideOne = async (repo: string, image: Descriptor, i: number) => {
       const [d] = await decide([input(repo, image, i)], freshGate(), { deadline: Date.now() + 30_000 });
-      if (d!.reason !== 'VERIFIED') throw new Error(`bench image ${repo}:v${i} not verified: ${d!.reason} ${d!.detail}`);
+      if (d!.reason !== 'VERIFIED')
+        throw new Error(`bench image ${repo}:v${i} not verified: ${d!.reason} ${d!.detail}`);
     };
 
     // Warm up: JIT, tokens, keep-alive, the trusted root, and the registry's referrers support (probed once).
@@ -141,16 +173,32 @@ export async function benchSigstore(reg: TestRegistry, opts: SigstoreBenchOption
  * @sigstore/verify alone (identity policy included: the library's own SAN and issuer
  * check) with cosign's keyless thresholds. Trust material and Verifier are built once.
  */
-async function bareFloor(host: string, trustedRootJson: string, token: string): Promise<(digest: string) => Promise<void>> {
-  const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(trustedRootJson))), { ctlogThreshold: 1, tlogThreshold: 1, timestampThreshold: 1 });
+async function bareFloor(
+  host: string,
+  trustedRootJson: string,
+  token: string,
+): Promise<(digest: string) => Promise<void>> {
+  const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(trustedRootJson))), {
+    ctlogThreshold: 1,
+    tlogThreshold: 1,
+    timestampThreshold: 1,
+  });
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const base = `http://${host}/v2/${BUNDLE_REPO}`;
   const policy = { subjectAlternativeName: SUBJECT, extensions: { issuer: ISSUER } };
   return async (digest) => {
-    const index = (await (await fetch(`${base}/manifests/${digest.replace(':', '-')}`, { headers: { ...auth, accept: 'application/vnd.oci.image.index.v1+json' } })).json()) as {
+    const index = (await (
+      await fetch(`${base}/manifests/${digest.replace(':', '-')}`, {
+        headers: { ...auth, accept: 'application/vnd.oci.image.index.v1+json' },
+      })
+    ).json()) as {
       manifests: { digest: string }[];
     };
-    const manifest = (await (await fetch(`${base}/manifests/${index.manifests[0]!.digest}`, { headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
+    const manifest = (await (
+      await fetch(`${base}/manifests/${index.manifests[0]!.digest}`, {
+        headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as {
       layers: { digest: string }[];
     };
     const json = await (await fetch(`${base}/blobs/${manifest.layers[0]!.digest}`, { headers: auth })).json();

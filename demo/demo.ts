@@ -23,14 +23,17 @@ process.env.AWS_ACCESS_KEY_ID ??= 'demo';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'demo';
 
 const { mockClient } = await import('aws-sdk-client-mock');
-const { DescribeServiceRevisionsCommand, DescribeServicesCommand, DescribeTasksCommand, ECSClient, StopTaskCommand } = await import('@aws-sdk/client-ecs');
+const { DescribeServiceRevisionsCommand, DescribeServicesCommand, DescribeTasksCommand, ECSClient, StopTaskCommand } =
+  await import('@aws-sdk/client-ecs');
 const { PublishCommand, SNSClient } = await import('@aws-sdk/client-sns');
 const { makeLifecycleHook } = await import('../src/handlers/lifecycle-hook.js');
 const { makeTaskStateChange } = await import('../src/handlers/task-state-change.js');
 const { logger } = await import('../src/core/observability.js');
 const { Runtime } = await import('../src/gate/runtime.js');
 const { generateKeyPair, signImage } = await import('../test/support/cosign-signer.js');
-const { cosignStatement, pushBundle, signKeyless, startMockSigstore } = await import('../test/support/sigstore-signer.js');
+const { cosignStatement, pushBundle, signKeyless, startMockSigstore } = await import(
+  '../test/support/sigstore-signer.js'
+);
 const { startDemoRegistry } = await import('./oci-registry.js');
 
 const REVISION = 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo-cluster/web/4093216470117498571';
@@ -49,13 +52,16 @@ sns.on(PublishCommand).resolves({ MessageId: 'demo-message' });
 /** What the handlers log is what an operator reads; show the decision lines. */
 const printed: string[] = [];
 for (const level of ['info', 'warn', 'error'] as const) {
-  (logger as unknown as Record<string, (m: unknown, extra?: { decision?: { verifiedBy?: string[] } }) => void>)[level] = (message, extra) => {
-    printed.push(`      ${level.toUpperCase().padEnd(5)} ${String(message)}`);
-    // the structured log carries who signed; CloudWatch shows it as the decision's verifiedBy
-    for (const by of extra?.decision?.verifiedBy ?? []) printed.push(`            verifiedBy: ${by}`);
-  };
+  (logger as unknown as Record<string, (m: unknown, extra?: { decision?: { verifiedBy?: string[] } }) => void>)[level] =
+    (message, extra) => {
+      printed.push(`      ${level.toUpperCase().padEnd(5)} ${String(message)}`);
+      // the structured log carries who signed; CloudWatch shows it as the decision's verifiedBy
+      for (const by of extra?.decision?.verifiedBy ?? []) printed.push(`            verifiedBy: ${by}`);
+    };
 }
-const flushLog = () => printed.splice(0).forEach((line) => console.log(line));
+const flushLog = () => {
+  for (const line of printed.splice(0)) console.log(line);
+};
 
 /** The handlers of the Lambda container configure() last started (a Runtime on the environment). */
 let lifecycleHook = makeLifecycleHook(new Runtime(process.env));
@@ -65,14 +71,22 @@ const [registry, sigstore] = await Promise.all([startDemoRegistry(), startMockSi
 try {
   const key = generateKeyPair('p256');
   const digests: Record<string, string> = {};
-  for (const name of ['signed', 'unsigned', 'tampered']) digests[name] = (await registry.pushImage('demo/app', name)).digest;
+  for (const name of ['signed', 'unsigned', 'tampered'])
+    digests[name] = (await registry.pushImage('demo/app', name)).digest;
   await signImage(registry, 'demo/app', { digest: digests.signed! }, key.privateKey);
   await signImage(registry, 'demo/app', { digest: digests.tampered! }, key.privateKey, { tamper: true });
 
   // keyless: a GitHub Actions identity, a short-lived certificate from the mock Fulcio, logged in the mock Rekor
   const keyless = await registry.pushImage('demo/keyless', 'v1');
   const bundle = await signKeyless(sigstore, cosignStatement(keyless.digest, `${registry.host}/demo/keyless`), {
-    claims: { iss: GITHUB, sub: RELEASE, repository: 'acme/app', ref: 'refs/heads/main', event_name: 'push', sha: 'abc123' },
+    claims: {
+      iss: GITHUB,
+      sub: RELEASE,
+      repository: 'acme/app',
+      ref: 'refs/heads/main',
+      event_name: 'push',
+      sha: 'abc123',
+    },
   });
   await pushBundle(registry, 'demo/keyless', keyless, bundle);
   const trustedRoot = join(mkdtempSync(join(tmpdir(), 'demo-sigstore-')), 'trusted_root.json');
@@ -89,7 +103,9 @@ try {
 
   for (const mode of ['enforce', 'audit'] as const) {
     configure(mode, registry.host, key.publicKeyPem);
-    console.log(`Deployment gate (lifecycle hook at PRE_SCALE_UP), mode ${mode}${mode === 'audit' ? ' (log-only: always SUCCEEDED)' : ''}`);
+    console.log(
+      `Deployment gate (lifecycle hook at PRE_SCALE_UP), mode ${mode}${mode === 'audit' ? ' (log-only: always SUCCEEDED)' : ''}`,
+    );
     for (const which of ['signed', 'unsigned', 'tampered']) {
       ecs.reset();
       sns.resetHistory();
@@ -97,14 +113,17 @@ try {
         serviceRevisions: [
           {
             serviceRevisionArn: REVISION,
-            containerImages: [{ containerName: 'web', image: `${registry.host}/demo/app:${which}`, imageDigest: digests[which] }],
+            containerImages: [
+              { containerName: 'web', image: `${registry.host}/demo/app:${which}`, imageDigest: digests[which] },
+            ],
           },
         ],
       });
       const answer = await lifecycleHook(hookEvent, context);
       console.log(`  ${which.padEnd(9)} revision -> ${JSON.stringify(answer)}`);
       flushLog();
-      if (sns.commandCalls(PublishCommand).length) console.log(`      SNS alert: ${sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject}`);
+      if (sns.commandCalls(PublishCommand).length)
+        console.log(`      SNS alert: ${sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject}`);
     }
     console.log('');
   }
@@ -115,17 +134,27 @@ try {
     ecs.reset();
     sns.resetHistory();
     ecs.on(DescribeServiceRevisionsCommand).resolves({
-      serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages: [{ containerName: 'web', image: `${registry.host}/demo/keyless:v1`, imageDigest: keyless.digest }] }],
+      serviceRevisions: [
+        {
+          serviceRevisionArn: REVISION,
+          containerImages: [
+            { containerName: 'web', image: `${registry.host}/demo/keyless:v1`, imageDigest: keyless.digest },
+          ],
+        },
+      ],
     });
     const answer = await lifecycleHook(hookEvent, context);
     console.log(`  policy expects ${subject}\n  ${'keyless'.padEnd(9)} revision -> ${JSON.stringify(answer)}`);
     flushLog();
-    if (sns.commandCalls(PublishCommand).length) console.log(`      SNS alert: ${sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject}`);
+    if (sns.commandCalls(PublishCommand).length)
+      console.log(`      SNS alert: ${sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject}`);
   }
   console.log('');
 
   configure('enforce', registry.host, key.publicKeyPem);
-  console.log('Task watchdog (EventBridge "ECS Task State Change"), mode enforce: a standalone RunTask with an unsigned image');
+  console.log(
+    'Task watchdog (EventBridge "ECS Task State Change"), mode enforce: a standalone RunTask with an unsigned image',
+  );
   ecs.reset();
   sns.resetHistory();
   ecs.on(StopTaskCommand).resolves({ task: { taskArn: taskEvent.detail.taskArn, desiredStatus: 'STOPPED' } });
@@ -136,7 +165,8 @@ try {
   const summary = await taskStateChange(taskEvent, context);
   console.log(`  task ${taskEvent.detail.taskArn.split('/').pop()} -> action ${summary.action}`);
   flushLog();
-  for (const call of ecs.commandCalls(StopTaskCommand)) console.log(`      ecs:StopTask ${JSON.stringify(call.args[0].input)}`);
+  for (const call of ecs.commandCalls(StopTaskCommand))
+    console.log(`      ecs:StopTask ${JSON.stringify(call.args[0].input)}`);
   for (const call of sns.commandCalls(PublishCommand)) {
     console.log(`      sns:Publish to ${call.args[0].input.TopicArn}\n      Subject: ${call.args[0].input.Subject}`);
     console.log(String(call.args[0].input.Message).replace(/^/gm, '      | '));
@@ -146,7 +176,9 @@ try {
 }
 
 function configure(mode: 'enforce' | 'audit', host: string, publicKeyPem: string): void {
-  usePolicy(mode, host, [{ name: 'demo-app', images: [`${host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: publicKeyPem }] }]);
+  usePolicy(mode, host, [
+    { name: 'demo-app', images: [`${host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: publicKeyPem }] },
+  ]);
 }
 
 /** A keyless identity policy: the GitHub Actions workflow that may sign, and its issuer. */

@@ -38,9 +38,22 @@ export async function startDemoRegistry(): Promise<DemoRegistry> {
     if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) return void res.writeHead(404).end();
     const [, repo, kind, ref] = m as unknown as [string, string, string, string];
     const digest = kind === 'manifests' ? (ref.startsWith('sha256:') ? ref : tags.get(`${repo}:${ref}`)) : ref;
-    const found = digest && (kind === 'manifests' ? manifests.get(digest) : blobs.has(digest) ? { bytes: blobs.get(digest)!, mediaType: 'application/octet-stream' } : undefined);
-    if (!found || !digest) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
-    res.writeHead(200, { 'content-type': found.mediaType, 'content-length': found.bytes.length, 'docker-content-digest': digest });
+    const found =
+      digest &&
+      (kind === 'manifests'
+        ? manifests.get(digest)
+        : blobs.has(digest)
+          ? { bytes: blobs.get(digest)!, mediaType: 'application/octet-stream' }
+          : undefined);
+    if (!found || !digest)
+      return void res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+    res.writeHead(200, {
+      'content-type': found.mediaType,
+      'content-length': found.bytes.length,
+      'docker-content-digest': digest,
+    });
     res.end(req.method === 'HEAD' ? undefined : found.bytes);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,7 +65,11 @@ export async function startDemoRegistry(): Promise<DemoRegistry> {
     blobs.set(digest, bytes);
     return { mediaType: 'application/octet-stream', digest, size: bytes.length };
   };
-  const pushManifest = async (repo: string, manifest: object | Buffer, opts: { mediaType: string; tag?: string }): Promise<Descriptor> => {
+  const pushManifest = async (
+    repo: string,
+    manifest: object | Buffer,
+    opts: { mediaType: string; tag?: string },
+  ): Promise<Descriptor> => {
     const bytes = Buffer.isBuffer(manifest) ? manifest : Buffer.from(JSON.stringify(manifest));
     const digest = sha256(bytes);
     manifests.set(digest, { bytes, mediaType: opts.mediaType });
@@ -60,7 +77,14 @@ export async function startDemoRegistry(): Promise<DemoRegistry> {
     return { mediaType: opts.mediaType, digest, size: bytes.length };
   };
   const pushImage = async (repo: string, tag: string): Promise<Descriptor> => {
-    const config = await pushBlob(repo, JSON.stringify({ architecture: 'arm64', os: 'linux', config: { Env: [`DEMO=${randomBytes(4).toString('hex')}`] } }));
+    const config = await pushBlob(
+      repo,
+      JSON.stringify({
+        architecture: 'arm64',
+        os: 'linux',
+        config: { Env: [`DEMO=${randomBytes(4).toString('hex')}`] },
+      }),
+    );
     const layer = await pushBlob(repo, randomBytes(512));
     return pushManifest(
       repo,
@@ -73,5 +97,11 @@ export async function startDemoRegistry(): Promise<DemoRegistry> {
       { mediaType: 'application/vnd.oci.image.manifest.v1+json', tag },
     );
   };
-  return { host, pushBlob, pushManifest, pushImage, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    host,
+    pushBlob,
+    pushManifest,
+    pushImage,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -15,14 +15,7 @@
  */
 import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  CLI_ENTRY,
-  HANDLER_ENTRIES,
-  assertEntriesExist,
-  bundleCli,
-  bundleHandler,
-  repoRoot,
-} from './bundle.mjs';
+import { CLI_ENTRY, HANDLER_ENTRIES, assertEntriesExist, bundleCli, bundleHandler, repoRoot } from './bundle.mjs';
 
 const dist = path.join(repoRoot, 'dist');
 const metaDir = path.join(dist, 'meta');
@@ -30,15 +23,13 @@ const metaDir = path.join(dist, 'meta');
 function selectedParts(args) {
   const parts = args.length > 0 ? args : ['cli', 'handlers'];
   const unknown = parts.filter((p) => p !== 'cli' && p !== 'handlers');
-  if (unknown.length > 0) throw new Error(`unknown part(s) ${unknown.join(', ')}: use cli, handlers or nothing for both`);
+  if (unknown.length > 0)
+    throw new Error(`unknown part(s) ${unknown.join(', ')}: use cli, handlers or nothing for both`);
   return new Set(parts);
 }
 
 function entriesOf(parts) {
-  return [
-    ...(parts.has('cli') ? [CLI_ENTRY] : []),
-    ...(parts.has('handlers') ? Object.values(HANDLER_ENTRIES) : []),
-  ];
+  return [...(parts.has('cli') ? [CLI_ENTRY] : []), ...(parts.has('handlers') ? Object.values(HANDLER_ENTRIES) : [])];
 }
 
 async function buildAll(parts) {

@@ -20,5 +20,8 @@ if (!markers.test(readme)) {
   console.error('README.md has no <!-- fault-table:begin --> … <!-- fault-table:end --> block');
   process.exit(1);
 }
-writeFileSync('README.md', readme.replace(markers, (_, begin, end) => `${begin}${table}${end}`));
+writeFileSync(
+  'README.md',
+  readme.replace(markers, (_, begin, end) => `${begin}${table}${end}`),
+);
 process.stdout.write(table);

@@ -21,13 +21,18 @@ try {
   const tuf = await initTUF({ cachePath, ...(mirrorURL ? { mirrorURL } : {}), force: true });
   const text = await tuf.getTarget('trusted_root.json');
   const doc = JSON.parse(text);
-  if (!String(doc.mediaType).startsWith('application/vnd.dev.sigstore.trustedroot')) throw new Error(`unexpected mediaType ${doc.mediaType}`);
+  if (!String(doc.mediaType).startsWith('application/vnd.dev.sigstore.trustedroot'))
+    throw new Error(`unexpected mediaType ${doc.mediaType}`);
   const before = readFileSync(join(dir, 'trusted_root.json'));
   const after = Buffer.from(text);
   const sha = createHash('sha256').update(after).digest('hex');
   writeFileSync(join(dir, 'trusted_root.json'), after);
   writeFileSync(join(dir, 'trusted_root.json.sha256'), `${sha}  trusted_root.json\n`);
-  console.log(before.equals(after) ? `unchanged (sha256 ${sha})` : `updated: sha256 ${sha}; update the digest in layers/trust/sigstore/README.md and review git diff`);
+  console.log(
+    before.equals(after)
+      ? `unchanged (sha256 ${sha})`
+      : `updated: sha256 ${sha}; update the digest in layers/trust/sigstore/README.md and review git diff`,
+  );
 } finally {
   rmSync(cachePath, { recursive: true, force: true });
 }

@@ -26,6 +26,8 @@ fi
 echo "npm test: $(node --version) (Lambda runtime: nodejs22.x)"
 npx tsc --noEmit
 node scripts/check-imports.mjs
+# lint and format (Biome; biome.json): "npm run format" rewrites what this refuses
+npx biome check --max-diagnostics=20
 
 # vitest's own summary is coloured and framed; finish with one plain line that any CI
 # reads ("tests: N passed, N failed, N skipped"), from its JSON report.

@@ -25,11 +25,13 @@ if (invokedDirectly) {
     // only then may lingering handles (keep-alive sockets) be cut short.
     stdoutWrite('', () => process.exit());
   };
-  main(process.argv.slice(2), { out, err: (l) => console.error(l), env: process.env, tty: Boolean(process.stderr.isTTY) }).then(
-    finish,
-    (e) => {
-      console.error(`ecs-image-gate: internal error: ${(e as Error).stack ?? String(e)}`);
-      finish(2);
-    },
-  );
+  main(process.argv.slice(2), {
+    out,
+    err: (l) => console.error(l),
+    env: process.env,
+    tty: Boolean(process.stderr.isTTY),
+  }).then(finish, (e) => {
+    console.error(`ecs-image-gate: internal error: ${(e as Error).stack ?? String(e)}`);
+    finish(2);
+  });
 }

@@ -68,11 +68,24 @@ describe('severity', () => {
       for (const reason of ['SIGNATURE_INVALID', 'DIGEST_MISMATCH', 'REVOKED'] as const) {
         expect(severityOf({ decision: 'deny', reason, mode })).toBe('HIGH');
       }
-      for (const reason of ['SIGNATURE_MISSING', 'UNTRUSTED_SIGNER', 'EXPIRED', 'NO_MATCHING_RULE', 'DIGEST_MISSING'] as const) {
+      for (const reason of [
+        'SIGNATURE_MISSING',
+        'UNTRUSTED_SIGNER',
+        'EXPIRED',
+        'NO_MATCHING_RULE',
+        'DIGEST_MISSING',
+      ] as const) {
         expect(severityOf({ decision: 'deny', reason, mode })).toBe('MEDIUM');
       }
     }
-    for (const reason of ['REGISTRY_ERROR', 'REGISTRY_AUTH_FAILURE', 'KEY_ERROR', 'TIMEOUT', 'INTERNAL_ERROR', 'POLICY_ERROR'] as const) {
+    for (const reason of [
+      'REGISTRY_ERROR',
+      'REGISTRY_AUTH_FAILURE',
+      'KEY_ERROR',
+      'TIMEOUT',
+      'INTERNAL_ERROR',
+      'POLICY_ERROR',
+    ] as const) {
       expect(severityOf({ decision: 'deny', reason, mode: 'enforce' })).toBe('MEDIUM');
       expect(severityOf({ decision: 'deny', reason, mode: 'audit' })).toBe('LOW');
       expect(severityOf({ decision: 'allow', reason, mode: 'enforce' })).toBe('LOW');
@@ -81,7 +94,8 @@ describe('severity', () => {
   });
 
   it('has an answer for every reason code', () => {
-    for (const reason of REASON_CODES) expect(['HIGH', 'MEDIUM', 'LOW', 'INFO']).toContain(severityOf(decision({ reason })));
+    for (const reason of REASON_CODES)
+      expect(['HIGH', 'MEDIUM', 'LOW', 'INFO']).toContain(severityOf(decision({ reason })));
   });
 });
 
@@ -91,10 +105,17 @@ describe('buildAlert', () => {
   });
 
   it('makes a short subject, a readable body and a parseable record', () => {
-    const allowed = decision({ container: 'sidecar', decision: 'allow', reason: 'VERIFIED', verifiedBy: ['cosign key sha256:ab12'] });
+    const allowed = decision({
+      container: 'sidecar',
+      decision: 'allow',
+      reason: 'VERIFIED',
+      verifiedBy: ['cosign key sha256:ab12'],
+    });
     const alert = buildAlert([decision(), allowed], taskCtx)!;
     expect(alert.subject).toBe('ecs-image-gate: DENIED SIGNATURE_MISSING web in demo-cluster');
-    expect(alert.body).toContain(`web: ${IMAGE}@${DIGEST} DENIED SIGNATURE_MISSING, no cosign signature found, rule app`);
+    expect(alert.body).toContain(
+      `web: ${IMAGE}@${DIGEST} DENIED SIGNATURE_MISSING, no cosign signature found, rule app`,
+    );
     expect(alert.body).toContain('Action taken: the task was stopped (ecs:StopTask).');
     expect(alert.body).toContain('Allowed:\n  - sidecar:');
     const url =
@@ -132,15 +153,23 @@ describe('buildAlert', () => {
 
   it('lists every denied container, takes the highest severity, and keeps the subject within 100 ASCII characters', () => {
     const many = [
-      decision({ container: 'a-very-long-container-name-that-goes-on-and-on-and-on-and-on', reason: 'SIGNATURE_MISSING' }),
+      decision({
+        container: 'a-very-long-container-name-that-goes-on-and-on-and-on-and-on',
+        reason: 'SIGNATURE_MISSING',
+      }),
       decision({ container: 'b', reason: 'DIGEST_MISMATCH' }),
       decision({ container: 'c', reason: 'UNTRUSTED_SIGNER' }),
     ];
-    const ctx = { ...taskCtx, cluster: 'a-cluster-with-a-name-as-long-as-ecs-allows-which-is-two-hundred-and-fifty-five-chars-é' };
+    const ctx = {
+      ...taskCtx,
+      cluster: 'a-cluster-with-a-name-as-long-as-ecs-allows-which-is-two-hundred-and-fifty-five-chars-é',
+    };
     const alert = buildAlert(many, ctx)!;
     expect(alert.subject.length).toBeLessThanOrEqual(100);
     expect(alert.subject).toMatch(/^[\x20-\x7e]+$/);
-    expect(alert.subject).toMatch(/^ecs-image-gate: DENIED SIGNATURE_MISSING a-very-long-container\S*\.\.\. \(\+2\) in a-cluster-\S*\.\.\.$/);
+    expect(alert.subject).toMatch(
+      /^ecs-image-gate: DENIED SIGNATURE_MISSING a-very-long-container\S*\.\.\. \(\+2\) in a-cluster-\S*\.\.\.$/,
+    );
     expect(buildAlert(many.slice(0, 2), { ...taskCtx, cluster: 'prod' })!.subject).toMatch(/\.\.\. \(\+1\) in prod$/);
     expect(alert.record.denied.map((d) => d.container)).toEqual([many[0]!.container, 'b', 'c']);
     expect(alert.record.severity).toBe('HIGH');
@@ -148,7 +177,11 @@ describe('buildAlert', () => {
   });
 
   it('says what happened in audit mode, on a failed stop and for the deployment gate', () => {
-    const audit = buildAlert([decision({ mode: 'audit' })], { ...taskCtx, mode: 'audit', action: 'none (audit mode)' })!;
+    const audit = buildAlert([decision({ mode: 'audit' })], {
+      ...taskCtx,
+      mode: 'audit',
+      action: 'none (audit mode)',
+    })!;
     expect(audit.subject).toBe('ecs-image-gate: AUDIT DENIED SIGNATURE_MISSING web in demo-cluster');
     expect(audit.body).toContain('Action taken: nothing: audit mode logs and alerts but admits.');
     expect(audit.body).toContain('DENIED (audit: admitted) SIGNATURE_MISSING');
@@ -157,7 +190,12 @@ describe('buildAlert', () => {
     expect(failed.subject).toBe('ecs-image-gate: STOP FAILED SIGNATURE_MISSING web in demo-cluster');
 
     const revision = 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo-cluster/web/7392948302345678901';
-    const gate: AlertContext = { source: 'deployment-gate', mode: 'enforce', action: 'deployment-failed', serviceRevisionArn: revision };
+    const gate: AlertContext = {
+      source: 'deployment-gate',
+      mode: 'enforce',
+      action: 'deployment-failed',
+      serviceRevisionArn: revision,
+    };
     const hook = buildAlert([decision({ reason: 'SIGNATURE_INVALID' })], gate)!;
     expect(hook.record.cluster).toBe('demo-cluster');
     expect(hook.record.service).toBe('web');
@@ -173,8 +211,18 @@ describe('buildAlert', () => {
       'https://console.amazonaws.cn/ecs/v2/clusters/c1/tasks/abc/configuration?region=cn-north-1',
     );
     // no ARN names a region and no homeRegion (Config.region) was given
-    expect(consoleUrl({ source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1' })).toBeUndefined();
-    expect(consoleUrl({ source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1', homeRegion: 'eu-west-1' })).toContain('region=eu-west-1');
+    expect(
+      consoleUrl({ source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1' }),
+    ).toBeUndefined();
+    expect(
+      consoleUrl({
+        source: 'task-watchdog',
+        mode: 'enforce',
+        action: 'task-stopped',
+        cluster: 'c1',
+        homeRegion: 'eu-west-1',
+      }),
+    ).toContain('region=eu-west-1');
   });
 });
 
@@ -182,7 +230,11 @@ describe('buildAlert: size', () => {
   const SNS_LIMIT = 256 * 1024;
   const many = (n: number, over: Partial<Decision> = {}) =>
     Array.from({ length: n }, (_, i) =>
-      decision({ container: `c${i}`, detail: `no cosign signature found for container number ${i} of the task`, ...over }),
+      decision({
+        container: `c${i}`,
+        detail: `no cosign signature found for container number ${i} of the task`,
+        ...over,
+      }),
     );
 
   it('keeps an event with 5,000 denied decisions under the SNS limit, and says what it left out and where to read it', () => {
@@ -198,7 +250,9 @@ describe('buildAlert: size', () => {
     const record = parseAlertBody(alert.body)!;
     expect(record.denied.length).toBeGreaterThan(100);
     expect(record.denied.length + record.omitted).toBe(5_000);
-    expect(record.denied.map((d) => d.container)).toEqual(decisions.slice(0, record.denied.length).map((d) => d.container));
+    expect(record.denied.map((d) => d.container)).toEqual(
+      decisions.slice(0, record.denied.length).map((d) => d.container),
+    );
     expect(record.severity).toBe('HIGH');
     expect(alert.text).toContain(`found 5000 of 5000 container image(s) not admissible`);
     expect(alert.text).toContain(
@@ -226,7 +280,10 @@ describe('buildAlert: size', () => {
 
 describe('sendAlerts', () => {
   const sns = new SNSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
-  const eventBridge = new EventBridgeClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const eventBridge = new EventBridgeClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
   const ssm = new SSMClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   const snsMock = mockClient(sns);
   const ebMock = mockClient(eventBridge);
@@ -243,13 +300,20 @@ describe('sendAlerts', () => {
     const bare: AlertContext = { source: 'task-watchdog', mode: 'enforce', action: 'task-stopped', cluster: 'c1' };
     const out = await sendAlerts([decision()], bare, { ...deps({ ALERT_TOPIC_ARN: TOPIC }), region: 'eu-west-1' });
     expect(parseAlertBody(out.message!.body)!.consoleUrl).toContain('region=eu-west-1');
-    const fromArn = await sendAlerts([decision()], taskCtx, { ...deps({ ALERT_TOPIC_ARN: TOPIC }), region: 'eu-west-1' });
+    const fromArn = await sendAlerts([decision()], taskCtx, {
+      ...deps({ ALERT_TOPIC_ARN: TOPIC }),
+      region: 'eu-west-1',
+    });
     expect(parseAlertBody(fromArn.message!.body)!.consoleUrl).toContain('region=us-east-1');
   });
 
   it('publishes one SNS message per event with subject, body and filterable attributes', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    const out = await sendAlerts([decision(), decision({ container: 'log', reason: 'SIGNATURE_INVALID' })], taskCtx, deps({ ALERT_TOPIC_ARN: TOPIC }));
+    const out = await sendAlerts(
+      [decision(), decision({ container: 'log', reason: 'SIGNATURE_INVALID' })],
+      taskCtx,
+      deps({ ALERT_TOPIC_ARN: TOPIC }),
+    );
     expect(out).toMatchObject({ sns: 'sent', eventBridge: 'skipped', slack: 'skipped' });
     const calls = snsMock.commandCalls(PublishCommand);
     expect(calls).toHaveLength(1);
@@ -283,16 +347,26 @@ describe('sendAlerts', () => {
     expect(ssmMock.calls()).toHaveLength(0);
 
     ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }] });
-    const all = await sendAlerts([allow], { ...taskCtx, action: 'none (allowed)' }, deps({ ...env, DECISION_EVENTS: 'all' }));
+    const all = await sendAlerts(
+      [allow],
+      { ...taskCtx, action: 'none (allowed)' },
+      deps({ ...env, DECISION_EVENTS: 'all' }),
+    );
     expect(all).toMatchObject({ sns: 'skipped', eventBridge: 'sent', slack: 'skipped', events: 1 });
-    const detail = JSON.parse(ebMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!) as DecisionEventDetail;
+    const detail = JSON.parse(
+      ebMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!,
+    ) as DecisionEventDetail;
     expect(detail.severity).toBe('INFO');
     expect(detail.reason).toBe('VERIFIED');
   });
 
   it('puts one decision event per deny, field by field', async () => {
     ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }, { EventId: 'e2' }] });
-    const ds = [decision(), decision({ container: 'side', decision: 'allow', reason: 'VERIFIED' }), decision({ container: 'log', reason: 'REVOKED', detail: 'signing profile revoked' })];
+    const ds = [
+      decision(),
+      decision({ container: 'side', decision: 'allow', reason: 'VERIFIED' }),
+      decision({ container: 'log', reason: 'REVOKED', detail: 'signing profile revoked' }),
+    ];
     const out = await sendAlerts(ds, taskCtx, deps({ DECISION_EVENT_BUS: 'gate-bus' }));
     expect(out.eventBridge).toBe('sent');
     expect(out.events).toBe(2);
@@ -341,7 +415,9 @@ describe('sendAlerts', () => {
       if (call === 1 && input.Entries.length === 10) {
         return {
           FailedEntryCount: 1,
-          Entries: input.Entries.map((_, i) => (i === 2 ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' } : { EventId: `e${i}` })),
+          Entries: input.Entries.map((_, i) =>
+            i === 2 ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' } : { EventId: `e${i}` },
+          ),
         };
       }
       return { FailedEntryCount: 0, Entries: input.Entries.map((_, i) => ({ EventId: `r${call}-${i}` })) };
@@ -356,7 +432,9 @@ describe('sendAlerts', () => {
   });
 
   it('logs decision events that still fail, with their content, and does not throw', async () => {
-    ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
+    ebMock
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
     const out = await sendAlerts([decision()], taskCtx, deps({ DECISION_EVENT_BUS: 'default' }));
     expect(out.eventBridge).toBe('failed');
     expect(ebMock.commandCalls(PutEventsCommand)).toHaveLength(2);
@@ -367,13 +445,21 @@ describe('sendAlerts', () => {
   it('logs an SNS failure with the whole message and goes on with the other channels', async () => {
     snsMock.on(PublishCommand).rejects(Object.assign(new Error('KMS key disabled'), { name: 'KMSDisabledException' }));
     ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }] });
-    const out = await sendAlerts([decision()], taskCtx, deps({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }));
+    const out = await sendAlerts(
+      [decision()],
+      taskCtx,
+      deps({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }),
+    );
     expect(out).toMatchObject({ sns: 'failed', eventBridge: 'sent' });
     expect(errors).toHaveLength(1);
     const [msg, extra] = errors[0]!;
     expect(msg).toBe('alert: sns not delivered');
     expect(extra.error).toEqual({ name: 'KMSDisabledException', message: 'KMS key disabled' });
-    expect(extra.undelivered).toMatchObject({ topicArn: TOPIC, subject: out.message!.subject, body: out.message!.body });
+    expect(extra.undelivered).toMatchObject({
+      topicArn: TOPIC,
+      subject: out.message!.subject,
+      body: out.message!.body,
+    });
   });
 
   it('gives up on a channel that hangs once the time bound passes', async () => {
@@ -385,14 +471,22 @@ describe('sendAlerts', () => {
 
   it('alerts on a reason code this build does not know, at MEDIUM', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    const out = await sendAlerts([decision({ reason: 'NEW_CODE' as ReasonCode })], taskCtx, deps({ ALERT_TOPIC_ARN: TOPIC }));
+    const out = await sendAlerts(
+      [decision({ reason: 'NEW_CODE' as ReasonCode })],
+      taskCtx,
+      deps({ ALERT_TOPIC_ARN: TOPIC }),
+    );
     expect(out.sns).toBe('sent');
     expect(out.message!.record.severity).toBe('MEDIUM');
   });
 
   it('never throws, even when a decision cannot be read', async () => {
     const broken = decision();
-    Object.defineProperty(broken, 'container', { get: () => { throw new Error('boom'); } });
+    Object.defineProperty(broken, 'container', {
+      get: () => {
+        throw new Error('boom');
+      },
+    });
     const out = await sendAlerts([broken], taskCtx, deps({ ALERT_TOPIC_ARN: TOPIC }));
     expect(out).toEqual({ sns: 'failed', eventBridge: 'failed', slack: 'failed', events: 0 });
     expect(errors[0]![0]).toBe('alert: could not be prepared');
@@ -402,7 +496,10 @@ describe('sendAlerts', () => {
 
 describe('sendAlerts: undelivered alerts are counted', () => {
   const sns = new SNSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
-  const eventBridge = new EventBridgeClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const eventBridge = new EventBridgeClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
   const ssm = new SSMClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   const snsMock = mockClient(sns);
   const ebMock = mockClient(eventBridge);
@@ -426,22 +523,27 @@ describe('sendAlerts: undelivered alerts are counted', () => {
 
   it('emits AlertDeliveryFailures per failed channel (EMF, dimension channel), and nothing when all are delivered', async () => {
     snsMock.on(PublishCommand).rejects(Object.assign(new Error('throttled'), { name: 'Throttling' }));
-    ebMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
+    ebMock
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
     ssmMock.on(GetParameterCommand).rejects(new Error('AccessDenied'));
     let stop = captureEmf();
     const out = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, channels: alertChannels(env) });
     let emitted = stop();
     expect(out).toMatchObject({ sns: 'failed', eventBridge: 'failed', slack: 'failed' });
-    expect(failures(emitted).sort((a, b) => a.dimensions[0]!.channel!.localeCompare(b.dimensions[0]!.channel!))).toEqual([
-      counted('eventbridge'),
-      counted('slack'),
-      counted('sns'),
-    ]);
+    expect(
+      failures(emitted).sort((a, b) => a.dimensions[0]!.channel!.localeCompare(b.dimensions[0]!.channel!)),
+    ).toEqual([counted('eventbridge'), counted('slack'), counted('sns')]);
 
     snsMock.reset();
     snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
     stop = captureEmf();
-    const ok = await sendAlerts([decision()], taskCtx, { sns, eventBridge, ssm, channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC }) });
+    const ok = await sendAlerts([decision()], taskCtx, {
+      sns,
+      eventBridge,
+      ssm,
+      channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC }),
+    });
     emitted = stop();
     expect(ok.sns).toBe('sent');
     expect(failures(emitted)).toEqual([]);
@@ -450,16 +552,27 @@ describe('sendAlerts: undelivered alerts are counted', () => {
   it('counts a channel that ran out of time', async () => {
     snsMock.on(PublishCommand).callsFake(() => new Promise(() => undefined));
     const stop = captureEmf();
-    const out = await sendAlerts([decision()], taskCtx, { sns, channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC }), timeoutMs: 20 });
+    const out = await sendAlerts([decision()], taskCtx, {
+      sns,
+      channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC }),
+      timeoutMs: 20,
+    });
     expect(out.sns).toBe('failed');
     expect(failures(stop())).toEqual([counted('sns')]);
   });
 
   it('counts every configured channel when the alert could not even be built', async () => {
     const broken = decision();
-    Object.defineProperty(broken, 'container', { get: () => { throw new Error('boom'); } });
+    Object.defineProperty(broken, 'container', {
+      get: () => {
+        throw new Error('boom');
+      },
+    });
     const stop = captureEmf();
-    await sendAlerts([broken], taskCtx, { sns, channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }) });
+    await sendAlerts([broken], taskCtx, {
+      sns,
+      channels: alertChannels({ ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' }),
+    });
     expect(failures(stop()).map((f) => f.dimensions[0]!.channel)).toEqual(['sns', 'eventbridge']);
   });
 });
@@ -477,7 +590,11 @@ describe('Slack', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        received.push({ path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), type: req.headers['content-type'] });
+        received.push({
+          path: req.url ?? '',
+          body: Buffer.concat(chunks).toString('utf8'),
+          type: req.headers['content-type'],
+        });
         res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'invalid_token');
       });
     });
@@ -497,7 +614,9 @@ describe('Slack', () => {
   const secretPath = '/services/T000/B000/XXXXsecretXXXX';
 
   it('posts {text} to the webhook URL read (decrypted) from SSM, once per event, and caches the URL', async () => {
-    ssmMock.on(GetParameterCommand, { Name: '/gate/slack', WithDecryption: true }).resolves({ Parameter: { Value: `${base}${secretPath}` } });
+    ssmMock
+      .on(GetParameterCommand, { Name: '/gate/slack', WithDecryption: true })
+      .resolves({ Parameter: { Value: `${base}${secretPath}` } });
     const channels = alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' });
     const slackUrls = slackUrlCache(); // the container's cache, kept by the Runtime
     const first = await sendAlerts([decision({ image: 'x/<script>&' })], taskCtx, { ssm, channels, slackUrls });
@@ -518,7 +637,10 @@ describe('Slack', () => {
   it('logs a refused post without the webhook URL', async () => {
     status = 403;
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: `${base}${secretPath}` } });
-    const out = await sendAlerts([decision()], taskCtx, { ssm, channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }) });
+    const out = await sendAlerts([decision()], taskCtx, {
+      ssm,
+      channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }),
+    });
     expect(out.slack).toBe('failed');
     expect(received).toHaveLength(1);
     const logged = JSON.stringify(errors);
@@ -530,7 +652,10 @@ describe('Slack', () => {
 
   it('refuses a webhook that is not https (except loopback) and never posts it', async () => {
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: 'http://hooks.example.com/services/secret' } });
-    const out = await sendAlerts([decision()], taskCtx, { ssm, channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }) });
+    const out = await sendAlerts([decision()], taskCtx, {
+      ssm,
+      channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }),
+    });
     expect(out.slack).toBe('failed');
     expect(received).toHaveLength(0);
     expect(JSON.stringify(errors)).toContain('must use https');
@@ -543,7 +668,10 @@ describe('Slack', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: `http://127.0.0.1:${port}${secretPath}` } });
-    const out = await sendAlerts([decision()], taskCtx, { ssm, channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }) });
+    const out = await sendAlerts([decision()], taskCtx, {
+      ssm,
+      channels: alertChannels({ SLACK_WEBHOOK_PARAMETER: '/gate/slack' }),
+    });
     expect(out.slack).toBe('failed');
     expect(JSON.stringify(errors)).toContain('ECONNREFUSED');
     expect(JSON.stringify(errors)).not.toContain('secret');

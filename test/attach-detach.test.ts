@@ -23,7 +23,17 @@ beforeEach(() => {
   estate = buildEstate('registry.example.com', [img(1), img(2)], [img(3)]);
   serveEstate(ecs, estate, { throttle: { DescribeServices: 2 } });
   cfn.on(DescribeStacksCommand, { StackName: 'ecs-image-gate' }).resolves({
-    Stacks: [{ StackName: 'ecs-image-gate', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: [{ OutputKey: 'HookFunctionArn', OutputValue: FN }, { OutputKey: 'HookInvokeRoleArn', OutputValue: ROLE }] }],
+    Stacks: [
+      {
+        StackName: 'ecs-image-gate',
+        CreationTime: new Date(),
+        StackStatus: 'UPDATE_COMPLETE',
+        Outputs: [
+          { OutputKey: 'HookFunctionArn', OutputValue: FN },
+          { OutputKey: 'HookInvokeRoleArn', OutputValue: ROLE },
+        ],
+      },
+    ],
   });
 });
 
@@ -34,7 +44,8 @@ async function run(argv: string[]) {
   return { code, out, err };
 }
 
-const service = (cluster: string, name: string): Service => estate.services.get(cluster)!.find((s) => s.serviceName === name)!;
+const service = (cluster: string, name: string): Service =>
+  estate.services.get(cluster)!.find((s) => s.serviceName === name)!;
 const updates = () => ecs.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input);
 // svc-1 (BLUE_GREEN, with another team's hook), svc-4 (BLUE_GREEN, no hooks), svc-0 (ROLLING), svc-2 (CODE_DEPLOY): all in prod
 
@@ -52,8 +63,13 @@ describe('ecs-image-gate attach', () => {
     const { lifecycleHooks, ...rest } = input.deploymentConfiguration!;
     const { lifecycleHooks: _old, ...restBefore } = before;
     expect(rest).toEqual(restBefore); // strategy, bake time, alarms, circuit breaker, percentages
-    expect(lifecycleHooks).toEqual([OTHER_HOOK, { hookTargetArn: FN, roleArn: ROLE, lifecycleStages: ['PRE_SCALE_UP', 'POST_SCALE_UP'] }]);
-    expect(r.out[0]).toContain(`svc-1: attach ${FN} at PRE_SCALE_UP,POST_SCALE_UP (lifecycleHooks: 1 → 2, the others kept)`);
+    expect(lifecycleHooks).toEqual([
+      OTHER_HOOK,
+      { hookTargetArn: FN, roleArn: ROLE, lifecycleStages: ['PRE_SCALE_UP', 'POST_SCALE_UP'] },
+    ]);
+    expect(r.out[0]).toContain(
+      `svc-1: attach ${FN} at PRE_SCALE_UP,POST_SCALE_UP (lifecycleHooks: 1 → 2, the others kept)`,
+    );
   });
 
   it('is idempotent: a second attach sends nothing; new stages replace ours in place, never duplicate it', async () => {
@@ -63,8 +79,23 @@ describe('ecs-image-gate attach', () => {
     const again = await run(args);
     expect(again.code).toBe(0);
     expect(updates()).toHaveLength(2);
-    expect(again.out).toEqual(['svc-1: already attached at PRE_SCALE_UP,POST_SCALE_UP: nothing to change', 'svc-4: already attached at PRE_SCALE_UP,POST_SCALE_UP: nothing to change']);
-    expect((await run([...args.slice(0, 5).concat(['svc-1']), '--function-arn', FN, '--role-arn', ROLE, '--stages', 'PRE_SCALE_UP'])).code).toBe(0);
+    expect(again.out).toEqual([
+      'svc-1: already attached at PRE_SCALE_UP,POST_SCALE_UP: nothing to change',
+      'svc-4: already attached at PRE_SCALE_UP,POST_SCALE_UP: nothing to change',
+    ]);
+    expect(
+      (
+        await run([
+          ...args.slice(0, 5).concat(['svc-1']),
+          '--function-arn',
+          FN,
+          '--role-arn',
+          ROLE,
+          '--stages',
+          'PRE_SCALE_UP',
+        ])
+      ).code,
+    ).toBe(0);
     expect(service('prod', 'svc-1').deploymentConfiguration!.lifecycleHooks).toEqual([
       OTHER_HOOK,
       { hookTargetArn: FN, roleArn: ROLE, lifecycleStages: ['PRE_SCALE_UP'] },
@@ -72,19 +103,48 @@ describe('ecs-image-gate attach', () => {
   });
 
   it('refuses the CODE_DEPLOY and ROLLING services with the change to make, sends nothing for them, exit 1', async () => {
-    const r = await run(['attach', '--cluster', 'prod', '--service', 'svc-2', '--service', 'svc-0', '--service', 'svc-4', '--function-arn', FN, '--role-arn', ROLE]);
+    const r = await run([
+      'attach',
+      '--cluster',
+      'prod',
+      '--service',
+      'svc-2',
+      '--service',
+      'svc-0',
+      '--service',
+      'svc-4',
+      '--function-arn',
+      FN,
+      '--role-arn',
+      ROLE,
+    ]);
     expect(r.code).toBe(1);
     expect(updates().map((u) => u.service)).toEqual(['svc-4']);
     const codeDeploy = r.out.find((l) => l.startsWith('svc-2:'))!;
     expect(codeDeploy).toContain('refused: the CODE_DEPLOY deployment controller does not run ECS lifecycle hooks');
-    expect(codeDeploy).toContain(`aws ecs update-service --cluster prod --service svc-2 --deployment-controller type=ECS --deployment-configuration '{"strategy":"BLUE_GREEN","bakeTimeInMinutes":5}'`);
+    expect(codeDeploy).toContain(
+      `aws ecs update-service --cluster prod --service svc-2 --deployment-controller type=ECS --deployment-configuration '{"strategy":"BLUE_GREEN","bakeTimeInMinutes":5}'`,
+    );
     const rolling = r.out.find((l) => l.startsWith('svc-0:'))!;
-    expect(rolling).toContain('refused: the ROLLING strategy does not run lifecycle hooks (only BLUE_GREEN, LINEAR, CANARY do)');
-    expect(rolling).toContain(`aws ecs update-service --cluster prod --service svc-0 --deployment-configuration '{"strategy":"BLUE_GREEN"`);
+    expect(rolling).toContain(
+      'refused: the ROLLING strategy does not run lifecycle hooks (only BLUE_GREEN, LINEAR, CANARY do)',
+    );
+    expect(rolling).toContain(
+      `aws ecs update-service --cluster prod --service svc-0 --deployment-configuration '{"strategy":"BLUE_GREEN"`,
+    );
   });
 
   it('--dry-run prints the UpdateService it would send and sends nothing', async () => {
-    const r = await run(['attach', '--dry-run', '--cluster', 'prod', '--service', 'svc-1', '--stack', 'ecs-image-gate']);
+    const r = await run([
+      'attach',
+      '--dry-run',
+      '--cluster',
+      'prod',
+      '--service',
+      'svc-1',
+      '--stack',
+      'ecs-image-gate',
+    ]);
     expect(r.code).toBe(0);
     expect(updates()).toHaveLength(0);
     const sent = JSON.parse(r.out[1]!.replace(/^ {2}would send UpdateService /, ''));
@@ -95,11 +155,27 @@ describe('ecs-image-gate attach', () => {
   it('exits 2 on a usage or configuration error, before any change', async () => {
     expect((await run(['attach', '--cluster', 'prod', '--service', 'svc-1'])).code).toBe(2); // no ARNs
     expect((await run(['attach', '--cluster', 'prod', '--service', 'svc-1', '--function-arn', FN])).code).toBe(2); // no role
-    expect((await run(['attach', '--cluster', 'prod', '--service', 'svc-1', '--stack', 'ecs-image-gate', '--stages', 'PRE_SCALE_UP,SOMETIME'])).code).toBe(2);
+    expect(
+      (
+        await run([
+          'attach',
+          '--cluster',
+          'prod',
+          '--service',
+          'svc-1',
+          '--stack',
+          'ecs-image-gate',
+          '--stages',
+          'PRE_SCALE_UP,SOMETIME',
+        ])
+      ).code,
+    ).toBe(2);
     const missing = await run(['attach', '--cluster', 'prod', '--service', 'svc-1,nope', '--stack', 'ecs-image-gate']);
     expect(missing.code).toBe(2);
     expect(missing.err[0]).toContain('cluster prod: no active service nope');
-    cfn.on(DescribeStacksCommand, { StackName: 'other' }).rejects(Object.assign(new Error('Stack with id other does not exist'), { name: 'ValidationError' }));
+    cfn
+      .on(DescribeStacksCommand, { StackName: 'other' })
+      .rejects(Object.assign(new Error('Stack with id other does not exist'), { name: 'ValidationError' }));
     expect((await run(['attach', '--cluster', 'prod', '--service', 'svc-1', '--stack', 'other'])).code).toBe(2);
     expect(updates()).toHaveLength(0);
   });
@@ -122,7 +198,17 @@ describe('ecs-image-gate detach', () => {
 
 describe('ecs-image-gate status', () => {
   it('lists every service (all pages) with hook attached or not, strategy and stages', async () => {
-    await run(['attach', '--cluster', 'prod', '--service', 'svc-4', '--stack', 'ecs-image-gate', '--stages', 'PRE_SCALE_UP']);
+    await run([
+      'attach',
+      '--cluster',
+      'prod',
+      '--service',
+      'svc-4',
+      '--stack',
+      'ecs-image-gate',
+      '--stages',
+      'PRE_SCALE_UP',
+    ]);
     const r = await run(['status', '--cluster', 'prod', '--stack', 'ecs-image-gate']);
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/^SERVICE\s+CONTROLLER\s+STRATEGY\s+HOOK\s+STAGES$/);

@@ -26,8 +26,18 @@ const evaluate = (spec: ConditionSpec) => new Condition(spec).evaluate(statement
 
 describe('path language', () => {
   it('dots, [N] and ["a.b"]', () => {
-    expect(parsePath('predicate.materials[0].digest.sha1')).toEqual([{ key: 'predicate' }, { key: 'materials' }, { index: 0 }, { key: 'digest' }, { key: 'sha1' }]);
-    expect(parsePath('predicate.invocation["builder.id"]')).toEqual([{ key: 'predicate' }, { key: 'invocation' }, { key: 'builder.id' }]);
+    expect(parsePath('predicate.materials[0].digest.sha1')).toEqual([
+      { key: 'predicate' },
+      { key: 'materials' },
+      { index: 0 },
+      { key: 'digest' },
+      { key: 'sha1' },
+    ]);
+    expect(parsePath('predicate.invocation["builder.id"]')).toEqual([
+      { key: 'predicate' },
+      { key: 'invocation' },
+      { key: 'builder.id' },
+    ]);
     expect(parsePath('["a.b"][12]')).toEqual([{ key: 'a.b' }, { index: 12 }]);
     expect(parsePath('predicate["a]b"]')).toEqual([{ key: 'predicate' }, { key: 'a]b' }]);
     expect(parsePath('x["q\\"uote"]')).toEqual([{ key: 'x' }, { key: 'q"uote' }]);
@@ -35,13 +45,32 @@ describe('path language', () => {
 
   it('follows them through a statement', () => {
     expect(evaluate({ path: 'predicate.materials[0].digest.sha1', equals: 'deadbeef' })).toEqual({ ok: true });
-    expect(evaluate({ path: 'predicate.invocation["builder.id"]', equals: 'https://github.com/actions/runner' })).toEqual({ ok: true });
+    expect(
+      evaluate({ path: 'predicate.invocation["builder.id"]', equals: 'https://github.com/actions/runner' }),
+    ).toEqual({ ok: true });
     expect(evaluate({ path: 'predicate["a]b"]', equals: 'bracket' })).toEqual({ ok: true });
     expect(evaluate({ path: 'subject[0].digest.sha256', equals: 'ab' })).toEqual({ ok: true });
   });
 
   it('refuses malformed paths with a reason', () => {
-    for (const bad of ['', '.a', 'a.', 'a..b', 'a[', 'a[]', 'a[-1]', 'a[01]', 'a[1', 'a["x"', 'a["x]', 'a.[0]', 'a]b', 'a"b', 'a["\\x"]', 'a[0]b']) {
+    for (const bad of [
+      '',
+      '.a',
+      'a.',
+      'a..b',
+      'a[',
+      'a[]',
+      'a[-1]',
+      'a[01]',
+      'a[1',
+      'a["x"',
+      'a["x]',
+      'a.[0]',
+      'a]b',
+      'a"b',
+      'a["\\x"]',
+      'a[0]b',
+    ]) {
       expect(typeof parsePath(bad), bad).toBe('string');
     }
   });
@@ -60,15 +89,25 @@ describe('path language', () => {
 describe('operators', () => {
   it('equals is type-strict', () => {
     expect(evaluate({ path: 'predicate.count', equals: 3 }).ok).toBe(true);
-    expect(evaluate({ path: 'predicate.count', equals: '3' })).toEqual({ ok: false, path: 'predicate.count', expected: 'equals "3"', found: '3' });
+    expect(evaluate({ path: 'predicate.count', equals: '3' })).toEqual({
+      ok: false,
+      path: 'predicate.count',
+      expected: 'equals "3"',
+      found: '3',
+    });
     expect(evaluate({ path: 'predicate.text', equals: 3 }).ok).toBe(false);
     expect(evaluate({ path: 'predicate.flag', equals: true }).ok).toBe(true);
     expect(evaluate({ path: 'predicate.flag', equals: 'true' }).ok).toBe(false);
-    expect(evaluate({ path: 'predicate.missing', equals: 'x' })).toMatchObject({ ok: false, found: 'nothing (absent)' });
+    expect(evaluate({ path: 'predicate.missing', equals: 'x' })).toMatchObject({
+      ok: false,
+      found: 'nothing (absent)',
+    });
   });
 
   it('regExp matches the whole string, and only strings', () => {
-    expect(evaluate({ path: 'predicate.materials[0].uri', regExp: 'git\\+https://github\\.com/acme/.*' }).ok).toBe(true);
+    expect(evaluate({ path: 'predicate.materials[0].uri', regExp: 'git\\+https://github\\.com/acme/.*' }).ok).toBe(
+      true,
+    );
     expect(evaluate({ path: 'predicate.materials[0].uri', regExp: 'github\\.com/acme' }).ok).toBe(false);
     expect(evaluate({ path: 'predicate.materials[0].uri', regExp: 'x|git.*' }).ok).toBe(true);
     expect(evaluate({ path: 'predicate.materials[0].uri', regExp: 'git.*|x' }).ok).toBe(true);
@@ -85,13 +124,21 @@ describe('operators', () => {
     expect(evaluate({ path: 'predicate.nothing', exists: true }).ok).toBe(true);
     expect(evaluate({ path: 'predicate.missing', exists: true })).toMatchObject({ ok: false, expected: 'exists' });
     expect(evaluate({ path: 'predicate.missing', exists: false }).ok).toBe(true);
-    expect(evaluate({ path: 'predicate.count', exists: false })).toMatchObject({ ok: false, expected: 'absent', found: '3' });
+    expect(evaluate({ path: 'predicate.count', exists: false })).toMatchObject({
+      ok: false,
+      expected: 'absent',
+      found: '3',
+    });
   });
 
   it('min and max on numbers, combined; on a non-number the condition fails', () => {
     expect(evaluate({ path: 'predicate.count', min: 3, max: 3 }).ok).toBe(true);
     expect(evaluate({ path: 'predicate.count', min: 4 })).toMatchObject({ ok: false, expected: 'a number ≥ 4' });
-    expect(evaluate({ path: 'predicate.count', max: 2 })).toMatchObject({ ok: false, expected: 'a number ≤ 2', found: '3' });
+    expect(evaluate({ path: 'predicate.count', max: 2 })).toMatchObject({
+      ok: false,
+      expected: 'a number ≤ 2',
+      found: '3',
+    });
     expect(evaluate({ path: 'predicate.text', max: 10 })).toMatchObject({ ok: false, found: '"3"' });
     expect(evaluate({ path: 'predicate.flag', min: 0 }).ok).toBe(false);
     expect(evaluate({ path: 'predicate.nothing', max: 0 }).ok).toBe(false);
@@ -137,27 +184,43 @@ describe('properties', () => {
 
   it('the path parser never throws and what it accepts round-trips through lookup without throwing', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: fc.constantFrom('a', 'b', '.', '[', ']', '"', '0', '1', '\\'), maxLength: 30 })), json, (path, doc) => {
-        const parsed = parsePath(path);
-        if (typeof parsed !== 'string') expect(() => lookup(doc, parsed)).not.toThrow();
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 60 }),
+          fc.string({ unit: fc.constantFrom('a', 'b', '.', '[', ']', '"', '0', '1', '\\'), maxLength: 30 }),
+        ),
+        json,
+        (path, doc) => {
+          const parsed = parsePath(path);
+          if (typeof parsed !== 'string') expect(() => lookup(doc, parsed)).not.toThrow();
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
   it('keys written as ["…"] always parse back to the same key', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 10 }), fc.nat({ max: 1000 })), { minLength: 1, maxLength: 6 }), (parts) => {
-        const path = parts.map((p) => (typeof p === 'number' ? `[${p}]` : `[${JSON.stringify(p)}]`)).join('');
-        expect(parsePath(path)).toEqual(parts.map((p) => (typeof p === 'number' ? { index: p } : { key: p })));
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 10 }), fc.nat({ max: 1000 })), { minLength: 1, maxLength: 6 }),
+        (parts) => {
+          const path = parts.map((p) => (typeof p === 'number' ? `[${p}]` : `[${JSON.stringify(p)}]`)).join('');
+          expect(parsePath(path)).toEqual(parts.map((p) => (typeof p === 'number' ? { index: p } : { key: p })));
+        },
+      ),
     );
   });
 
   const scalar = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean());
   const spec = fc.record(
     {
-      path: fc.constantFrom('predicate.a', 'predicate.a.b', 'predicate.list[0]', 'predicate["x.y"]', 'subject[0].digest.sha256'),
+      path: fc.constantFrom(
+        'predicate.a',
+        'predicate.a.b',
+        'predicate.list[0]',
+        'predicate["x.y"]',
+        'subject[0].digest.sha256',
+      ),
       equals: scalar,
       regExp: fc.constantFrom('.*', 'a+', '[0-9]+'),
       oneOf: fc.array(scalar, { minLength: 1, maxLength: 3 }),
@@ -180,11 +243,21 @@ describe('properties', () => {
 
   it('garbage never passes: a statement without the path fails every condition that asks for a value', () => {
     fc.assert(
-      fc.property(spec, fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.array(json, { maxLength: 3 }), fc.dictionary(fc.constantFrom('b', 'c', 'predicates'), json)), (s, garbage) => {
-        if (conditionProblem(s)) return;
-        // `predicate` is garbage: nothing under it can be found
-        expect(new Condition(s).evaluate({ predicate: garbage }).ok).toBe(false);
-      }),
+      fc.property(
+        spec,
+        fc.oneof(
+          fc.constant(null),
+          fc.string(),
+          fc.integer(),
+          fc.array(json, { maxLength: 3 }),
+          fc.dictionary(fc.constantFrom('b', 'c', 'predicates'), json),
+        ),
+        (s, garbage) => {
+          if (conditionProblem(s)) return;
+          // `predicate` is garbage: nothing under it can be found
+          expect(new Condition(s).evaluate({ predicate: garbage }).ok).toBe(false);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

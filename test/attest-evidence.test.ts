@@ -11,9 +11,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryError } from '../src/core/registry.js';
 import { createCosignVerifier } from '../src/verify/cosign/factory.js';
 import { pemKeySource } from '../src/verify/cosign/keys.js';
-import { githubClaims, githubProvenance, GH_ISSUER, RELEASE_WORKFLOW, sbom, vulnScan } from './support/attest-signer.js';
+import {
+  githubClaims,
+  githubProvenance,
+  GH_ISSUER,
+  RELEASE_WORKFLOW,
+  sbom,
+  vulnScan,
+} from './support/attest-signer.js';
 import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
-import { cosignStatement, pushBundle, signKeyless, startMockSigstore, type MockSigstore } from './support/sigstore-signer.js';
+import {
+  cosignStatement,
+  pushBundle,
+  signKeyless,
+  startMockSigstore,
+  type MockSigstore,
+} from './support/sigstore-signer.js';
 
 describe('attestation evidence', () => {
   let mock: MockSigstore;
@@ -28,22 +41,36 @@ describe('attestation evidence', () => {
 
   const verifier = (attestations: Record<string, unknown>[], signature = true) =>
     createCosignVerifier(
-      { type: 'cosign', keyless: { identities: [{ issuer: GH_ISSUER, subject: RELEASE_WORKFLOW }] }, trustedRoot: rootFile, attestations: attestations as never, signature },
+      {
+        type: 'cosign',
+        keyless: { identities: [{ issuer: GH_ISSUER, subject: RELEASE_WORKFLOW }] },
+        trustedRoot: rootFile,
+        attestations: attestations as never,
+        signature,
+      },
       { path: (p) => p, keySource: () => pemKeySource('unused') },
     );
-  const provenance = { predicateType: 'slsaprovenance1', conditions: [{ path: 'predicate.buildDefinition.externalParameters.workflow.ref', equals: 'refs/heads/main' }] };
+  const provenance = {
+    predicateType: 'slsaprovenance1',
+    conditions: [{ path: 'predicate.buildDefinition.externalParameters.workflow.ref', equals: 'refs/heads/main' }],
+  };
   const vuln = { predicateType: 'vuln', conditions: [{ path: 'predicate.scanner.result.summary.critical', max: 0 }] };
 
   async function image(reg: MemoryRegistry, statements: ((digest: string) => Buffer)[]) {
     const desc = await reg.pushImage('app');
-    for (const s of statements) await pushBundle(reg, 'app', desc, await signKeyless(mock, s(desc.digest), { claims: githubClaims }));
+    for (const s of statements)
+      await pushBundle(reg, 'app', desc, await signKeyless(mock, s(desc.digest), { claims: githubClaims }));
     reg.requests.length = 0;
     return desc;
   }
 
   it('each bundle is fetched once for the signature and two rules; no .sig or .att is read', async () => {
     const reg = new MemoryRegistry();
-    const desc = await image(reg, [(d) => cosignStatement(d, 'app'), (d) => githubProvenance(d, 'app'), (d) => vulnScan(d, 'app', { critical: 0, high: 1 })]);
+    const desc = await image(reg, [
+      (d) => cosignStatement(d, 'app'),
+      (d) => githubProvenance(d, 'app'),
+      (d) => vulnScan(d, 'app', { critical: 0, high: 1 }),
+    ]);
     const verdict = await verifier([provenance, vuln]).verify(verifyContext(reg.repository('app'), desc.digest));
     expect(verdict).toMatchObject({ ok: true });
     const blobs = reg.requests.filter((r) => r.startsWith('blob '));
@@ -65,7 +92,12 @@ describe('attestation evidence', () => {
     const desc = await reg.pushImage('app');
     const filler = await signKeyless(mock, sbom(desc.digest, 'app'), { claims: githubClaims });
     for (let i = 0; i < 50; i++) await pushBundle(reg, 'app', desc, filler, { annotations: { n: String(i) } });
-    await pushBundle(reg, 'app', desc, await signKeyless(mock, githubProvenance(desc.digest, 'app'), { claims: githubClaims }));
+    await pushBundle(
+      reg,
+      'app',
+      desc,
+      await signKeyless(mock, githubProvenance(desc.digest, 'app'), { claims: githubClaims }),
+    );
     const verdict = await verifier([provenance], false).verify(verifyContext(reg.repository('app'), desc.digest));
     expect(verdict).toMatchObject({ ok: false, reason: 'ATTESTATION_MISSING' });
     expect(reg.requests.filter((r) => r.startsWith('blob '))).toHaveLength(50);
@@ -75,6 +107,8 @@ describe('attestation evidence', () => {
     const reg = new MemoryRegistry();
     const desc = await image(reg, [(d) => githubProvenance(d, 'app')]);
     reg.fault.blob = new RegistryError('UNAVAILABLE', 'registry answered 503', 503);
-    await expect(verifier([provenance], false).verify(verifyContext(reg.repository('app'), desc.digest))).rejects.toBeInstanceOf(RegistryError);
+    await expect(
+      verifier([provenance], false).verify(verifyContext(reg.repository('app'), desc.digest)),
+    ).rejects.toBeInstanceOf(RegistryError);
   });
 });

@@ -28,20 +28,43 @@ describe.skipIf(!present || !registryAvailable())('the real cosign attestation t
     reg = await startRegistry();
     // only the referrer is served: the image manifest is neither needed nor public
     const subject: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: SUBJECT, size: 0 };
-    await pushBundle(reg, 'cosign/attested', subject, readFileSync(join(FIXTURES, 'cosign-bundle/oci-attestation.sigstore.json')));
+    await pushBundle(
+      reg,
+      'cosign/attested',
+      subject,
+      readFileSync(join(FIXTURES, 'cosign-bundle/oci-attestation.sigstore.json')),
+    );
     image = `${reg.host}/cosign/attested@${SUBJECT}`;
   });
   afterAll(async () => reg?.stop());
 
-  const verifier = (extra: Record<string, unknown>) => ({ type: 'cosign', keyless: { identities: [identity] }, trustedRoot: PGI, ...extra });
+  const verifier = (extra: Record<string, unknown>) => ({
+    type: 'cosign',
+    keyless: { identities: [identity] },
+    trustedRoot: PGI,
+    ...extra,
+  });
 
   it('allowed under a matching attestation rule with signature: false, naming the bundle', async () => {
     const gate = attestGate(reg, [
-      verifier({ signature: false, attestations: [{ predicateType: 'custom', conditions: [{ path: 'predicate.Data', equals: '{"foo": "bar"}\n' }, { path: 'predicate.Timestamp', regExp: '2025-.*' }] }] }),
+      verifier({
+        signature: false,
+        attestations: [
+          {
+            predicateType: 'custom',
+            conditions: [
+              { path: 'predicate.Data', equals: '{"foo": "bar"}\n' },
+              { path: 'predicate.Timestamp', regExp: '2025-.*' },
+            ],
+          },
+        ],
+      }),
     ]);
     const d = await decideImage(gate, image, SUBJECT);
     expect(d).toMatchObject({ decision: 'allow', reason: 'VERIFIED' });
-    expect(d.verifiedBy[0]).toMatch(/attestation https:\/\/cosign\.sigstore\.dev\/attestation\/v1: bundle sha256:[0-9a-f]{12} by cody@soyland\.com from https:\/\/github\.com\/login\/oauth, 2 conditions hold/);
+    expect(d.verifiedBy[0]).toMatch(
+      /attestation https:\/\/cosign\.sigstore\.dev\/attestation\/v1: bundle sha256:[0-9a-f]{12} by cody@soyland\.com from https:\/\/github\.com\/login\/oauth, 2 conditions hold/,
+    );
   });
 
   it('denied under a signature-only rule: an attestation is not a signature', async () => {
@@ -50,15 +73,29 @@ describe.skipIf(!present || !registryAvailable())('the real cosign attestation t
   });
 
   it('denied when a condition does not hold, naming path, expected and found', async () => {
-    const gate = attestGate(reg, [verifier({ signature: false, attestations: [{ predicateType: 'custom', conditions: [{ path: 'predicate.Timestamp', regExp: '2024-.*' }] }] })]);
+    const gate = attestGate(reg, [
+      verifier({
+        signature: false,
+        attestations: [{ predicateType: 'custom', conditions: [{ path: 'predicate.Timestamp', regExp: '2024-.*' }] }],
+      }),
+    ]);
     const d = await decideImage(gate, image, SUBJECT);
     expect(d).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_FAILED' });
     expect(d.detail).toContain('predicate.Timestamp: expected matches /2024-.*/, found "2025-02-28T19:18:11Z"');
   });
 
   it('denied as ATTESTATION_MISSING for another identity or another predicate type', async () => {
-    const other = attestGate(reg, [{ ...verifier({ signature: false, attestations: [{ predicateType: 'custom' }] }), keyless: { identities: [{ ...identity, subject: 'someone@soyland.com' }] } }]);
-    expect(await decideImage(other, image, SUBJECT)).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_MISSING', detail: expect.stringContaining('cody@soyland.com') });
+    const other = attestGate(reg, [
+      {
+        ...verifier({ signature: false, attestations: [{ predicateType: 'custom' }] }),
+        keyless: { identities: [{ ...identity, subject: 'someone@soyland.com' }] },
+      },
+    ]);
+    expect(await decideImage(other, image, SUBJECT)).toMatchObject({
+      decision: 'deny',
+      reason: 'ATTESTATION_MISSING',
+      detail: expect.stringContaining('cody@soyland.com'),
+    });
     const sbom = attestGate(reg, [verifier({ signature: false, attestations: [{ predicateType: 'spdxjson' }] })]);
     expect(await decideImage(sbom, image, SUBJECT)).toMatchObject({ decision: 'deny', reason: 'ATTESTATION_MISSING' });
   });

@@ -33,7 +33,8 @@ beforeAll(async () => {
   const push = async (repo: string) => ({ repo, tag: 'v1', digest: (await reg.pushImage(repo, 'v1')).digest });
   signed = [await push('app/api'), await push('app/web')];
   unsigned = [await push('app/legacy')];
-  for (const img of signed) await signImage(reg, img.repo, img, key.privateKey, { dockerReference: `${proxy.host}/${img.repo}` });
+  for (const img of signed)
+    await signImage(reg, img.repo, img, key.privateKey, { dockerReference: `${proxy.host}/${img.repo}` });
   dir = mkdtempSync(join(tmpdir(), 'audit-'));
   writeFileSync(join(dir, 'cosign.pub'), key.publicKeyPem);
   policy = writePolicy('policy.yaml', '');
@@ -46,7 +47,16 @@ beforeEach(() => {
   ecs.reset();
   proxy.reset();
   estate = buildEstate(proxy.host, signed, unsigned);
-  serveEstate(ecs, estate, { throttle: { ListClusters: 1, ListServices: 2, DescribeServices: 1, DescribeServiceRevisions: 1, ListTasks: 2, DescribeTasks: 3 } });
+  serveEstate(ecs, estate, {
+    throttle: {
+      ListClusters: 1,
+      ListServices: 2,
+      DescribeServices: 1,
+      DescribeServiceRevisions: 1,
+      ListTasks: 2,
+      DescribeTasks: 3,
+    },
+  });
 });
 
 function writePolicy(name: string, extra: string): string {
@@ -83,7 +93,8 @@ describe('ecs-image-gate audit', () => {
     expect(r.code).toBe(1);
     const rows = r.out.map((l) => JSON.parse(l));
     expect(rows).toHaveLength(estate.expected.length);
-    const key = (x: { cluster: string; service?: string; taskArn?: string; container: string }) => `${x.cluster}|${x.service ?? x.taskArn}|${x.container}`;
+    const key = (x: { cluster: string; service?: string; taskArn?: string; container: string }) =>
+      `${x.cluster}|${x.service ?? x.taskArn}|${x.container}`;
     expect(rows.map(key).sort()).toEqual(estate.expected.map(key).sort());
     for (const want of estate.expected) {
       const got = rows.find((x) => key(x) === key(want))!;
@@ -122,11 +133,21 @@ describe('ecs-image-gate audit', () => {
     expect(r.code).toBe(1);
     const denied = estate.expected.filter((x) => x.unsigned).length;
     expect(r.out[0]).toMatch(/^CLUSTER\s+SERVICES\s+TASKS\s+CONTAINERS\s+IMAGES\s+WOULD BE DENIED$/);
-    expect(r.out.find((l) => l.startsWith('total'))).toMatch(new RegExp(`^total\\s+40\\s+40\\s+${estate.expected.length}\\s+\\d+\\s+${denied}$`));
+    expect(r.out.find((l) => l.startsWith('total'))).toMatch(
+      new RegExp(`^total\\s+40\\s+40\\s+${estate.expected.length}\\s+\\d+\\s+${denied}$`),
+    );
     expect(r.out).toContainEqual(expect.stringMatching(new RegExp(`^SIGNATURE_MISSING\\s+${denied}$`)));
     expect(r.out.filter((l) => l.includes('DENIED SIGNATURE_MISSING'))).toHaveLength(denied);
-    const lenient = writePolicy('lenient.yaml', '  - {name: legacy, images: ["nowhere/**"], verifiers: [{type: cosign, publicKeyFile: cosign.pub}]}\n');
-    writeFileSync(lenient, (await import('node:fs')).readFileSync(lenient, 'utf8').replace('prefixes:', `repositories: ["${proxy.host}/app/legacy"]\n  prefixes:`));
+    const lenient = writePolicy(
+      'lenient.yaml',
+      '  - {name: legacy, images: ["nowhere/**"], verifiers: [{type: cosign, publicKeyFile: cosign.pub}]}\n',
+    );
+    writeFileSync(
+      lenient,
+      (await import('node:fs'))
+        .readFileSync(lenient, 'utf8')
+        .replace('prefixes:', `repositories: ["${proxy.host}/app/legacy"]\n  prefixes:`),
+    );
     const clean = await run(['audit', '--all-clusters', '--policy', lenient]);
     expect(clean.code).toBe(0);
     expect(clean.out).toContain('nothing would be denied');

@@ -28,7 +28,10 @@ describe('check-imports', () => {
   });
 
   it('passes imports that point one way', () => {
-    const root = tree({ 'gate/decide.ts': "import { x } from '../core/a.js';\n", 'core/a.ts': 'export const x = 1;\n' });
+    const root = tree({
+      'gate/decide.ts': "import { x } from '../core/a.js';\n",
+      'core/a.ts': 'export const x = 1;\n',
+    });
     expect(run(root).status).toBe(0);
   });
 

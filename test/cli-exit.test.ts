@@ -16,7 +16,10 @@ const images = Array.from({ length: 1000 }, (_, i) => `registry.example.com/app/
 /** Runs the CLI with stdout read in small bites with pauses between them. */
 function runSlowReader(args: string[]): Promise<{ code: number | null; lines: string[]; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join('node_modules', '.bin', 'tsx'), ['src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    const child = spawn(join('node_modules', '.bin', 'tsx'), ['src/cli.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, AWS_REGION: 'us-east-1' },
+    });
     let out = '';
     let stderr = '';
     child.stdout.setEncoding('utf8');
@@ -58,7 +61,16 @@ describe('the ecs-image-gate executable', () => {
     const r = await runSlowReader(['--help']);
     expect(r.code).toBe(0);
     const help = r.lines.join('\n');
-    for (const text of ['--timeout S', 'VERIFY_TIMEOUT_SECONDS', 'INVOKE_TIMEOUT_SECONDS', 'audit', 'attach|detach', 'status', 'mode enforce|audit', 'test POLICY CASES']) {
+    for (const text of [
+      '--timeout S',
+      'VERIFY_TIMEOUT_SECONDS',
+      'INVOKE_TIMEOUT_SECONDS',
+      'audit',
+      'attach|detach',
+      'status',
+      'mode enforce|audit',
+      'test POLICY CASES',
+    ]) {
       expect(help).toContain(text);
     }
   }, 30_000);

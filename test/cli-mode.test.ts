@@ -24,7 +24,17 @@ overrides:
 
 function stack(name: string, parameters: Record<string, string>) {
   cfn.on(DescribeStacksCommand, { StackName: name }).resolves({
-    Stacks: [{ StackName: name, CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Parameters: Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })) }],
+    Stacks: [
+      {
+        StackName: name,
+        CreationTime: new Date(),
+        StackStatus: 'UPDATE_COMPLETE',
+        Parameters: Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({
+          ParameterKey,
+          ParameterValue,
+        })),
+      },
+    ],
   });
 }
 
@@ -32,8 +42,15 @@ beforeEach(() => {
   cfn.reset();
   ssm.reset();
   stack('with-doc', { FailureBehavior: 'LOG_ON_FAILURE', PolicyParameterName: PARAM, CosignPublicKey: '' });
-  stack('plain', { FailureBehavior: 'LOG_ON_FAILURE', PolicyParameterName: '', CosignPublicKey: 'PEM', ClusterArns: 'arn:c' });
-  ssm.on(GetParameterCommand, { Name: PARAM }).resolves({ Parameter: { Name: PARAM, Type: 'SecureString', Value: POLICY } });
+  stack('plain', {
+    FailureBehavior: 'LOG_ON_FAILURE',
+    PolicyParameterName: '',
+    CosignPublicKey: 'PEM',
+    ClusterArns: 'arn:c',
+  });
+  ssm
+    .on(GetParameterCommand, { Name: PARAM })
+    .resolves({ Parameter: { Name: PARAM, Type: 'SecureString', Value: POLICY } });
 });
 
 async function run(argv: string[]) {
@@ -63,8 +80,13 @@ describe('ecs-image-gate mode', () => {
   });
 
   it('--scope adds an override first, or replaces the one for exactly that scope', async () => {
-    expect((await run(['mode', 'audit', '--stack', 'with-doc', '--scope', 'cluster=staging-*,service=web'])).code).toBe(0);
-    expect(written().doc.overrides).toEqual([{ clusters: ['staging-*'], services: ['web'], mode: 'audit' }, { clusters: ['prod-*'], mode: 'enforce' }]);
+    expect((await run(['mode', 'audit', '--stack', 'with-doc', '--scope', 'cluster=staging-*,service=web'])).code).toBe(
+      0,
+    );
+    expect(written().doc.overrides).toEqual([
+      { clusters: ['staging-*'], services: ['web'], mode: 'audit' },
+      { clusters: ['prod-*'], mode: 'enforce' },
+    ]);
     ssm.resetHistory();
     expect((await run(['mode', 'audit', '--stack', 'with-doc', '--scope', 'cluster=prod-*'])).code).toBe(0);
     expect(written().doc.overrides).toEqual([{ clusters: ['prod-*'], mode: 'audit' }]);
@@ -78,7 +100,9 @@ describe('ecs-image-gate mode', () => {
   });
 
   it('refuses a document that would not validate, writing nothing (exit 2)', async () => {
-    ssm.on(GetParameterCommand, { Name: PARAM }).resolves({ Parameter: { Name: PARAM, Type: 'String', Value: 'version: 1\nonError: maybe\n' } });
+    ssm
+      .on(GetParameterCommand, { Name: PARAM })
+      .resolves({ Parameter: { Name: PARAM, Type: 'String', Value: 'version: 1\nonError: maybe\n' } });
     const r = await run(['mode', 'enforce', '--stack', 'with-doc']);
     expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/onError/);
@@ -88,7 +112,12 @@ describe('ecs-image-gate mode', () => {
   it('without a policy document, updates FailureBehavior with the previous template and every other value', async () => {
     const r = await run(['mode', 'enforce', '--stack', 'plain']);
     expect(r.code).toBe(0);
-    expect(r.out).toEqual(['stack plain parameter FailureBehavior', '  before: LOG_ON_FAILURE', '  after:  BLOCK_ON_FAILURE', expect.stringContaining('update started')]);
+    expect(r.out).toEqual([
+      'stack plain parameter FailureBehavior',
+      '  before: LOG_ON_FAILURE',
+      '  after:  BLOCK_ON_FAILURE',
+      expect.stringContaining('update started'),
+    ]);
     const input = cfn.commandCalls(UpdateStackCommand)[0]!.args[0].input;
     expect(input.UsePreviousTemplate).toBe(true);
     expect(input.Parameters).toEqual([

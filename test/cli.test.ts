@@ -39,7 +39,11 @@ beforeEach(() => {
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env: { AWS_REGION: 'us-east-1', ...env } });
+  const code = await main(argv, {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    env: { AWS_REGION: 'us-east-1', ...env },
+  });
   return { code, out, err };
 }
 
@@ -52,14 +56,27 @@ describe('ecs-image-gate verify', () => {
   });
 
   it('exits 1 when any image is denied, and resolves tags to the digest served now', async () => {
-    const r = await run(['verify', '--policy', policyFile, `${reg.host}/app/web:signed`, `${reg.host}/app/web:unsigned`]);
+    const r = await run([
+      'verify',
+      '--policy',
+      policyFile,
+      `${reg.host}/app/web:signed`,
+      `${reg.host}/app/web:unsigned`,
+    ]);
     expect(r.code).toBe(1);
     expect(r.out[0]).toContain(`app/web:signed@${signed} ALLOWED VERIFIED`);
     expect(r.out[1]).toContain(`app/web:unsigned@${unsigned} DENIED SIGNATURE_MISSING`);
   });
 
   it('--json prints one decision object a line', async () => {
-    const r = await run(['verify', '--json', '--policy', policyFile, `${reg.host}/app/web@${signed}`, `${reg.host}/app/web@${unsigned}`]);
+    const r = await run([
+      'verify',
+      '--json',
+      '--policy',
+      policyFile,
+      `${reg.host}/app/web@${signed}`,
+      `${reg.host}/app/web@${unsigned}`,
+    ]);
     const decisions = r.out.map((l) => JSON.parse(l));
     expect(decisions.map((d) => [d.decision, d.reason, d.digest])).toEqual([
       ['allow', 'VERIFIED', signed],
@@ -89,7 +106,12 @@ describe('ecs-image-gate invoke', () => {
   it('runs the real hook handler on an event file and prints its answer', async () => {
     const revision = 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo-cluster/web/4093216470117498571';
     ecs.on(DescribeServiceRevisionsCommand).resolves({
-      serviceRevisions: [{ serviceRevisionArn: revision, containerImages: [{ containerName: 'web', image: `${reg.host}/app/web:unsigned`, imageDigest: unsigned }] }],
+      serviceRevisions: [
+        {
+          serviceRevisionArn: revision,
+          containerImages: [{ containerName: 'web', image: `${reg.host}/app/web:unsigned`, imageDigest: unsigned }],
+        },
+      ],
     });
     // invoke configures the handler from the process environment, exactly as the Lambda is
     process.env.POLICY_FILE = policyFile;
@@ -97,7 +119,9 @@ describe('ecs-image-gate invoke', () => {
       const r = await run(['invoke', 'hook', 'events/hook-pre-scale-up.json']);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.out[0]!)).toEqual({ hookStatus: 'FAILED' });
-      expect(ecs.commandCalls(DescribeServiceRevisionsCommand)[0]!.args[0].input).toEqual({ serviceRevisionArns: [revision] });
+      expect(ecs.commandCalls(DescribeServiceRevisionsCommand)[0]!.args[0].input).toEqual({
+        serviceRevisionArns: [revision],
+      });
     } finally {
       delete process.env.POLICY_FILE;
     }
@@ -117,13 +141,16 @@ describe('--timeout', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const host = `127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}`;
     const policy = join(dir, 'silent.yaml');
-    writeFileSync(policy, `version: 1\nregistries:\n  "${host}": {insecure: true}\nrules:\n  - name: app\n    images: ["${host}/**"]\n    verifiers: [{type: cosign, publicKeyFile: cosign.pub}]\n`);
+    writeFileSync(
+      policy,
+      `version: 1\nregistries:\n  "${host}": {insecure: true}\nrules:\n  - name: app\n    images: ["${host}/**"]\n    verifiers: [{type: cosign, publicKeyFile: cosign.pub}]\n`,
+    );
     try {
       const r = await run(['verify', '--json', '--timeout', '0.5', '--policy', policy, `${host}/app/web@${signed}`]);
       expect(r.code).toBe(1);
       expect(JSON.parse(r.out[0]!)).toMatchObject({ decision: 'deny', reason: 'TIMEOUT' });
     } finally {
-      sockets.forEach((s) => s.destroy());
+      for (const s of sockets) s.destroy();
       silent.close();
     }
   }, 8_000);

@@ -139,7 +139,11 @@ describe('raceSignal and withinDeadline', () => {
 
 describe('classifyAwsError', () => {
   const sdk = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
-    Object.assign(new Error(name), { name, ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}), ...extra });
+    Object.assign(new Error(name), {
+      name,
+      ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}),
+      ...extra,
+    });
 
   it.each([
     [sdk('ThrottlingException', 400, { $fault: 'client' }), 'throttled'],
@@ -193,13 +197,25 @@ describe('readConfig', () => {
       HOOK_RETRY_DELAY_SECONDS: '0',
       TASK_SCOPE: 'standalon',
     });
-    expect(config).toMatchObject({ cacheTtlMs: 300_000, policyRefreshMs: 60_000, registryTimeoutMs: 2_500, hookMaxRetries: 3, hookRetryDelaySeconds: 0 });
+    expect(config).toMatchObject({
+      cacheTtlMs: 300_000,
+      policyRefreshMs: 60_000,
+      registryTimeoutMs: 2_500,
+      hookMaxRetries: 3,
+      hookRetryDelaySeconds: 0,
+    });
     expect(config.taskScope).toBe('all');
     expect(config.taskScopeWarning).toMatch(/standalon/);
   });
 
   it('keeps only the policy variables for loadPolicy, and the alert channels trimmed', () => {
-    const config = readConfig({ POLICY: 'version: 1', AWS_SECRET_ACCESS_KEY: 'x', ALERT_TOPIC_ARN: ' arn:t ', DECISION_EVENT_BUS: ' ', DECISION_EVENTS: 'ALL' });
+    const config = readConfig({
+      POLICY: 'version: 1',
+      AWS_SECRET_ACCESS_KEY: 'x',
+      ALERT_TOPIC_ARN: ' arn:t ',
+      DECISION_EVENT_BUS: ' ',
+      DECISION_EVENTS: 'ALL',
+    });
     expect(config.policyVariables).toEqual({ POLICY: 'version: 1' });
     expect(config.alerts).toEqual({ topicArn: 'arn:t', decisionEvents: 'all' });
   });

@@ -21,7 +21,8 @@ import { requireRegistry, startRegistry, type TestRegistry } from './support/reg
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures');
 const hasFixtures = existsSync(path.join(fixtures, 'cases.json'));
-if (!hasFixtures) console.log(`cosign fixture tests skipped: ${fixtures} is absent (real cosign signatures live there)`);
+if (!hasFixtures)
+  console.log(`cosign fixture tests skipped: ${fixtures} is absent (real cosign signatures live there)`);
 
 const KEY_DIR = 'cosign-legacy/connaisseur';
 const BLOB_DIR = 'cosign-legacy/connaisseur/securesystemsengineering/testimage/blobs';
@@ -84,7 +85,9 @@ describe.skipIf(!hasFixtures)('real cosign signatures (connaisseur fixtures)', (
     it('verifies with alice.key', async () => {
       const verdict = await verify('alice.key', c.subject);
       expect(verdict).toEqual({ ok: true, by: expect.stringMatching(/^cosign key sha256:[a-f0-9]{8}…$/) });
-      expect(verdict.ok && verdict.by).toContain(loadPemKey(readFileSync(keyFile('alice.key'), 'utf8')).fingerprint.slice(7, 15));
+      expect(verdict.ok && verdict.by).toContain(
+        loadPemKey(readFileSync(keyFile('alice.key'), 'utf8')).fingerprint.slice(7, 15),
+      );
     });
 
     it.each(['bob.key', 'charlie.key', 'default.key'])('is UNTRUSTED_SIGNER with %s', async (key) => {
@@ -103,11 +106,17 @@ describe.skipIf(!hasFixtures)('real cosign signatures (connaisseur fixtures)', (
     });
 
     it('is UNTRUSTED_SIGNER with default.key', async () => {
-      expect(await verify('default.key', c.subject)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER', detail: /^layer \d of 3: / });
+      expect(await verify('default.key', c.subject)).toMatchObject({
+        ok: false,
+        reason: 'UNTRUSTED_SIGNER',
+        detail: /^layer \d of 3: /,
+      });
     });
 
     it('each layer verifies with exactly one of the three keys', () => {
-      const keys = ['alice.key', 'bob.key', 'charlie.key', 'default.key'].map((k) => loadPemKey(readFileSync(keyFile(k), 'utf8')));
+      const keys = ['alice.key', 'bob.key', 'charlie.key', 'default.key'].map((k) =>
+        loadPemKey(readFileSync(keyFile(k), 'utf8')),
+      );
       const matches = savedLayers(c).map((layer) =>
         keys.map((key) => verifySignature(key, layer.payload, Buffer.from(layer.signature, 'base64'))),
       );
@@ -122,7 +131,11 @@ describe.skipIf(!hasFixtures)('real cosign signatures (connaisseur fixtures)', (
       const multi = legacyCase('conn-multi');
       const other = `sha256:${'ab'.repeat(32)}`;
       await pushSignatureManifest(reg, REPO, other, savedLayers(alice));
-      expect(await verify('alice.key', other)).toMatchObject({ ok: false, reason: 'DIGEST_MISMATCH', detail: new RegExp(alice.subject) });
+      expect(await verify('alice.key', other)).toMatchObject({
+        ok: false,
+        reason: 'DIGEST_MISMATCH',
+        detail: new RegExp(alice.subject),
+      });
       expect(multi.subject).not.toBe(alice.subject);
     });
 
@@ -157,7 +170,9 @@ describe.skipIf(!hasFixtures)('real cosign signatures (connaisseur fixtures)', (
       const { X509Certificate } = await import('node:crypto');
       const cert = new X509Certificate(manifest.layers[0]!.annotations['dev.sigstore.cosign/certificate']!);
       const pem = cert.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-      const verdict = await new CosignKeyVerifier(pemKeySource(pem)).verify(verifyContext(client.repository(reg.host, REPO), c.subject));
+      const verdict = await new CosignKeyVerifier(pemKeySource(pem)).verify(
+        verifyContext(client.repository(reg.host, REPO), c.subject),
+      );
       expect(verdict.ok).toBe(true);
     });
   });

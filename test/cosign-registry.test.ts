@@ -37,14 +37,21 @@ describe('cosign through a real registry', () => {
     return { repo, image: await reg.pushImage(repo, 'v1') };
   }
 
-  function verify(repo: string, digest: string, verifier = new CosignKeyVerifier(pemKeySource(ours.publicKeyPem))): Promise<VerifierVerdict> {
+  function verify(
+    repo: string,
+    digest: string,
+    verifier = new CosignKeyVerifier(pemKeySource(ours.publicKeyPem)),
+  ): Promise<VerifierVerdict> {
     return verifier.verify(verifyContext(client.repository(reg.host, repo), digest));
   }
 
   it('admits a signed image', async () => {
     const { repo, image } = await freshImage();
     await signImage(reg, repo, image, ours.privateKey);
-    expect(await verify(repo, image.digest)).toMatchObject({ ok: true, by: expect.stringMatching(/^cosign key sha256:/) });
+    expect(await verify(repo, image.digest)).toMatchObject({
+      ok: true,
+      by: expect.stringMatching(/^cosign key sha256:/),
+    });
   });
 
   it('SIGNATURE_MISSING for an unsigned image', async () => {
@@ -73,7 +80,9 @@ describe('cosign through a real registry', () => {
 
   it('admits when one of several signers is ours', async () => {
     const { repo, image } = await freshImage();
-    await signImage(reg, repo, image, theirs.privateKey, { alsoSignedBy: [generateKeyPair('rsa').privateKey, ours.privateKey] });
+    await signImage(reg, repo, image, theirs.privateKey, {
+      alsoSignedBy: [generateKeyPair('rsa').privateKey, ours.privateKey],
+    });
     expect((await verify(repo, image.digest)).ok).toBe(true);
   });
 
@@ -81,7 +90,9 @@ describe('cosign through a real registry', () => {
     const { repo, image } = await freshImage();
     await signImage(reg, repo, image, ours.privateKey);
     const anonymous = new RegistryClient({ registries: { [reg.host]: { insecure: true } } });
-    const verdict = new CosignKeyVerifier(pemKeySource(ours.publicKeyPem)).verify(verifyContext(anonymous.repository(reg.host, repo), image.digest));
+    const verdict = new CosignKeyVerifier(pemKeySource(ours.publicKeyPem)).verify(
+      verifyContext(anonymous.repository(reg.host, repo), image.digest),
+    );
     await expect(verdict).rejects.toBeInstanceOf(RegistryError);
     await expect(verdict).rejects.toMatchObject({ kind: 'AUTH' });
   });
@@ -90,15 +101,27 @@ describe('cosign through a real registry', () => {
     const kms = mockClient(KMSClient);
     afterEach(() => kms.reset());
     const spki = new Uint8Array(ours.publicKey.export({ format: 'der', type: 'spki' }));
-    const answer = { $metadata: {}, KeyId: KEY_ARN, PublicKey: spki, KeyUsage: 'SIGN_VERIFY' as const, KeySpec: 'ECC_NIST_P256' as const, SigningAlgorithms: ['ECDSA_SHA_256' as const] };
+    const answer = {
+      $metadata: {},
+      KeyId: KEY_ARN,
+      PublicKey: spki,
+      KeyUsage: 'SIGN_VERIFY' as const,
+      KeySpec: 'ECC_NIST_P256' as const,
+      SigningAlgorithms: ['ECDSA_SHA_256' as const],
+    };
 
     it('verifies, asking KMS once for two verifications', async () => {
       kms.on(GetPublicKeyCommand).resolves(answer);
       const { repo, image } = await freshImage();
       await signImage(reg, repo, image, ours.privateKey);
-      const verifier = new CosignKeyVerifier(kmsKeySource(new KmsKeyStore((region) => new KMSClient({ region })), KEY_ARN));
+      const verifier = new CosignKeyVerifier(
+        kmsKeySource(new KmsKeyStore((region) => new KMSClient({ region })), KEY_ARN),
+      );
       expect(verifier.description).toBe(`cosign kms ${KEY_ARN}`);
-      expect(await verify(repo, image.digest, verifier)).toMatchObject({ ok: true, by: expect.stringMatching(new RegExp(`^cosign kms ${KEY_ARN} sha256:[a-f0-9]{8}…$`)) });
+      expect(await verify(repo, image.digest, verifier)).toMatchObject({
+        ok: true,
+        by: expect.stringMatching(new RegExp(`^cosign kms ${KEY_ARN} sha256:[a-f0-9]{8}…$`)),
+      });
       expect((await verify(repo, image.digest, verifier)).ok).toBe(true);
       expect(kms.commandCalls(GetPublicKeyCommand)).toHaveLength(1);
     });
@@ -118,16 +141,26 @@ describe('cosign through a real registry', () => {
       kms.on(GetPublicKeyCommand).resolves(answer);
       const { repo, image } = await freshImage();
       await signImage(reg, repo, image, theirs.privateKey);
-      const verifier = new CosignKeyVerifier(kmsKeySource(new KmsKeyStore((region) => new KMSClient({ region })), KEY_ARN));
+      const verifier = new CosignKeyVerifier(
+        kmsKeySource(new KmsKeyStore((region) => new KMSClient({ region })), KEY_ARN),
+      );
       expect(await verify(repo, image.digest, verifier)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
     });
 
     it('throws KEY_ERROR when KMS fails', async () => {
-      kms.on(GetPublicKeyCommand).rejects(new NotFoundException({ message: 'Alias arn:… is not found.', $metadata: { httpStatusCode: 400 } }));
+      kms
+        .on(GetPublicKeyCommand)
+        .rejects(new NotFoundException({ message: 'Alias arn:… is not found.', $metadata: { httpStatusCode: 400 } }));
       const { repo, image } = await freshImage();
       await signImage(reg, repo, image, ours.privateKey);
-      const verifier = new CosignKeyVerifier(kmsKeySource(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })), 'alias/cosign'));
-      await expect(verify(repo, image.digest, verifier)).rejects.toMatchObject({ name: 'VerifierError', reason: 'KEY_ERROR', transient: false });
+      const verifier = new CosignKeyVerifier(
+        kmsKeySource(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })), 'alias/cosign'),
+      );
+      await expect(verify(repo, image.digest, verifier)).rejects.toMatchObject({
+        name: 'VerifierError',
+        reason: 'KEY_ERROR',
+        transient: false,
+      });
     });
   });
 });

@@ -57,7 +57,12 @@ async function pushRawSignatureManifest(layers: object[]): Promise<void> {
   const config = await reg.pushBlob(REPO, Buffer.from('{}'));
   await reg.pushManifest(
     REPO,
-    { schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' }, layers },
+    {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' },
+      layers,
+    },
     { mediaType: MEDIA_TYPES.ociManifest, tag: cosignSignatureTag(image.digest) },
   );
 }
@@ -84,7 +89,11 @@ describe('CosignKeyVerifier', () => {
   });
 
   it('reports SIGNATURE_MISSING for an unsigned image, naming the tag it looked for', async () => {
-    expectFailure(await verify(), 'SIGNATURE_MISSING', new RegExp(`no cosign signature found \\(tag ${cosignSignatureTag(image.digest)}\\)`));
+    expectFailure(
+      await verify(),
+      'SIGNATURE_MISSING',
+      new RegExp(`no cosign signature found \\(tag ${cosignSignatureTag(image.digest)}\\)`),
+    );
   });
 
   it('does not accept the signature of another image in the same repository', async () => {
@@ -137,7 +146,10 @@ describe('CosignKeyVerifier', () => {
     it.each([
       ['not base64', '!!!not-base64!!!'],
       ['empty', ''],
-      ['base64 with a space in it', signPayload(ours.privateKey, cosignPayload('x', 'sha256:00')).replace(/^(.{8})/, '$1 ')],
+      [
+        'base64 with a space in it',
+        signPayload(ours.privateKey, cosignPayload('x', 'sha256:00')).replace(/^(.{8})/, '$1 '),
+      ],
       ['unpadded base64', 'YWJj' + 'ZA'],
     ])('an annotation that is %s', async (_what, annotation) => {
       await signImage(reg, REPO, image, ours.privateKey, { annotation });
@@ -161,13 +173,22 @@ describe('CosignKeyVerifier', () => {
     });
 
     it('a signed payload of another type (not a container image signature)', async () => {
-      const payload = Buffer.from(cosignPayload('x', image.digest).toString().replace('cosign container image signature', 'atomic container signature'));
+      const payload = Buffer.from(
+        cosignPayload('x', image.digest)
+          .toString()
+          .replace('cosign container image signature', 'atomic container signature'),
+      );
       await signImage(reg, REPO, image, ours.privateKey, { payload });
       expectFailure(await verify(), 'SIGNATURE_INVALID', /critical.type/);
     });
 
     it('a signed payload without a digest', async () => {
-      const payload = Buffer.from(JSON.stringify({ critical: { identity: {}, image: {}, type: 'cosign container image signature' }, optional: null }));
+      const payload = Buffer.from(
+        JSON.stringify({
+          critical: { identity: {}, image: {}, type: 'cosign container image signature' },
+          optional: null,
+        }),
+      );
       await signImage(reg, REPO, image, ours.privateKey, { payload });
       expectFailure(await verify(), 'SIGNATURE_INVALID', /docker-manifest-digest/);
     });
@@ -185,20 +206,36 @@ describe('CosignKeyVerifier', () => {
       const payload = cosignPayload(`${reg.host}/${REPO}`, image.digest);
       const blob = await reg.pushBlob(REPO, payload);
       await pushRawSignatureManifest([
-        { ...blob, size: blob.size - 1, mediaType: SIMPLE_SIGNING_MEDIA_TYPE, annotations: { 'dev.cosignproject.cosign/signature': signPayload(ours.privateKey, payload) } },
+        {
+          ...blob,
+          size: blob.size - 1,
+          mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+          annotations: { 'dev.cosignproject.cosign/signature': signPayload(ours.privateKey, payload) },
+        },
       ]);
       expectFailure(await verify(), 'SIGNATURE_INVALID', /declares/);
     });
 
     it('a layer descriptor with a malformed digest', async () => {
-      await pushRawSignatureManifest([{ mediaType: SIMPLE_SIGNING_MEDIA_TYPE, digest: 'sha256:../../etc', size: 10, annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' } }]);
+      await pushRawSignatureManifest([
+        {
+          mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+          digest: 'sha256:../../etc',
+          size: 10,
+          annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' },
+        },
+      ]);
       expectFailure(await verify(), 'SIGNATURE_INVALID', /malformed layer descriptor/);
     });
 
     it('a signature manifest without simple signing layers', async () => {
       const blob = await reg.pushBlob(REPO, Buffer.from('x'));
       await pushRawSignatureManifest([{ ...blob, mediaType: 'application/vnd.oci.image.layer.v1.tar' }]);
-      expectFailure(await verify(), 'SIGNATURE_INVALID', /has no application\/vnd.dev.cosign.simplesigning.v1\+json layer/);
+      expectFailure(
+        await verify(),
+        'SIGNATURE_INVALID',
+        /has no application\/vnd.dev.cosign.simplesigning.v1\+json layer/,
+      );
     });
 
     it(`a signature manifest with more than ${MAX_SIGNATURE_LAYERS} signature layers`, async () => {
@@ -315,7 +352,9 @@ describe('CosignKeyVerifier', () => {
 
   it('verifies a different payload blob per layer (cosign re-signing over a new payload)', async () => {
     const p1 = cosignPayload(`${reg.host}/${REPO}`, image.digest);
-    const p2 = Buffer.from(p1.toString().replace('"optional":null', `"optional":{"nonce":"${randomBytes(4).toString('hex')}"}`));
+    const p2 = Buffer.from(
+      p1.toString().replace('"optional":null', `"optional":{"nonce":"${randomBytes(4).toString('hex')}"}`),
+    );
     await pushSignatureManifest(reg, REPO, image.digest, [
       { payload: p1, signature: signPayload(theirs.privateKey, p1) },
       { payload: p2, signature: signPayload(ours.privateKey, p2) },

@@ -33,7 +33,14 @@ function gateWith(doc: Partial<PolicyInput>, verifiers: Verifier[], registry?: P
   const document = validate(
     {
       version: 1,
-      rules: [{ name: 'app', images: [`*.dkr.ecr.*.amazonaws.com/app/**`], require: 1, verifiers: verifiers.map(() => ({ type: 'cosign', publicKey: 'x' })) }],
+      rules: [
+        {
+          name: 'app',
+          images: [`*.dkr.ecr.*.amazonaws.com/app/**`],
+          require: 1,
+          verifiers: verifiers.map(() => ({ type: 'cosign', publicKey: 'x' })),
+        },
+      ],
       ...doc,
     },
     'test',
@@ -63,20 +70,32 @@ const soon = () => Date.now() + 5_000;
 describe('decide()', () => {
   it('allows a verified image and names the rule and verifier', async () => {
     const gate = gateWith({}, [new ScriptedVerifier('cosign key sha256:ab12', pass('cosign key sha256:ab12'))]);
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1.2`, digest: D1 }], gate, { deadline: soon() });
-    expect(d).toMatchObject({ decision: 'allow', reason: 'VERIFIED', rule: 'app', digest: D1, verifiedBy: ['cosign key sha256:ab12'] });
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1.2`, digest: D1 }], gate, {
+      deadline: soon(),
+    });
+    expect(d).toMatchObject({
+      decision: 'allow',
+      reason: 'VERIFIED',
+      rule: 'app',
+      digest: D1,
+      verifiedBy: ['cosign key sha256:ab12'],
+    });
     expect(decisionLine(d!)).toContain(`web: ${ECR}/app/web:1.2@${D1} ALLOWED VERIFIED`);
   });
 
   it('verifies the digest ECS gave, not the tag', async () => {
     const v = new ScriptedVerifier('k', pass('k'));
-    await decide([{ container: 'web', image: `${ECR}/app/web:latest`, digest: D2 }], gateWith({}, [v]), { deadline: soon() });
+    await decide([{ container: 'web', image: `${ECR}/app/web:latest`, digest: D2 }], gateWith({}, [v]), {
+      deadline: soon(),
+    });
     expect(v.calls).toEqual([D2]);
   });
 
   it('denies a reference whose pinned digest differs from what ECS reports', async () => {
     const v = new ScriptedVerifier('k', pass('k'));
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web@${D1}`, digest: D2 }], gateWith({}, [v]), { deadline: soon() });
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web@${D1}`, digest: D2 }], gateWith({}, [v]), {
+      deadline: soon(),
+    });
     expect(d).toMatchObject({ decision: 'deny', reason: 'DIGEST_MISMATCH' });
     expect(v.calls).toEqual([]);
   });
@@ -86,7 +105,9 @@ describe('decide()', () => {
     const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
     expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_MISSING', mode: 'enforce' });
     expect(blocks(d!)).toBe(true);
-    expect(decisionLine(d!)).toBe(`web: ${ECR}/app/web:1@${D1} DENIED SIGNATURE_MISSING, no cosign signature found, rule app`);
+    expect(decisionLine(d!)).toBe(
+      `web: ${ECR}/app/web:1@${D1} DENIED SIGNATURE_MISSING, no cosign signature found, rule app`,
+    );
   });
 
   it('in audit mode keeps the deny and its code but does not block', async () => {
@@ -118,7 +139,9 @@ describe('decide()', () => {
     const image = { container: 'x', image: 'docker.io/library/nginx:1', digest: D1 };
     const [denied] = await decide([image], gateWith({}, [new ScriptedVerifier('k', pass('k'))]), { deadline: soon() });
     expect(denied).toMatchObject({ decision: 'deny', reason: 'NO_MATCHING_RULE' });
-    const [allowed] = await decide([image], gateWith({ unmatched: 'allow' }, [new ScriptedVerifier('k', pass('k'))]), { deadline: soon() });
+    const [allowed] = await decide([image], gateWith({ unmatched: 'allow' }, [new ScriptedVerifier('k', pass('k'))]), {
+      deadline: soon(),
+    });
     expect(allowed).toMatchObject({ decision: 'allow', reason: 'UNMATCHED_ALLOWED' });
   });
 
@@ -135,18 +158,28 @@ describe('decide()', () => {
   it('resolves the tag when the caller asks (ECS has no digest yet) and says the gate chose the digest', async () => {
     const v = new ScriptedVerifier('k', pass('k'));
     const gate = gateWith({}, [v], { resolveTag: async (tag: string) => (tag === '1' ? D2 : D1) });
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: null, resolveTag: true }], gate, { deadline: soon() });
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: null, resolveTag: true }], gate, {
+      deadline: soon(),
+    });
     expect(d).toMatchObject({ decision: 'allow', reason: 'VERIFIED', digest: D2, digestResolvedFromTag: '1' });
     expect(d!.detail).toContain('digest resolved by the gate from tag 1 at the registry, not reported by ECS');
     expect(v.calls).toEqual([D2]);
-    const [withDigest] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1, resolveTag: true }], gate, { deadline: soon() });
+    const [withDigest] = await decide(
+      [{ container: 'web', image: `${ECR}/app/web:1`, digest: D1, resolveTag: true }],
+      gate,
+      { deadline: soon() },
+    );
     expect(withDigest!.digestResolvedFromTag).toBeUndefined();
     expect(v.calls).toEqual([D2, D1]);
   });
 
   it('a tag the gate resolved to an unsigned image is denied, naming the resolution', async () => {
-    const gate = gateWith({}, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING', 'no cosign signature found'))], { resolveTag: async () => D1 });
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, resolveTag: true }], gate, { deadline: soon() });
+    const gate = gateWith({}, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING', 'no cosign signature found'))], {
+      resolveTag: async () => D1,
+    });
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, resolveTag: true }], gate, {
+      deadline: soon(),
+    });
     expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_MISSING', digest: D1, digestResolvedFromTag: '1' });
     expect(blocks(d!)).toBe(true);
   });
@@ -158,7 +191,10 @@ describe('decide()', () => {
     ];
     const image = { container: 'web', image: `${ECR}/app/web:1`, digest: D1 };
     const unsigned = () => gateWith({ overrides }, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING'))]);
-    const [staging] = await decide([image], unsigned(), { deadline: soon(), scope: { cluster: 'eu-staging-1', service: 'web' } });
+    const [staging] = await decide([image], unsigned(), {
+      deadline: soon(),
+      scope: { cluster: 'eu-staging-1', service: 'web' },
+    });
     expect(staging).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_MISSING', mode: 'audit' });
     expect(blocks(staging!)).toBe(false);
     const [prod] = await decide([image], unsigned(), { deadline: soon(), scope: { cluster: 'prod', service: 'web' } });
@@ -166,8 +202,14 @@ describe('decide()', () => {
     expect(blocks(prod!)).toBe(true);
     const [unknown] = await decide([image], unsigned(), { deadline: soon() });
     expect(blocks(unknown!)).toBe(true);
-    const down = () => gateWith({ overrides }, [new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('UNAVAILABLE', '503', 503)))]);
-    const [legacy] = await decide([image], down(), { deadline: soon(), scope: { cluster: 'prod', service: 'legacy-api' } });
+    const down = () =>
+      gateWith({ overrides }, [
+        new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('UNAVAILABLE', '503', 503))),
+      ]);
+    const [legacy] = await decide([image], down(), {
+      deadline: soon(),
+      scope: { cluster: 'prod', service: 'legacy-api' },
+    });
     expect(legacy).toMatchObject({ decision: 'allow', reason: 'REGISTRY_ERROR', mode: 'enforce' });
     const [other] = await decide([image], down(), { deadline: soon(), scope: { cluster: 'prod', service: 'web' } });
     expect(other).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR' });
@@ -179,7 +221,10 @@ describe('decide()', () => {
   });
 
   it('turns registry errors into deny with the right code; onError: allow admits them in enforce mode', async () => {
-    const down = () => new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('UNAVAILABLE', 'registry answered 503', 503)));
+    const down = () =>
+      new ScriptedVerifier('k', async () =>
+        Promise.reject(new RegistryError('UNAVAILABLE', 'registry answered 503', 503)),
+      );
     const image = { container: 'web', image: `${ECR}/app/web:1`, digest: D1 };
     const [deny] = await decide([image], gateWith({}, [down()]), { deadline: soon() });
     expect(deny).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR', retryable: true });
@@ -193,8 +238,14 @@ describe('decide()', () => {
   });
 
   it('onError: allow never admits a registry answer that may be forged (wrong digest, over a cap)', async () => {
-    const forged = new ScriptedVerifier('k', async () => Promise.reject(new RegistryError('BAD_RESPONSE', 'blob sha256:… does not match its digest')));
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gateWith({ onError: 'allow' }, [forged]), { deadline: soon() });
+    const forged = new ScriptedVerifier('k', async () =>
+      Promise.reject(new RegistryError('BAD_RESPONSE', 'blob sha256:… does not match its digest')),
+    );
+    const [d] = await decide(
+      [{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }],
+      gateWith({ onError: 'allow' }, [forged]),
+      { deadline: soon() },
+    );
     expect(d).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR' });
   });
 
@@ -211,7 +262,9 @@ describe('decide()', () => {
   });
 
   it('never admits INTERNAL_ERROR, not even with onError: allow', async () => {
-    const gate = gateWith({ onError: 'allow' }, [new ScriptedVerifier('k', async () => Promise.reject(new TypeError('boom')))]);
+    const gate = gateWith({ onError: 'allow' }, [
+      new ScriptedVerifier('k', async () => Promise.reject(new TypeError('boom'))),
+    ]);
     const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
     expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR' });
     expect(blocks(d!)).toBe(true);
@@ -219,27 +272,58 @@ describe('decide()', () => {
 
   it('answers TIMEOUT when the deadline passes, and never allows', async () => {
     const hang = new ScriptedVerifier('k', () => new Promise<VerifierVerdict>(() => {}));
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gateWith({ onError: 'deny' }, [hang]), {
-      deadline: Date.now() + 50,
-    });
+    const [d] = await decide(
+      [{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }],
+      gateWith({ onError: 'deny' }, [hang]),
+      {
+        deadline: Date.now() + 50,
+      },
+    );
     expect(d).toMatchObject({ decision: 'deny', reason: 'TIMEOUT', retryable: true });
   });
 
   it('require: 2 needs two passing verifiers and says how many passed', async () => {
     const doc = {
-      rules: [{ name: 'app', images: ['**'], require: 2, verifiers: [{ type: 'cosign' as const, publicKey: 'a' }, { type: 'cosign' as const, publicKey: 'b' }] }],
+      rules: [
+        {
+          name: 'app',
+          images: ['**'],
+          require: 2,
+          verifiers: [
+            { type: 'cosign' as const, publicKey: 'a' },
+            { type: 'cosign' as const, publicKey: 'b' },
+          ],
+        },
+      ],
     };
-    const one = gateWith(doc, [new ScriptedVerifier('a', pass('a')), new ScriptedVerifier('b', fail('UNTRUSTED_SIGNER', 'signed by another key'))]);
+    const one = gateWith(doc, [
+      new ScriptedVerifier('a', pass('a')),
+      new ScriptedVerifier('b', fail('UNTRUSTED_SIGNER', 'signed by another key')),
+    ]);
     const [d1] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], one, { deadline: soon() });
     expect(d1).toMatchObject({ decision: 'deny', reason: 'UNTRUSTED_SIGNER' });
     expect(d1!.detail).toContain('1 of required 2 passed');
     const both = gateWith(doc, [new ScriptedVerifier('a', pass('a')), new ScriptedVerifier('b', pass('b'))]);
-    const [d2] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], both, { deadline: soon() });
+    const [d2] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], both, {
+      deadline: soon(),
+    });
     expect(d2).toMatchObject({ decision: 'allow', verifiedBy: ['a', 'b'] });
   });
 
   it('prefers an error over a failure when the error could have made up the shortfall', async () => {
-    const doc = { rules: [{ name: 'app', images: ['**'], require: 1, verifiers: [{ type: 'cosign' as const, publicKey: 'a' }, { type: 'cosign' as const, publicKey: 'b' }] }] };
+    const doc = {
+      rules: [
+        {
+          name: 'app',
+          images: ['**'],
+          require: 1,
+          verifiers: [
+            { type: 'cosign' as const, publicKey: 'a' },
+            { type: 'cosign' as const, publicKey: 'b' },
+          ],
+        },
+      ],
+    };
     const gate = gateWith(doc, [
       new ScriptedVerifier('a', fail('SIGNATURE_MISSING')),
       new ScriptedVerifier('b', async () => Promise.reject(new VerifierError('KEY_ERROR', 'KMS throttled', true))),
@@ -254,7 +338,11 @@ describe('decide()', () => {
       return { ok: true, by: 'k' };
     });
     const gate = gateWith({}, [ok]);
-    const images = Array.from({ length: 10 }, (_, i) => ({ container: `c${i}`, image: `${ECR}/app/web:1`, digest: D1 }));
+    const images = Array.from({ length: 10 }, (_, i) => ({
+      container: `c${i}`,
+      image: `${ECR}/app/web:1`,
+      digest: D1,
+    }));
     const first = await decide(images, gate, { deadline: soon() });
     expect(first.every((d) => d.reason === 'VERIFIED')).toBe(true);
     expect(ok.calls).toEqual([D1]);
@@ -269,16 +357,24 @@ describe('decide()', () => {
   });
 
   it('gives a decision with a reason code for an unparseable image reference', async () => {
-    const [d] = await decide([{ container: 'web', image: 'NOT A REF', digest: D1 }], gateWith({}, [new ScriptedVerifier('k', pass('k'))]), {
-      deadline: soon(),
-    });
+    const [d] = await decide(
+      [{ container: 'web', image: 'NOT A REF', digest: D1 }],
+      gateWith({}, [new ScriptedVerifier('k', pass('k'))]),
+      {
+        deadline: soon(),
+      },
+    );
     expect(d).toMatchObject({ decision: 'deny', reason: 'POLICY_ERROR' });
     expect(d!.detail).toContain('not an image reference');
   });
 
   it('refuses a digest that is not sha256:<64 hex> without asking a verifier', async () => {
     const v = new ScriptedVerifier('k', pass('k'));
-    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: 'sha256:../../etc' }], gateWith({}, [v]), { deadline: soon() });
+    const [d] = await decide(
+      [{ container: 'web', image: `${ECR}/app/web:1`, digest: 'sha256:../../etc' }],
+      gateWith({}, [v]),
+      { deadline: soon() },
+    );
     expect(d).toMatchObject({ decision: 'deny', reason: 'POLICY_ERROR' });
     expect(v.calls).toEqual([]);
   });

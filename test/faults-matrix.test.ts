@@ -31,7 +31,12 @@ import type { PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { MEDIA_TYPES } from '../src/core/registry.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
-import { generateKeyPair, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signImage } from './support/cosign-signer.js';
+import {
+  generateKeyPair,
+  SIGNATURE_ANNOTATION,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+  signImage,
+} from './support/cosign-signer.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './support/fault-proxy.js';
 import { requireRegistry, sha256, startRegistry, type TestRegistry } from './support/registry.js';
 import { compareTables, README_TABLE, renderFaultTable, type FaultRow } from './support/fault-table.js';
@@ -45,7 +50,11 @@ const key = generateKeyPair('p256');
 type ImageKind = 'signed' | 'unsigned' | 'tampered';
 type Setting = 'enforce' | 'onErrorAllow' | 'audit';
 const IMAGES: ImageKind[] = ['signed', 'unsigned', 'tampered'];
-const SETTINGS: Record<Setting, Partial<PolicyInput>> = { enforce: {}, onErrorAllow: { onError: 'allow' }, audit: { mode: 'audit' } };
+const SETTINGS: Record<Setting, Partial<PolicyInput>> = {
+  enforce: {},
+  onErrorAllow: { onError: 'allow' },
+  audit: { mode: 'audit' },
+};
 
 let reg: TestRegistry;
 let proxy: FaultProxy;
@@ -68,7 +77,11 @@ beforeAll(async () => {
     size: layer.payload.length,
     annotations: { [SIGNATURE_ANNOTATION]: layer.signature },
   };
-  thousandLayers = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, layers: Array(5_000).fill(descriptor) });
+  thousandLayers = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociManifest,
+    layers: Array(5_000).fill(descriptor),
+  });
 }, 60_000);
 afterAll(async () => {
   await proxy?.stop();
@@ -94,43 +107,102 @@ interface Fault {
   check?: () => void;
 }
 
-const challenge = () => ({ 'www-authenticate': `Bearer realm="${realm.origin}/token",service="${reg.tokenServer!.service}"` });
-const deniedAll = (reason: Decision['reason']): Fault['expect'] => ({ signed: reason, unsigned: reason, tampered: reason });
+const challenge = () => ({
+  'www-authenticate': `Bearer realm="${realm.origin}/token",service="${reg.tokenServer!.service}"`,
+});
+const deniedAll = (reason: Decision['reason']): Fault['expect'] => ({
+  signed: reason,
+  unsigned: reason,
+  tampered: reason,
+});
 /** the fault hits only the signed image's evidence; the others are decided as without it */
-const signedOnly = (reason: Decision['reason']): Fault['expect'] => ({ signed: reason, unsigned: 'SIGNATURE_MISSING', tampered: reason });
+const signedOnly = (reason: Decision['reason']): Fault['expect'] => ({
+  signed: reason,
+  unsigned: 'SIGNATURE_MISSING',
+  tampered: reason,
+});
 
 const FAULTS: Fault[] = [
-  { name: 'none (baseline)', expect: { signed: 'VERIFIED', unsigned: 'SIGNATURE_MISSING', tampered: 'SIGNATURE_INVALID' } },
-  { name: 'latency past the deadline (signature manifest, 3 s)', rules: () => [{ path: sig, action: { type: 'delay', ms: 3_000 } }], expect: deniedAll('TIMEOUT'), outage: true },
-  { name: 'HTTP 500 (signature manifest)', rules: () => [{ path: sig, action: { type: 'status', status: 500 } }], expect: deniedAll('REGISTRY_ERROR'), outage: true },
-  { name: 'HTTP 503 (signature manifest)', rules: () => [{ path: sig, action: { type: 'status', status: 503 } }], expect: deniedAll('REGISTRY_ERROR'), outage: true },
+  {
+    name: 'none (baseline)',
+    expect: { signed: 'VERIFIED', unsigned: 'SIGNATURE_MISSING', tampered: 'SIGNATURE_INVALID' },
+  },
+  {
+    name: 'latency past the deadline (signature manifest, 3 s)',
+    rules: () => [{ path: sig, action: { type: 'delay', ms: 3_000 } }],
+    expect: deniedAll('TIMEOUT'),
+    outage: true,
+  },
+  {
+    name: 'HTTP 500 (signature manifest)',
+    rules: () => [{ path: sig, action: { type: 'status', status: 500 } }],
+    expect: deniedAll('REGISTRY_ERROR'),
+    outage: true,
+  },
+  {
+    name: 'HTTP 503 (signature manifest)',
+    rules: () => [{ path: sig, action: { type: 'status', status: 503 } }],
+    expect: deniedAll('REGISTRY_ERROR'),
+    outage: true,
+  },
   {
     name: 'HTTP 429 with Retry-After (signature manifest)',
     rules: () => [{ path: sig, action: { type: 'status', status: 429, headers: { 'retry-after': '1' } } }],
     expect: deniedAll('REGISTRY_ERROR'),
     outage: true,
   },
-  { name: 'connection reset mid-body (signature manifest)', rules: () => [{ path: sig, action: { type: 'reset-body' } }], expect: signedOnly('REGISTRY_ERROR'), outage: true },
+  {
+    name: 'connection reset mid-body (signature manifest)',
+    rules: () => [{ path: sig, action: { type: 'reset-body' } }],
+    expect: signedOnly('REGISTRY_ERROR'),
+    outage: true,
+  },
   {
     // what whoever can push can do: delete the payload a signature manifest names
     name: 'payload blob gone (404)',
     rules: () => [{ path: blob, action: { type: 'status', status: 404 } }],
     expect: signedOnly('REGISTRY_ERROR'),
   },
-  { name: 'truncated body (payload blob)', rules: () => [{ path: blob, action: { type: 'truncate' } }], expect: signedOnly('REGISTRY_ERROR') },
-  { name: 'altered bytes: signature manifest', rules: () => [{ path: sig, action: { type: 'alter' } }], expect: signedOnly('REGISTRY_ERROR') },
-  { name: 'altered bytes: signature payload', rules: () => [{ path: blob, action: { type: 'alter' } }], expect: signedOnly('REGISTRY_ERROR') },
+  {
+    name: 'truncated body (payload blob)',
+    rules: () => [{ path: blob, action: { type: 'truncate' } }],
+    expect: signedOnly('REGISTRY_ERROR'),
+  },
+  {
+    name: 'altered bytes: signature manifest',
+    rules: () => [{ path: sig, action: { type: 'alter' } }],
+    expect: signedOnly('REGISTRY_ERROR'),
+  },
+  {
+    name: 'altered bytes: signature payload',
+    rules: () => [{ path: blob, action: { type: 'alter' } }],
+    expect: signedOnly('REGISTRY_ERROR'),
+  },
   {
     // the cosign key verifier never reads the image manifest: ECS pulls it by digest and checks it
     name: 'altered bytes: image manifest',
     rules: () => [{ path: /\/manifests\/sha256:/, action: { type: 'alter' } }],
     expect: { signed: 'VERIFIED', unsigned: 'SIGNATURE_MISSING', tampered: 'SIGNATURE_INVALID' },
   },
-  { name: 'endless slow body (signature manifest)', rules: () => [{ path: sig, action: { type: 'trickle', intervalMs: 50 } }], expect: deniedAll('TIMEOUT'), outage: true },
-  { name: 'huge Content-Length (signature manifest)', rules: () => [{ path: sig, action: { type: 'huge-length' } }], expect: deniedAll('REGISTRY_ERROR') },
+  {
+    name: 'endless slow body (signature manifest)',
+    rules: () => [{ path: sig, action: { type: 'trickle', intervalMs: 50 } }],
+    expect: deniedAll('TIMEOUT'),
+    outage: true,
+  },
+  {
+    name: 'huge Content-Length (signature manifest)',
+    rules: () => [{ path: sig, action: { type: 'huge-length' } }],
+    expect: deniedAll('REGISTRY_ERROR'),
+  },
   {
     name: 'redirect loop (signature manifest)',
-    rules: () => [{ path: sig, action: { type: 'status', status: 307, headers: { location: '/v2/app/web/manifests/sha256-aaaa.sig' } } }],
+    rules: () => [
+      {
+        path: sig,
+        action: { type: 'status', status: 307, headers: { location: '/v2/app/web/manifests/sha256-aaaa.sig' } },
+      },
+    ],
     expect: deniedAll('REGISTRY_ERROR'),
   },
   {
@@ -148,7 +220,11 @@ const FAULTS: Fault[] = [
     rules: () => [{ path: anyRepo, action: { type: 'delay', ms: 200 } }],
     expect: { signed: 'VERIFIED', unsigned: 'SIGNATURE_MISSING', tampered: 'SIGNATURE_INVALID' },
   },
-  { name: 'malformed JSON (signature manifest)', rules: () => [{ path: sig, action: { type: 'respond', body: '{"layers": [' } }], expect: deniedAll('REGISTRY_ERROR') },
+  {
+    name: 'malformed JSON (signature manifest)',
+    rules: () => [{ path: sig, action: { type: 'respond', body: '{"layers": [' } }],
+    expect: deniedAll('REGISTRY_ERROR'),
+  },
   {
     name: 'thousands of layers (5,000 in the signature manifest)',
     rules: () => [{ path: sig, action: { type: 'respond', body: thousandLayers } }],
@@ -162,9 +238,24 @@ const FAULTS: Fault[] = [
     outage: true,
     check: () => expect(proxy.count(anyRepo)).toBeLessThanOrEqual(2 * IMAGES.length * 3), // one try and one retry per decision
   },
-  { name: 'token endpoint refuses the credentials (401)', realmRules: () => [{ path: token, action: { type: 'status', status: 401 } }], expect: deniedAll('REGISTRY_AUTH_FAILURE'), outage: true },
-  { name: 'token endpoint down (503)', realmRules: () => [{ path: token, action: { type: 'status', status: 503 } }], expect: deniedAll('REGISTRY_ERROR'), outage: true },
-  { name: 'token endpoint past the deadline (3 s)', realmRules: () => [{ path: token, action: { type: 'delay', ms: 3_000 } }], expect: deniedAll('TIMEOUT'), outage: true },
+  {
+    name: 'token endpoint refuses the credentials (401)',
+    realmRules: () => [{ path: token, action: { type: 'status', status: 401 } }],
+    expect: deniedAll('REGISTRY_AUTH_FAILURE'),
+    outage: true,
+  },
+  {
+    name: 'token endpoint down (503)',
+    realmRules: () => [{ path: token, action: { type: 'status', status: 503 } }],
+    expect: deniedAll('REGISTRY_ERROR'),
+    outage: true,
+  },
+  {
+    name: 'token endpoint past the deadline (3 s)',
+    realmRules: () => [{ path: token, action: { type: 'delay', ms: 3_000 } }],
+    expect: deniedAll('TIMEOUT'),
+    outage: true,
+  },
   {
     name: 'token realm on another host that redirects to a third',
     realmRules: () => [{ path: token, action: { type: 'redirect', to: 'cross-origin' } }],
@@ -187,14 +278,19 @@ function gate(setting: Setting): Gate {
     {
       version: 1,
       registries: { [proxy.host]: { insecure: true, username: reg.username!, password: reg.password! } },
-      rules: [{ name: 'app', images: [`${proxy.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+      rules: [
+        { name: 'app', images: [`${proxy.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+      ],
       ...SETTINGS[setting],
     },
     'test',
   );
   const clients = makeAwsClients();
   return {
-    policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
+    policy: compilePolicy(
+      { document, origin: 'test' },
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' }),
+    ),
     // a fresh client per decision: each one meets the fault cold (challenge, token, request);
     // the request timeout is the production default, so the decision deadline is what binds
     registry: new RegistryClient({ registries: document.registries, requestTimeoutMs: 10_000 }),
@@ -212,9 +308,13 @@ async function run(fault: Fault): Promise<Results> {
   const cases = (Object.keys(SETTINGS) as Setting[]).flatMap((setting) => IMAGES.map((image) => ({ setting, image })));
   const decided = await Promise.all(
     cases.map(async ({ setting, image }) => {
-      const [d] = await decide([{ container: 'web', image: `${proxy.host}/${REPO}:${image}`, digest: digests[image] }], gate(setting), {
-        deadline: Date.now() + DEADLINE_MS,
-      });
+      const [d] = await decide(
+        [{ container: 'web', image: `${proxy.host}/${REPO}:${image}`, digest: digests[image] }],
+        gate(setting),
+        {
+          deadline: Date.now() + DEADLINE_MS,
+        },
+      );
       return { setting, image, d: d! };
     }),
   );
@@ -231,7 +331,10 @@ describe('under faults', () => {
     for (const image of IMAGES) {
       const enforced = results.enforce[image];
       const expected = fault.expect[image];
-      expect(enforced, `${image} in enforce mode`).toMatchObject({ reason: expected, decision: expected === 'VERIFIED' ? 'allow' : 'deny' });
+      expect(enforced, `${image} in enforce mode`).toMatchObject({
+        reason: expected,
+        decision: expected === 'VERIFIED' ? 'allow' : 'deny',
+      });
       if (image !== 'signed') expect(blocks(enforced), `${image} is never allowed in enforce mode`).toBe(true);
 
       const lenient = results.onErrorAllow[image];
@@ -244,7 +347,10 @@ describe('under faults', () => {
       expect(blocks(audited), `${image} is admitted in audit mode`).toBe(false);
     }
     const all = Object.values(results).flatMap((byImage) => Object.values(byImage));
-    for (const d of all) expect(d.durationMs, `${d.image} ${d.reason} within its ${DEADLINE_MS} ms deadline`).toBeLessThanOrEqual(DEADLINE_MS + SLACK_MS);
+    for (const d of all)
+      expect(d.durationMs, `${d.image} ${d.reason} within its ${DEADLINE_MS} ms deadline`).toBeLessThanOrEqual(
+        DEADLINE_MS + SLACK_MS,
+      );
     // bounded: a handful of requests per decision, whatever the fault (bundle discovery
     // through the referrers tag, then the .sig, each followed through at most a few redirects)
     expect(proxy.requests.length + realm.requests.length).toBeLessThanOrEqual(all.length * 12);
@@ -263,7 +369,9 @@ describe('under faults', () => {
     const readme = readFileSync('README.md', 'utf8');
     const documented = README_TABLE.exec(readme)?.[1];
     expect(documented, 'README.md has a fault table between the fault-table markers').toBeDefined();
-    expect(compareTables(documented!, table), 'README fault table differs from this run: npm run fault-table').toEqual([]);
+    expect(compareTables(documented!, table), 'README fault table differs from this run: npm run fault-table').toEqual(
+      [],
+    );
   });
 });
 

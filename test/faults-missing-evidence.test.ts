@@ -17,7 +17,13 @@ import { validate } from '../src/policy/load.js';
 import type { PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
-import { cosignPayload, generateKeyPair, pushSignatureManifest, signImage, signPayload } from './support/cosign-signer.js';
+import {
+  cosignPayload,
+  generateKeyPair,
+  pushSignatureManifest,
+  signImage,
+  signPayload,
+} from './support/cosign-signer.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -42,11 +48,19 @@ beforeAll(async () => {
   dangling = (await reg.pushImage(REPO, 'dangling')).digest;
   // what whoever can push does: a signature manifest (any key), then delete its payload blob
   const payload = cosignPayload(`${reg.host}/${REPO}`, dangling);
-  const sig = await pushSignatureManifest(reg, REPO, dangling, [{ payload, signature: signPayload(stranger.privateKey, payload) }]);
-  const manifest = (await (await fetch(`http://${reg.host}/v2/${REPO}/manifests/${sig.tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
+  const sig = await pushSignatureManifest(reg, REPO, dangling, [
+    { payload, signature: signPayload(stranger.privateKey, payload) },
+  ]);
+  const manifest = (await (
+    await fetch(`http://${reg.host}/v2/${REPO}/manifests/${sig.tag}`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    })
+  ).json()) as {
     layers: { digest: string }[];
   };
-  const deleted = await fetch(`http://${reg.host}/v2/${REPO}/blobs/${manifest.layers[0]!.digest}`, { method: 'DELETE' });
+  const deleted = await fetch(`http://${reg.host}/v2/${REPO}/blobs/${manifest.layers[0]!.digest}`, {
+    method: 'DELETE',
+  });
   expect(deleted.status).toBe(202);
 }, 30_000);
 afterAll(async () => {
@@ -61,20 +75,29 @@ function gate(extra: Partial<PolicyInput> = {}): Gate {
       version: 1,
       onError: 'allow',
       registries: { [proxy.host]: { insecure: true } },
-      rules: [{ name: 'app', images: [`${proxy.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+      rules: [
+        { name: 'app', images: [`${proxy.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+      ],
       ...extra,
     },
     'test',
   );
   const clients = makeAwsClients();
   return {
-    policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
+    policy: compilePolicy(
+      { document, origin: 'test' },
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' }),
+    ),
     registry: new RegistryClient({ registries: document.registries, requestTimeoutMs: 2_000 }),
     cache: outcomeCache(60_000, 10),
   };
 }
 
-async function decideOne(input: Partial<ImageInput> & { digest?: string | null }, rules: FaultRule[] = [], extra: Partial<PolicyInput> = {}) {
+async function decideOne(
+  input: Partial<ImageInput> & { digest?: string | null },
+  rules: FaultRule[] = [],
+  extra: Partial<PolicyInput> = {},
+) {
   proxy.setRules(rules);
   const image: ImageInput = { container: 'web', image: `${proxy.host}/${REPO}:x`, ...input };
   const [d] = await decide([image], gate(extra), { deadline: Date.now() + 5_000 });
@@ -87,7 +110,9 @@ const blobs = /\/blobs\/sha256:/;
 describe('missing or forged evidence under onError: allow', () => {
   it('the gate is not simply denying: a signed image verifies and an outage is admitted', async () => {
     expect(await decideOne({ digest: signed })).toMatchObject({ decision: 'allow', reason: 'VERIFIED' });
-    const outage = await decideOne({ digest: unsigned }, [{ path: sigManifest, action: { type: 'status', status: 503 } }]);
+    const outage = await decideOne({ digest: unsigned }, [
+      { path: sigManifest, action: { type: 'status', status: 503 } },
+    ]);
     expect(outage).toMatchObject({ decision: 'allow', reason: 'REGISTRY_ERROR' });
   });
 
@@ -108,17 +133,45 @@ describe('missing or forged evidence under onError: allow', () => {
   // [fault, rules, what the detail says, the code for the unsigned image]: an unsigned image has
   // no `.sig` manifest and so no payload to alter; a canned manifest answer reaches it too
   it.each([
-    ['a payload whose bytes do not match its digest', [{ path: blobs, action: { type: 'alter' } }], /digest mismatch/, 'SIGNATURE_MISSING'],
-    ['a signature manifest that does not match its Docker-Content-Digest', [{ path: sigManifest, action: { type: 'alter' } }], /digest mismatch/, 'SIGNATURE_MISSING'],
-    ['a signature manifest over the 4 MiB cap', [{ path: sigManifest, action: { type: 'oversize', bytes: 5 * 1024 * 1024 } }], /limit/, 'REGISTRY_ERROR'],
-    ['a signature manifest that is not JSON', [{ path: sigManifest, action: { type: 'respond', body: '{"layers": [' } }], /JSON/, 'REGISTRY_ERROR'],
-    ['a payload blob over its cap', [{ path: blobs, action: { type: 'oversize', bytes: 2 * 1024 * 1024 } }], /limit/, 'SIGNATURE_MISSING'],
-  ] as [string, FaultRule[], RegExp, string][])('denies %s, signed or not', async (_, rules, detail, unsignedReason) => {
-    const forSigned = await decideOne({ digest: signed }, rules);
-    expect(forSigned).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR' });
-    expect(forSigned.detail).toMatch(detail);
-    expect(await decideOne({ digest: unsigned }, rules)).toMatchObject({ decision: 'deny', reason: unsignedReason });
-  });
+    [
+      'a payload whose bytes do not match its digest',
+      [{ path: blobs, action: { type: 'alter' } }],
+      /digest mismatch/,
+      'SIGNATURE_MISSING',
+    ],
+    [
+      'a signature manifest that does not match its Docker-Content-Digest',
+      [{ path: sigManifest, action: { type: 'alter' } }],
+      /digest mismatch/,
+      'SIGNATURE_MISSING',
+    ],
+    [
+      'a signature manifest over the 4 MiB cap',
+      [{ path: sigManifest, action: { type: 'oversize', bytes: 5 * 1024 * 1024 } }],
+      /limit/,
+      'REGISTRY_ERROR',
+    ],
+    [
+      'a signature manifest that is not JSON',
+      [{ path: sigManifest, action: { type: 'respond', body: '{"layers": [' } }],
+      /JSON/,
+      'REGISTRY_ERROR',
+    ],
+    [
+      'a payload blob over its cap',
+      [{ path: blobs, action: { type: 'oversize', bytes: 2 * 1024 * 1024 } }],
+      /limit/,
+      'SIGNATURE_MISSING',
+    ],
+  ] as [string, FaultRule[], RegExp, string][])(
+    'denies %s, signed or not',
+    async (_, rules, detail, unsignedReason) => {
+      const forSigned = await decideOne({ digest: signed }, rules);
+      expect(forSigned).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR' });
+      expect(forSigned.detail).toMatch(detail);
+      expect(await decideOne({ digest: unsigned }, rules)).toMatchObject({ decision: 'deny', reason: unsignedReason });
+    },
+  );
 
   it('audit mode admits them and keeps the code', async () => {
     const d = await decideOne({ digest: dangling }, [], { mode: 'audit' });

@@ -28,7 +28,11 @@ function startContainer(): void {
 const ecs = mockClient(ECSClient);
 const signer = mockClient(SignerClient);
 const REVISION = 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo-cluster/web/4093216470117498571';
-const event = { executionId: 'e', lifecycleStage: 'PRE_SCALE_UP', executionDetails: { targetServiceRevisionArn: REVISION } };
+const event = {
+  executionId: 'e',
+  lifecycleStage: 'PRE_SCALE_UP',
+  executionDetails: { targetServiceRevisionArn: REVISION },
+};
 const context = { getRemainingTimeInMillis: () => 30_000 };
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 const PROFILE = 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod';
@@ -37,23 +41,44 @@ const JOB = 'arn:aws:signer:us-east-1:123456789012:/signing-jobs/1b2c3d4e-0000-1
 let reg: TestRegistry;
 const images: Record<string, Descriptor> = {};
 const notationChain = makeChain(key('p256', 'gate-leaf'), { label: 'gate' });
-const signerChain = makeChain(key('p384', 'gate-signer-leaf'), { rootKey: key('p384', 'gate-signer-root'), label: 'gate-signer' });
+const signerChain = makeChain(key('p384', 'gate-signer-leaf'), {
+  rootKey: key('p384', 'gate-signer-root'),
+  label: 'gate-signer',
+});
 const signerRoots = mkdtempSync(join(tmpdir(), 'gate-signer-roots-'));
 writeFileSync(join(signerRoots, 'root.pem'), pem(signerChain.root.der));
 
 async function attach(repo: string, subject: Descriptor, envelope: Buffer): Promise<void> {
   await reg.pushBlob(repo, EMPTY);
   await reg.pushBlob(repo, envelope);
-  const sig = await reg.pushManifest(repo, signatureManifest(subject, envelope, 'application/jose+json'), { mediaType: OCI });
-  const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...sig, artifactType: SIG_TYPE }] };
-  await reg.pushManifest(repo, index, { mediaType: 'application/vnd.oci.image.index.v1+json', tag: subject.digest.replace(':', '-') });
+  const sig = await reg.pushManifest(repo, signatureManifest(subject, envelope, 'application/jose+json'), {
+    mediaType: OCI,
+  });
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ ...sig, artifactType: SIG_TYPE }],
+  };
+  await reg.pushManifest(repo, index, {
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    tag: subject.digest.replace(':', '-'),
+  });
 }
 
 beforeAll(async () => {
   requireRegistry();
   reg = await startRegistry();
   for (const name of ['notation', 'signer', 'unsigned']) images[name] = await reg.pushImage('app/web', name);
-  await attach('app/web', images.notation!, signJws({ target: images.notation!, alg: 'ES256', key: notationChain.leaf.key.privateKey, chain: notationChain.chain }));
+  await attach(
+    'app/web',
+    images.notation!,
+    signJws({
+      target: images.notation!,
+      alg: 'ES256',
+      key: notationChain.leaf.key.privateKey,
+      chain: notationChain.chain,
+    }),
+  );
   await attach(
     'app/web',
     images.signer!,
@@ -99,7 +124,14 @@ afterEach(() => {
 
 function revision(which: string): void {
   ecs.on(DescribeServiceRevisionsCommand).resolves({
-    serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages: [{ containerName: 'web', image: `${reg.host}/app/web:${which}`, imageDigest: images[which]!.digest }] }],
+    serviceRevisions: [
+      {
+        serviceRevisionArn: REVISION,
+        containerImages: [
+          { containerName: 'web', image: `${reg.host}/app/web:${which}`, imageDigest: images[which]!.digest },
+        ],
+      },
+    ],
   });
 }
 
@@ -114,7 +146,11 @@ describe('Notation and AWS Signer in the deployment gate', () => {
     revision('signer');
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(signer.commandCalls(GetRevocationStatusCommand)).toHaveLength(1);
-    expect(signer.commandCalls(GetRevocationStatusCommand)[0]!.args[0].input).toMatchObject({ platformId: 'Notation-OCI-SHA384-ECDSA', profileVersionArn: `${PROFILE}/V1`, jobArn: JOB });
+    expect(signer.commandCalls(GetRevocationStatusCommand)[0]!.args[0].input).toMatchObject({
+      platformId: 'Notation-OCI-SHA384-ECDSA',
+      profileVersionArn: `${PROFILE}/V1`,
+      jobArn: JOB,
+    });
   });
 
   it('fails a revoked AWS Signer signature with REVOKED', async () => {
@@ -133,7 +169,10 @@ describe('Notation and AWS Signer in the deployment gate', () => {
 
 describe('the trust layer', () => {
   it('ships the AWS Signer commercial root, by its published fingerprint', () => {
-    const roots = loadSignerRoots({ type: 'aws-signer', signingProfiles: [PROFILE], revocation: 'enforce' }, 'layers/trust');
+    const roots = loadSignerRoots(
+      { type: 'aws-signer', signingProfiles: [PROFILE], revocation: 'enforce' },
+      'layers/trust',
+    );
     expect(roots.map((r) => r.sha256)).toContain('90a87d0543c3f094dbff9589b6649affe2f3d6e0f308799be2258461c686473f');
   });
 });

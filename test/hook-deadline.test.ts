@@ -6,7 +6,11 @@
  * in log-only mode). No timed assertion: each test asserts the hook answered before the
  * stalled call did (an ordering), whatever the machine's speed.
  */
-import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeServiceDeploymentsCommand,
+  DescribeServiceRevisionsCommand,
+  DescribeTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_KEY } from '../src/deployment/hook.js';
 import { hookEvent, setupHookHarness } from './support/hook-harness.js';
@@ -43,7 +47,8 @@ async function answerFirst(event: Record<string, unknown>, context: ReturnType<t
 
 // 1.5 s left: 1 s kept to answer, the rest split between ECS + decisions and alerts.
 const SHORT = h.context(1_500);
-const signalOf = (call: { args: unknown[] }) => (call.args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
+const signalOf = (call: { args: unknown[] }) =>
+  (call.args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
 
 describe('a DescribeServiceRevisions that answers after the budget', () => {
   it('enforce mode: answers IN_PROGRESS (transient) before the budget ends, and aborted the call', async () => {
@@ -53,7 +58,9 @@ describe('a DescribeServiceRevisions that answers after the budget', () => {
     const call = h.ecs.commandCalls(DescribeServiceRevisionsCommand)[0]!;
     expect(signalOf(call)).toBeInstanceOf(AbortSignal);
     expect(signalOf(call)!.aborted).toBe(true);
-    expect(h.logged().some((l) => l.includes('ecs:DescribeServiceRevisions did not answer before the decision deadline'))).toBe(true);
+    expect(
+      h.logged().some((l) => l.includes('ecs:DescribeServiceRevisions did not answer before the decision deadline')),
+    ).toBe(true);
   });
 
   it('enforce mode, retries used up: FAILED', async () => {
@@ -77,7 +84,9 @@ describe('a DescribeServiceRevisions that answers after the budget', () => {
 
 describe('the other ECS calls', () => {
   it('a slow DescribeServiceDeployments is not a rollback: the hook goes on and is bounded too', async () => {
-    h.ecs.on(DescribeServiceDeploymentsCommand).callsFake(slow({ serviceDeployments: [{ status: 'ROLLBACK_IN_PROGRESS' }] }));
+    h.ecs
+      .on(DescribeServiceDeploymentsCommand)
+      .callsFake(slow({ serviceDeployments: [{ status: 'ROLLBACK_IN_PROGRESS' }] }));
     h.ecs.on(DescribeServiceRevisionsCommand).callsFake(slow({ serviceRevisions: [] }));
     const answer = await answerFirst(hookEvent({ stage: 'PRODUCTION_TRAFFIC_SHIFT' }), SHORT);
     expect(answer.hookStatus).toBe('IN_PROGRESS');
@@ -92,7 +101,13 @@ describe('the other ECS calls', () => {
     // the budget went to the wait: the tag resolution that follows answers TIMEOUT, a transient deny
     expect(answer.hookStatus).toBe('IN_PROGRESS');
     expect(signalOf(h.ecs.commandCalls(DescribeTaskDefinitionCommand)[0]!)!.aborted).toBe(true);
-    expect(h.logged().some((l) => l.includes('versionConsistency unknown') && l.includes('did not answer before the decision deadline'))).toBe(true);
+    expect(
+      h
+        .logged()
+        .some(
+          (l) => l.includes('versionConsistency unknown') && l.includes('did not answer before the decision deadline'),
+        ),
+    ).toBe(true);
   });
 
   it('with time to spare, every call carries a signal that has not fired', async () => {
@@ -100,7 +115,9 @@ describe('the other ECS calls', () => {
     h.revision([{ containerName: 'web', image: h.ref('in-time') }]);
     h.taskDefinition([{ name: 'web' }]);
     h.ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [] });
-    expect(await h.hook(hookEvent({ stage: 'PRODUCTION_TRAFFIC_SHIFT' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await h.hook(hookEvent({ stage: 'PRODUCTION_TRAFFIC_SHIFT' }), h.context())).toEqual({
+      hookStatus: 'SUCCEEDED',
+    });
     const calls = h.ecs.calls();
     expect(calls).toHaveLength(3);
     for (const call of calls) {

@@ -5,7 +5,11 @@
  * POST_SCALE_UP it verifies the digest ECS established. Real handler, real registry,
  * real signatures; ECS mocked.
  */
-import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeServiceDeploymentsCommand,
+  DescribeServiceRevisionsCommand,
+  DescribeTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
 import { hookEvent, setupHookHarness, taskDefinitionArn } from './support/hook-harness.js';
@@ -24,7 +28,9 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     expect(line).toContain(`@${digest} ALLOWED VERIFIED`);
     expect(line).toContain('digest resolved by the gate from tag pre-signed at the registry, not reported by ECS');
     // one DescribeTaskDefinition, on the revision's own task definition, to rule out versionConsistency: disabled
-    expect(h.ecs.commandCalls(DescribeTaskDefinitionCommand).map((c) => c.args[0].input)).toEqual([{ taskDefinition: taskDefinitionArn() }]);
+    expect(h.ecs.commandCalls(DescribeTaskDefinitionCommand).map((c) => c.args[0].input)).toEqual([
+      { taskDefinition: taskDefinitionArn() },
+    ]);
     // PRE_SCALE_UP comes before any traffic: no rollback question
     expect(h.ecs.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(0);
   });
@@ -34,7 +40,9 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     h.revision([{ containerName: 'web', image: h.ref('pre-unsigned') }]);
     h.taskDefinition([{ name: 'web', versionConsistency: 'enabled' }]);
     expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'FAILED' });
-    expect(h.logged().some((l) => l.includes(`@${digest} DENIED SIGNATURE_MISSING`) && l.includes('resolved by the gate'))).toBe(true);
+    expect(
+      h.logged().some((l) => l.includes(`@${digest} DENIED SIGNATURE_MISSING`) && l.includes('resolved by the gate')),
+    ).toBe(true);
     expect(h.sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
 
@@ -47,7 +55,10 @@ describe('a revision without digests at PRE_SCALE_UP', () => {
     h.revision([{ containerName: 'web', image: h.ref('established'), imageDigest: digest }]);
     expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(h.ecs.commandCalls(DescribeTaskDefinitionCommand)).toHaveLength(0);
-    const line = h.logged().filter((l) => l.startsWith('web: ')).at(-1);
+    const line = h
+      .logged()
+      .filter((l) => l.startsWith('web: '))
+      .at(-1);
     expect(line).toContain(`@${digest} ALLOWED VERIFIED`);
     expect(line).not.toContain('resolved by the gate');
   });
@@ -79,7 +90,13 @@ describe('versionConsistency: disabled', () => {
     h.revision([{ containerName: 'web', image: h.ref('floating') }]);
     h.taskDefinition([{ name: 'web', versionConsistency: 'disabled' }]);
     expect(await h.hook(post, h.context())).toEqual({ hookStatus: 'FAILED' });
-    expect(h.logged().some((l) => l.includes('DENIED DIGEST_MISSING') && l.includes('versionConsistency is disabled for this container'))).toBe(true);
+    expect(
+      h
+        .logged()
+        .some(
+          (l) => l.includes('DENIED DIGEST_MISSING') && l.includes('versionConsistency is disabled for this container'),
+        ),
+    ).toBe(true);
   });
 
   it('is resolved and verified when the policy sets resolveTags, without asking for the task definition', async () => {
@@ -107,7 +124,12 @@ describe('versionConsistency: disabled', () => {
   it('when the task definition cannot be read, resolves the tag anyway and says so', async () => {
     await h.push('td-unknown', true);
     h.revision([{ containerName: 'web', image: h.ref('td-unknown') }]);
-    h.ecs.on(DescribeTaskDefinitionCommand).rejects(Object.assign(new Error('User is not authorized to perform: ecs:DescribeTaskDefinition'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    h.ecs.on(DescribeTaskDefinitionCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform: ecs:DescribeTaskDefinition'), {
+        name: 'AccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     expect(await h.hook(pre, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     const line = h.logged().find((l) => l.startsWith('web: '));
     expect(line).toContain('ALLOWED VERIFIED');
@@ -124,16 +146,19 @@ describe('versionConsistency: disabled', () => {
 });
 
 describe('stages', () => {
-  it.each(['PRE_SCALE_UP', 'POST_SCALE_UP', 'RECONCILE_SERVICE', 'POST_PRODUCTION_TRAFFIC_SHIFT', 'PRE_FUTURE_STAGE_2031'])(
-    'verifies at %s (an unknown stage is read, not refused)',
-    async (stage) => {
-      const digest = await h.push(`stage-${stage.toLowerCase()}`, false);
-      h.revision([{ containerName: 'web', image: h.ref(`stage-${stage.toLowerCase()}`), imageDigest: digest }]);
-      expect(await h.hook(hookEvent({ stage }), h.context())).toEqual({ hookStatus: 'FAILED' });
-      expect(h.ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(1);
-      expect(h.logged().some((l) => l.includes('DENIED SIGNATURE_MISSING'))).toBe(true);
-    },
-  );
+  it.each([
+    'PRE_SCALE_UP',
+    'POST_SCALE_UP',
+    'RECONCILE_SERVICE',
+    'POST_PRODUCTION_TRAFFIC_SHIFT',
+    'PRE_FUTURE_STAGE_2031',
+  ])('verifies at %s (an unknown stage is read, not refused)', async (stage) => {
+    const digest = await h.push(`stage-${stage.toLowerCase()}`, false);
+    h.revision([{ containerName: 'web', image: h.ref(`stage-${stage.toLowerCase()}`), imageDigest: digest }]);
+    expect(await h.hook(hookEvent({ stage }), h.context())).toEqual({ hookStatus: 'FAILED' });
+    expect(h.ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(1);
+    expect(h.logged().some((l) => l.includes('DENIED SIGNATURE_MISSING'))).toBe(true);
+  });
 
   it('admits a signed revision at an unknown stage', async () => {
     const digest = await h.push('stage-future-signed', true);

@@ -14,7 +14,10 @@ const stagingAudits = () => h.policy({ overrides: [{ clusters: ['staging'], mode
 
 async function unsignedIn(cluster: string, opts: { taskDefinition?: string } = {}): Promise<void> {
   const digest = await h.push(`ov-${cluster}-${Math.random().toString(36).slice(2, 7)}`, false);
-  h.revision([{ containerName: 'web', image: h.ref('x'), imageDigest: digest }], { arn: revisionArn(cluster, 'web'), ...opts });
+  h.revision([{ containerName: 'web', image: h.ref('x'), imageDigest: digest }], {
+    arn: revisionArn(cluster, 'web'),
+    ...opts,
+  });
 }
 
 describe('overrides by cluster', () => {
@@ -37,16 +40,29 @@ describe('overrides by cluster', () => {
 
   it('applies to error paths: an unusable ECS answer is SUCCEEDED on staging, FAILED on prod', async () => {
     h.configure({ POLICY: stagingAudits() });
-    h.ecs.on(DescribeServiceRevisionsCommand).resolves({ serviceRevisions: [{ serviceRevisionArn: revisionArn('staging', 'web'), containerImages: 'x' }] } as never);
+    h.ecs.on(DescribeServiceRevisionsCommand).resolves({
+      serviceRevisions: [{ serviceRevisionArn: revisionArn('staging', 'web'), containerImages: 'x' }],
+    } as never);
     expect(await h.hook(hookEvent({ cluster: 'staging' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     h.ecs.reset();
-    h.ecs.on(DescribeServiceRevisionsCommand).resolves({ serviceRevisions: [{ serviceRevisionArn: revisionArn('prod', 'web'), containerImages: 'x' }] } as never);
+    h.ecs.on(DescribeServiceRevisionsCommand).resolves({
+      serviceRevisions: [{ serviceRevisionArn: revisionArn('prod', 'web'), containerImages: 'x' }],
+    } as never);
     expect(await h.hook(hookEvent({ cluster: 'prod' }), h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
   it('applies to ECS errors: onError allow on staging only', async () => {
-    h.configure({ POLICY: h.policy({ overrides: [{ clusters: ['staging'], onError: 'allow' }] }), HOOK_MAX_RETRIES: '0' });
-    h.ecs.on(DescribeServiceRevisionsCommand).rejects(Object.assign(new Error('Service unavailable'), { name: 'ServerException', $fault: 'server', $metadata: { httpStatusCode: 503 } }));
+    h.configure({
+      POLICY: h.policy({ overrides: [{ clusters: ['staging'], onError: 'allow' }] }),
+      HOOK_MAX_RETRIES: '0',
+    });
+    h.ecs.on(DescribeServiceRevisionsCommand).rejects(
+      Object.assign(new Error('Service unavailable'), {
+        name: 'ServerException',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
     expect(await h.hook(hookEvent({ cluster: 'staging' }), h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(await h.hook(hookEvent({ cluster: 'prod' }), h.context())).toEqual({ hookStatus: 'FAILED' });
   });

@@ -20,7 +20,15 @@ function answer(body: Record<string, unknown>): void {
 describe('exactly the revision asked for', () => {
   it('an answer carrying only another, signed revision does not admit the one asked for: FAILED, no registry call', async () => {
     const signed = await h.push('exact-signed', true);
-    answer({ serviceRevisions: [{ serviceRevisionArn: OTHER, containerImages: [{ containerName: 'web', image: h.ref('exact-signed'), imageDigest: signed }] }], failures: [] });
+    answer({
+      serviceRevisions: [
+        {
+          serviceRevisionArn: OTHER,
+          containerImages: [{ containerName: 'web', image: h.ref('exact-signed'), imageDigest: signed }],
+        },
+      ],
+      failures: [],
+    });
     expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes(`answered about another (${OTHER})`))).toBe(true);
     expect(h.logged().some((l) => l.includes('ALLOWED'))).toBe(false);
@@ -28,7 +36,14 @@ describe('exactly the revision asked for', () => {
 
   it('the same answer with onError: allow is still FAILED (nobody verified what will run)', async () => {
     h.configure({ POLICY: h.policy({ onError: 'allow' }) });
-    answer({ serviceRevisions: [{ serviceRevisionArn: OTHER, containerImages: [{ containerName: 'web', image: h.ref('a'), imageDigest: `sha256:${'a'.repeat(64)}` }] }] });
+    answer({
+      serviceRevisions: [
+        {
+          serviceRevisionArn: OTHER,
+          containerImages: [{ containerName: 'web', image: h.ref('a'), imageDigest: `sha256:${'a'.repeat(64)}` }],
+        },
+      ],
+    });
     expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
   });
 
@@ -45,8 +60,14 @@ describe('exactly the revision asked for', () => {
     const unsigned = await h.push('several-unsigned', false);
     answer({
       serviceRevisions: [
-        { serviceRevisionArn: OTHER, containerImages: [{ containerName: 'web', image: h.ref('several-signed'), imageDigest: signed }] },
-        { serviceRevisionArn: revisionArn(), containerImages: [{ containerName: 'web', image: h.ref('several-unsigned'), imageDigest: unsigned }] },
+        {
+          serviceRevisionArn: OTHER,
+          containerImages: [{ containerName: 'web', image: h.ref('several-signed'), imageDigest: signed }],
+        },
+        {
+          serviceRevisionArn: revisionArn(),
+          containerImages: [{ containerName: 'web', image: h.ref('several-unsigned'), imageDigest: unsigned }],
+        },
       ],
     });
     expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
@@ -70,9 +91,21 @@ describe('exactly the revision asked for', () => {
 
 describe('wrongly shaped answers are sentences, and FAILED in enforce mode', () => {
   it.each([
-    ['containerImages is a string', { containerImages: 'x' }, 'serviceRevisions[0].containerImages: expected array, received string'],
-    ['a container without an image', { containerImages: [{ containerName: 'web', imageDigest: `sha256:${'b'.repeat(64)}` }] }, 'serviceRevisions[0].containerImages[0].image: missing'],
-    ['an image that is a number', { containerImages: [{ containerName: 'web', image: 42 }] }, 'containerImages[0].image: expected string, received number'],
+    [
+      'containerImages is a string',
+      { containerImages: 'x' },
+      'serviceRevisions[0].containerImages: expected array, received string',
+    ],
+    [
+      'a container without an image',
+      { containerImages: [{ containerName: 'web', imageDigest: `sha256:${'b'.repeat(64)}` }] },
+      'serviceRevisions[0].containerImages[0].image: missing',
+    ],
+    [
+      'an image that is a number',
+      { containerImages: [{ containerName: 'web', image: 42 }] },
+      'containerImages[0].image: expected string, received number',
+    ],
     ['no container images at all', { containerImages: [] }, 'the revision lists no container images'],
     ['containerImages absent', {}, 'serviceRevisions[0].containerImages: '],
   ])('%s', async (_, fields, sentence) => {
@@ -101,7 +134,9 @@ describe('wrongly shaped answers are sentences, and FAILED in enforce mode', () 
 
   it('an unexpected exception (a bug, not an ECS error) is FAILED even with onError: allow', async () => {
     h.configure({ POLICY: h.policy({ onError: 'allow' }), HOOK_MAX_RETRIES: '0' });
-    h.ecs.on(DescribeServiceRevisionsCommand).rejects(new TypeError("Cannot read properties of undefined (reading 'map')"));
+    h.ecs
+      .on(DescribeServiceRevisionsCommand)
+      .rejects(new TypeError("Cannot read properties of undefined (reading 'map')"));
     const error = vi.spyOn(logger, 'error');
     expect(await h.hook(event, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(error.mock.calls.some((c) => (c[1] as { reason?: string })?.reason === 'INTERNAL_ERROR')).toBe(true);

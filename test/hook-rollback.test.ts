@@ -14,11 +14,21 @@ import { deploymentArn, hookEvent, revisionArn, setupHookHarness } from './suppo
 const h = setupHookHarness();
 const rollbackEvent = JSON.parse(readFileSync('events/hook-rollback-production-traffic-shift.json', 'utf8'));
 const OLD_REVISION = revisionArn('demo-cluster', 'web', '8815502764390182640');
-const weightZero = hookEvent({ stage: 'PRODUCTION_TRAFFIC_SHIFT', productionTrafficWeights: { [revisionArn()]: 0, [OLD_REVISION]: 100 } });
+const weightZero = hookEvent({
+  stage: 'PRODUCTION_TRAFFIC_SHIFT',
+  productionTrafficWeights: { [revisionArn()]: 0, [OLD_REVISION]: 100 },
+});
 
 function deployment(fields: Record<string, unknown>, arn = deploymentArn()): void {
   h.ecs.on(DescribeServiceDeploymentsCommand, { serviceDeploymentArns: [deploymentArn()] }).resolves({
-    serviceDeployments: [{ serviceDeploymentArn: arn, targetServiceRevision: { arn: revisionArn() }, sourceServiceRevisions: [{ arn: OLD_REVISION }], ...fields }],
+    serviceDeployments: [
+      {
+        serviceDeploymentArn: arn,
+        targetServiceRevision: { arn: revisionArn() },
+        sourceServiceRevisions: [{ arn: OLD_REVISION }],
+        ...fields,
+      },
+    ],
     failures: [],
   } as never);
 }
@@ -30,14 +40,22 @@ async function unsignedRevision(): Promise<void> {
 
 describe('a rollback confirmed by ECS', () => {
   it.each([
-    ['status ROLLBACK_IN_PROGRESS', { status: 'ROLLBACK_IN_PROGRESS', rollback: { reason: 'Circuit breaker', startedAt: new Date() } }],
+    [
+      'status ROLLBACK_IN_PROGRESS',
+      { status: 'ROLLBACK_IN_PROGRESS', rollback: { reason: 'Circuit breaker', startedAt: new Date() } },
+    ],
     ['status ROLLBACK_REQUESTED', { status: 'ROLLBACK_REQUESTED' }],
-    ['a rollback that deploys the target revision', { status: 'IN_PROGRESS', rollback: { reason: 'alarm', serviceRevisionArn: revisionArn() } }],
+    [
+      'a rollback that deploys the target revision',
+      { status: 'IN_PROGRESS', rollback: { reason: 'alarm', serviceRevisionArn: revisionArn() } },
+    ],
   ])('is answered SUCCEEDED without asking for the revision or the registry (%s)', async (_, fields) => {
     deployment(fields);
     await unsignedRevision();
     expect(await h.hook(rollbackEvent, h.context())).toEqual({ hookStatus: 'SUCCEEDED' });
-    expect(h.ecs.commandCalls(DescribeServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([{ serviceDeploymentArns: [deploymentArn()] }]);
+    expect(h.ecs.commandCalls(DescribeServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([
+      { serviceDeploymentArns: [deploymentArn()] },
+    ]);
     expect(h.ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(0);
     expect(h.sns.commandCalls(PublishCommand)).toHaveLength(0);
     expect(h.logged().some((l) => l.startsWith('rollback confirmed by ECS'))).toBe(true);
@@ -71,7 +89,12 @@ describe('not a rollback: verified like any stage', () => {
   });
 
   it('DescribeServiceDeployments failing (e.g. no permission) verifies: the safe default', async () => {
-    h.ecs.on(DescribeServiceDeploymentsCommand).rejects(Object.assign(new Error('not authorized to perform ecs:DescribeServiceDeployments'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    h.ecs.on(DescribeServiceDeploymentsCommand).rejects(
+      Object.assign(new Error('not authorized to perform ecs:DescribeServiceDeployments'), {
+        name: 'AccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     await unsignedRevision();
     expect(await h.hook(weightZero, h.context())).toEqual({ hookStatus: 'FAILED' });
     expect(h.logged().some((l) => l.includes('not a rollback, verifying') && l.includes('not authorized'))).toBe(true);

@@ -15,7 +15,13 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { KmsKeyStore, loadPemKey, loadPemKeyFile, verifySignature, type PublicKeyHandle } from '../src/verify/cosign/keys.js';
+import {
+  KmsKeyStore,
+  loadPemKey,
+  loadPemKeyFile,
+  verifySignature,
+  type PublicKeyHandle,
+} from '../src/verify/cosign/keys.js';
 import { VerifierError } from '../src/core/verifier.js';
 import { generateKeyPair, signPayload } from './support/cosign-signer.js';
 
@@ -43,8 +49,19 @@ function spki(key: KeyObject): Uint8Array {
   return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
 }
 
-function kmsAnswer(key: KeyObject, algorithms: SigningAlgorithmSpec[], extra: Partial<GetPublicKeyCommandOutput> = {}): GetPublicKeyCommandOutput {
-  return { $metadata: {}, KeyId: ARN, PublicKey: spki(key), KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: algorithms, ...extra };
+function kmsAnswer(
+  key: KeyObject,
+  algorithms: SigningAlgorithmSpec[],
+  extra: Partial<GetPublicKeyCommandOutput> = {},
+): GetPublicKeyCommandOutput {
+  return {
+    $metadata: {},
+    KeyId: ARN,
+    PublicKey: spki(key),
+    KeyUsage: 'SIGN_VERIFY',
+    SigningAlgorithms: algorithms,
+    ...extra,
+  };
 }
 
 async function keyError(p: Promise<unknown> | (() => unknown)): Promise<VerifierError> {
@@ -59,14 +76,23 @@ async function keyError(p: Promise<unknown> | (() => unknown)): Promise<Verifier
 }
 
 describe('loadPemKey', () => {
-  it.each(['p256', 'p384', 'p521', 'rsa', 'ed25519'] as const)('loads a %s public key with its SPKI fingerprint', (kind) => {
-    const pair = PAIRS[kind];
-    const handle = loadPemKey(pair.publicKeyPem);
-    expect(handle.fingerprint).toBe(pemFingerprint(pair.publicKeyPem));
-    const payload = Buffer.from('{"critical":{}}');
-    expect(verifySignature(handle, payload, Buffer.from(signPayload(pair.privateKey, payload), 'base64'))).toBe(true);
-    expect(verifySignature(handle, Buffer.from('{"critical":{ }}'), Buffer.from(signPayload(pair.privateKey, payload), 'base64'))).toBe(false);
-  });
+  it.each(['p256', 'p384', 'p521', 'rsa', 'ed25519'] as const)(
+    'loads a %s public key with its SPKI fingerprint',
+    (kind) => {
+      const pair = PAIRS[kind];
+      const handle = loadPemKey(pair.publicKeyPem);
+      expect(handle.fingerprint).toBe(pemFingerprint(pair.publicKeyPem));
+      const payload = Buffer.from('{"critical":{}}');
+      expect(verifySignature(handle, payload, Buffer.from(signPayload(pair.privateKey, payload), 'base64'))).toBe(true);
+      expect(
+        verifySignature(
+          handle,
+          Buffer.from('{"critical":{ }}'),
+          Buffer.from(signPayload(pair.privateKey, payload), 'base64'),
+        ),
+      ).toBe(false);
+    },
+  );
 
   it('uses cosign defaults: ECDSA with the curve hash, RSA PKCS#1 v1.5 SHA-256, pure ed25519', () => {
     expect(loadPemKey(PAIRS.p256.publicKeyPem).schemes).toEqual([{ kind: 'ecdsa', hash: 'sha256' }]);
@@ -91,7 +117,11 @@ describe('loadPemKey', () => {
   });
 
   it.each([
-    ['secp256k1', () => generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey, /unsupported EC curve secp256k1/],
+    [
+      'secp256k1',
+      () => generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey,
+      /unsupported EC curve secp256k1/,
+    ],
     ['ed448', () => generateKeyPairSync('ed448').publicKey, /unsupported public key type ed448/],
     ['x25519', () => generateKeyPairSync('x25519').publicKey, /unsupported public key type x25519/],
     ['RSA 1024', () => generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey, /1024 bits is too short/],
@@ -182,8 +212,22 @@ describe('KmsKeyStore', () => {
   });
 
   it.each([
-    ['throttling', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } })],
-    ['a KMS server error', Object.assign(new Error('internal'), { name: 'KMSInternalException', $fault: 'server', $metadata: { httpStatusCode: 500 } })],
+    [
+      'throttling',
+      Object.assign(new Error('Rate exceeded'), {
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    ],
+    [
+      'a KMS server error',
+      Object.assign(new Error('internal'), {
+        name: 'KMSInternalException',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 500 },
+      }),
+    ],
     ['a network error', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' })],
   ])('marks %s as transient KEY_ERROR', async (_what, error) => {
     kms.on(GetPublicKeyCommand).rejects(error);
@@ -192,7 +236,9 @@ describe('KmsKeyStore', () => {
   });
 
   it('refuses a key that is not for signing', async () => {
-    kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, [], { KeyUsage: 'ENCRYPT_DECRYPT', SigningAlgorithms: undefined }));
+    kms
+      .on(GetPublicKeyCommand)
+      .resolves(kmsAnswer(pair.publicKey, [], { KeyUsage: 'ENCRYPT_DECRYPT', SigningAlgorithms: undefined }));
     const err = await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
     expect(err.message).toMatch(/ENCRYPT_DECRYPT/);
   });
@@ -205,17 +251,32 @@ describe('KmsKeyStore', () => {
   });
 
   it('refuses an answer without a usable public key', async () => {
-    kms.on(GetPublicKeyCommand).resolves({ $metadata: {}, KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'], PublicKey: new Uint8Array([1, 2, 3]) });
+    kms.on(GetPublicKeyCommand).resolves({
+      $metadata: {},
+      KeyUsage: 'SIGN_VERIFY',
+      SigningAlgorithms: ['ECDSA_SHA_256'],
+      PublicKey: new Uint8Array([1, 2, 3]),
+    });
     await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
   });
 
   it('verifies RSA keys with the algorithms KMS lists (cosign signs with the first: RSASSA-PSS)', async () => {
-    kms.on(GetPublicKeyCommand).resolves(
-      kmsAnswer(rsa.publicKey, ['RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256'], { KeySpec: 'RSA_2048' }),
-    );
+    kms
+      .on(GetPublicKeyCommand)
+      .resolves(
+        kmsAnswer(
+          rsa.publicKey,
+          ['RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256'],
+          { KeySpec: 'RSA_2048' },
+        ),
+      );
     const handle: PublicKeyHandle = await new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
     // KMS RSASSA_PSS_SHA_256 uses a salt as long as the hash
-    const pss = sign('sha256', payload, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    const pss = sign('sha256', payload, {
+      key: rsa.privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    });
     expect(verifySignature(handle, payload, pss)).toBe(true);
     expect(verifySignature(handle, payload, sign('sha256', payload, rsa.privateKey))).toBe(true);
     expect(verifySignature(handle, Buffer.from('other'), pss)).toBe(false);

@@ -3,7 +3,12 @@
  * loopback, real cosign-style signatures, and mocked AWS clients (ECS, SNS).
  */
 import { readFileSync } from 'node:fs';
-import { DescribeServiceDeploymentsCommand, DescribeServiceRevisionsCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
+import {
+  DescribeServiceDeploymentsCommand,
+  DescribeServiceRevisionsCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+} from '@aws-sdk/client-ecs';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -52,7 +57,11 @@ afterAll(async () => reg?.stop());
 const saved = { ...process.env };
 function configure(env: Record<string, string>): void {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ALERT_TOPIC_ARN: TOPIC }, env);
+  Object.assign(
+    process.env,
+    { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ALERT_TOPIC_ARN: TOPIC },
+    env,
+  );
   startContainer();
 }
 
@@ -60,19 +69,31 @@ function policy(extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     version: 1,
     registries: { [reg.host]: { insecure: true } },
-    rules: [{ name: 'app', images: [`${reg.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+    rules: [
+      { name: 'app', images: [`${reg.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+    ],
     ...extra,
   });
 }
 
 function revision(containers: { containerName: string; image: string; imageDigest?: string }[]): void {
   ecs.on(DescribeServiceRevisionsCommand, { serviceRevisionArns: [REVISION] }).resolves({
-    serviceRevisions: [{ serviceRevisionArn: REVISION, taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/web:12', containerImages: containers }],
+    serviceRevisions: [
+      {
+        serviceRevisionArn: REVISION,
+        taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/web:12',
+        containerImages: containers,
+      },
+    ],
     failures: [],
   });
 }
 
-const container = (name: string, which: string) => ({ containerName: name, image: images[which]!.image, imageDigest: images[which]!.digest });
+const container = (name: string, which: string) => ({
+  containerName: name,
+  image: images[which]!.image,
+  imageDigest: images[which]!.digest,
+});
 
 let warn: ReturnType<typeof vi.spyOn>;
 beforeEach(() => {
@@ -95,7 +116,9 @@ describe('lifecycle hook, enforce mode', () => {
     revision([container('web', 'signed')]);
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(1);
-    expect(ecs.commandCalls(DescribeServiceRevisionsCommand)[0]!.args[0].input).toEqual({ serviceRevisionArns: [REVISION] });
+    expect(ecs.commandCalls(DescribeServiceRevisionsCommand)[0]!.args[0].input).toEqual({
+      serviceRevisionArns: [REVISION],
+    });
     expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
   });
 
@@ -126,7 +149,9 @@ describe('lifecycle hook, enforce mode', () => {
 
   it('answers FAILED with DIGEST_MISSING for a container without digest whose versionConsistency is disabled', async () => {
     revision([{ containerName: 'web', image: images.signed!.image }]);
-    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { containerDefinitions: [{ name: 'web', versionConsistency: 'disabled' }] } });
+    ecs
+      .on(DescribeTaskDefinitionCommand)
+      .resolves({ taskDefinition: { containerDefinitions: [{ name: 'web', versionConsistency: 'disabled' }] } });
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'FAILED' });
     expect(loggedReasons().some((l) => l.includes('DIGEST_MISSING'))).toBe(true);
   });
@@ -142,7 +167,13 @@ describe('lifecycle hook, enforce mode', () => {
   it('never fails a rollback that ECS confirms, and does not even read the revision', async () => {
     revision([container('web', 'unsigned')]);
     ecs.on(DescribeServiceDeploymentsCommand).resolves({
-      serviceDeployments: [{ serviceDeploymentArn: rollbackEvent.resourceArn, status: 'ROLLBACK_IN_PROGRESS', rollback: { reason: 'circuit breaker' } }],
+      serviceDeployments: [
+        {
+          serviceDeploymentArn: rollbackEvent.resourceArn,
+          status: 'ROLLBACK_IN_PROGRESS',
+          rollback: { reason: 'circuit breaker' },
+        },
+      ],
     });
     expect(await lifecycleHook(rollbackEvent, context)).toEqual({ hookStatus: 'SUCCEEDED' });
     expect(ecs.commandCalls(DescribeServiceRevisionsCommand)).toHaveLength(0);
@@ -150,7 +181,9 @@ describe('lifecycle hook, enforce mode', () => {
 
   it('verifies a traffic-shift call that ECS does not confirm as a rollback', async () => {
     revision([container('web', 'unsigned')]);
-    ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: rollbackEvent.resourceArn, status: 'IN_PROGRESS' }] });
+    ecs
+      .on(DescribeServiceDeploymentsCommand)
+      .resolves({ serviceDeployments: [{ serviceDeploymentArn: rollbackEvent.resourceArn, status: 'IN_PROGRESS' }] });
     expect(await lifecycleHook(rollbackEvent, context)).toEqual({ hookStatus: 'FAILED' });
   });
 
@@ -177,7 +210,9 @@ describe('lifecycle hook, enforce mode', () => {
       POLICY: JSON.stringify({
         version: 1,
         registries: { '127.0.0.1:9': { insecure: true } },
-        rules: [{ name: 'app', images: ['127.0.0.1:9/app/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+        rules: [
+          { name: 'app', images: ['127.0.0.1:9/app/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+        ],
       }),
     });
     const first = await lifecycleHook(event, context);
@@ -196,7 +231,9 @@ describe('lifecycle hook, enforce mode', () => {
         version: 1,
         onError: 'allow',
         registries: { '127.0.0.1:9': { insecure: true } },
-        rules: [{ name: 'app', images: ['127.0.0.1:9/app/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+        rules: [
+          { name: 'app', images: ['127.0.0.1:9/app/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+        ],
       }),
     });
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'SUCCEEDED' });
@@ -204,26 +241,41 @@ describe('lifecycle hook, enforce mode', () => {
   });
 
   it('waits when DescribeServiceRevisions is throttled, even with onError: allow, then lets onError decide', async () => {
-    ecs.on(DescribeServiceRevisionsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    ecs
+      .on(DescribeServiceRevisionsCommand)
+      .rejects(
+        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }),
+      );
     expect(await lifecycleHook(event, context)).toMatchObject({ hookStatus: 'IN_PROGRESS' });
     configure({ POLICY: policy({ onError: 'allow' }), HOOK_MAX_RETRIES: '1' });
     expect(await lifecycleHook(event, context)).toMatchObject({ hookStatus: 'IN_PROGRESS' });
-    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({
+      hookStatus: 'SUCCEEDED',
+    });
     configure({ POLICY: policy(), HOOK_MAX_RETRIES: '1' });
-    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({ hookStatus: 'FAILED' });
+    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 1 } }, context)).toEqual({
+      hookStatus: 'FAILED',
+    });
   });
 
   it('waits for a revision ECS reports MISSING, then fails', async () => {
-    ecs.on(DescribeServiceRevisionsCommand).resolves({ serviceRevisions: [], failures: [{ arn: REVISION, reason: 'MISSING' }] });
+    ecs
+      .on(DescribeServiceRevisionsCommand)
+      .resolves({ serviceRevisions: [], failures: [{ arn: REVISION, reason: 'MISSING' }] });
     expect(await lifecycleHook(event, context)).toMatchObject({ hookStatus: 'IN_PROGRESS' });
-    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 3 } }, context)).toEqual({ hookStatus: 'FAILED' });
+    expect(await lifecycleHook({ ...event, hookDetails: { [ATTEMPT_KEY]: 3 } }, context)).toEqual({
+      hookStatus: 'FAILED',
+    });
   });
 });
 
 describe('lifecycle hook, log-only mode', () => {
   it.each([
     ['mode: audit', (): Record<string, string> => ({ POLICY: policy({ mode: 'audit' }) })],
-    ['FAILURE_BEHAVIOR=LOG_ON_FAILURE', (): Record<string, string> => ({ POLICY: policy(), FAILURE_BEHAVIOR: 'LOG_ON_FAILURE' })],
+    [
+      'FAILURE_BEHAVIOR=LOG_ON_FAILURE',
+      (): Record<string, string> => ({ POLICY: policy(), FAILURE_BEHAVIOR: 'LOG_ON_FAILURE' }),
+    ],
   ])('answers SUCCEEDED for an unsigned image and still logs the deny (%s)', async (_, env) => {
     configure(env());
     revision([container('web', 'unsigned')]);
@@ -246,7 +298,9 @@ describe('lifecycle hook, log-only mode', () => {
         version: 1,
         mode: 'audit',
         registries: { '127.0.0.1:9': { insecure: true } },
-        rules: [{ name: 'app', images: ['127.0.0.1:9/app/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+        rules: [
+          { name: 'app', images: ['127.0.0.1:9/app/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+        ],
       }),
     });
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'SUCCEEDED' });

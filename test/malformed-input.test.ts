@@ -31,7 +31,9 @@ function startContainer(): void {
 const ecs = mockClient(ECSClient);
 const context = { getRemainingTimeInMillis: () => 30_000 };
 const hookEvent = JSON.parse(readFileSync('events/hook-pre-scale-up.json', 'utf8')) as Record<string, unknown>;
-const taskEvent = JSON.parse(readFileSync('events/task-standalone-unsigned.json', 'utf8')) as { detail: Record<string, unknown> };
+const taskEvent = JSON.parse(readFileSync('events/task-standalone-unsigned.json', 'utf8')) as {
+  detail: Record<string, unknown>;
+};
 const REVISION = (hookEvent.executionDetails as { targetServiceRevisionArn: string }).targetServiceRevisionArn;
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/app';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -42,13 +44,24 @@ const MAX_RECORD = 16 * 1024;
 const POLICY = {
   version: 1,
   mode: 'enforce',
-  rules: [{ name: 'app', images: ['registry.example.com/app/**'], verifiers: [{ type: 'cosign', publicKey: generateKeyPair('p256').publicKeyPem }] }],
+  rules: [
+    {
+      name: 'app',
+      images: ['registry.example.com/app/**'],
+      verifiers: [{ type: 'cosign', publicKey: generateKeyPair('p256').publicKeyPem }],
+    },
+  ],
 };
 
 const saved = { ...process.env };
 function configure(policy: string): void {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', POLICY: policy });
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    POLICY: policy,
+  });
   startContainer();
 }
 
@@ -72,14 +85,18 @@ afterEach(() => {
 
 /** exactly one error line, readable: short, one line, no stack frames */
 function expectOneClearErrorLine(about: RegExp): string {
-  expect(logged.error, `error lines: ${logged.error.map((c) => String(c[0]).slice(0, 200)).join(' | ')}`).toHaveLength(1);
+  expect(logged.error, `error lines: ${logged.error.map((c) => String(c[0]).slice(0, 200)).join(' | ')}`).toHaveLength(
+    1,
+  );
   const line = String(logged.error[0]![0]);
   expect(line).toMatch(about);
   expect(line.length).toBeLessThanOrEqual(MAX_LINE);
   expect(line).not.toMatch(/\n\s+at /);
   expect(line).not.toMatch(/^(TypeError|Error|SyntaxError)\b/);
   // the whole record too (fields, the error's message and stack): CloudWatch cuts events at 256 KB
-  const record = JSON.stringify(logged.error[0], (_, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v));
+  const record = JSON.stringify(logged.error[0], (_, v: unknown) =>
+    v instanceof Error ? { message: v.message, stack: v.stack } : v,
+  );
   expect(record.length).toBeLessThanOrEqual(MAX_RECORD);
   return line;
 }
@@ -93,7 +110,9 @@ function task(containers: unknown, extra: Record<string, unknown> = {}): unknown
 }
 
 function revision(containerImages: unknown[]): void {
-  ecs.on(DescribeServiceRevisionsCommand).resolves({ serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages }], failures: [] } as never);
+  ecs
+    .on(DescribeServiceRevisionsCommand)
+    .resolves({ serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages }], failures: [] } as never);
 }
 
 const container = (i: number) => ({ name: `c${i}`, image: `${IMAGE}:${i}`, imageDigest: DIGEST });
@@ -104,7 +123,10 @@ describe('lifecycle hook, enforce mode', () => {
     ['truncated JSON', JSON.stringify(hookEvent).slice(0, 80)],
     ['null', null],
     ['an array', [hookEvent]],
-    ['a number for the revision ARN', { ...hookEvent, executionDetails: { ...(hookEvent.executionDetails as object), targetServiceRevisionArn: 42 } }],
+    [
+      'a number for the revision ARN',
+      { ...hookEvent, executionDetails: { ...(hookEvent.executionDetails as object), targetServiceRevisionArn: 42 } },
+    ],
     ['an object for the stage', { ...hookEvent, lifecycleStage: { name: 'PRE_SCALE_UP' } }],
     ['a string for executionDetails', { ...hookEvent, executionDetails: 'arn:aws:ecs:…' }],
   ])('%s: FAILED, one clear line', async (_, event) => {
@@ -195,7 +217,13 @@ describe('task watchdog, enforce mode', () => {
 
   // The same bad glob on the task path: a policy error, the task is stopped.
   it('a rule glob with a scheme, unmatched: allow: the task is not left running', async () => {
-    configure(JSON.stringify({ ...POLICY, unmatched: 'allow', rules: [{ ...POLICY.rules[0], images: ['https://123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/**'] }] }));
+    configure(
+      JSON.stringify({
+        ...POLICY,
+        unmatched: 'allow',
+        rules: [{ ...POLICY.rules[0], images: ['https://123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/**'] }],
+      }),
+    );
     const out = await taskStateChange(task([container(1)]), context);
     expect(out.action).toBe('stopped');
     expectOneClearErrorLine(/policy/i);

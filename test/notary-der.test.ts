@@ -21,7 +21,11 @@ import { der, digestOf, key, makeChain, pem, signCose, signJws } from './support
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 const IMAGE = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}');
-const TARGET: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(IMAGE), size: IMAGE.length };
+const TARGET: Descriptor = {
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: digestOf(IMAGE),
+  size: IMAGE.length,
+};
 const c = makeChain(key('p256', 'der-leaf'), { label: 'der' });
 const LEAF = c.leaf.der;
 const REASONS = /^(SIGNATURE_INVALID|UNTRUSTED_SIGNER|DIGEST_MISMATCH|EXPIRED|SIGNATURE_MISSING)$/;
@@ -49,7 +53,10 @@ describe('parseDer refuses what DER forbids', () => {
     ['UTCTime on 30 February', `17 0d ${Buffer.from('250230000000Z').toString('hex')}`],
     ['UTCTime with an offset instead of Z', `17 11 ${Buffer.from('250101000000+0100').toString('hex')}`],
     ['UTCTime without seconds', `17 0b ${Buffer.from('2501010000Z').toString('hex')}`],
-    ['GeneralizedTime with a trailing zero in the fraction', `18 12 ${Buffer.from('20250101000000.10Z').toString('hex')}`],
+    [
+      'GeneralizedTime with a trailing zero in the fraction',
+      `18 12 ${Buffer.from('20250101000000.10Z').toString('hex')}`,
+    ],
     ['GeneralizedTime hour 24', `18 0f ${Buffer.from('20250101240000Z').toString('hex')}`],
     ['multi-byte tag number', '1f 81 00 00'],
   ])('%s', (_name, bytes) => {
@@ -57,7 +64,18 @@ describe('parseDer refuses what DER forbids', () => {
   });
 
   it('accepts the DER forms of the same values', () => {
-    for (const ok of ['04 03 010203', '02 01 7f', '02 02 0080', '02 01 80', '01 01 ff', '05 00', '06 03 2a 86 48', '03 02 07 80', `17 0d ${Buffer.from('250228000000Z').toString('hex')}`, `18 11 ${Buffer.from('20250101000000.1Z').toString('hex')}`]) {
+    for (const ok of [
+      '04 03 010203',
+      '02 01 7f',
+      '02 02 0080',
+      '02 01 80',
+      '01 01 ff',
+      '05 00',
+      '06 03 2a 86 48',
+      '03 02 07 80',
+      `17 0d ${Buffer.from('250228000000Z').toString('hex')}`,
+      `18 11 ${Buffer.from('20250101000000.1Z').toString('hex')}`,
+    ]) {
       expect(() => parseDer(hex(ok), 'test'), ok).not.toThrow();
     }
     const long = der.octets(Buffer.alloc(200));
@@ -67,7 +85,8 @@ describe('parseDer refuses what DER forbids', () => {
 
 describe('certificates', () => {
   it('every truncation of a certificate is a CertificateError', () => {
-    for (let n = 0; n < LEAF.length; n++) expect(() => Certificate.fromDer(LEAF.subarray(0, n)), `length ${n}`).toThrow(CertificateError);
+    for (let n = 0; n < LEAF.length; n++)
+      expect(() => Certificate.fromDer(LEAF.subarray(0, n)), `length ${n}`).toThrow(CertificateError);
   });
 
   it('a certificate with the wrong outer tag (SET), or with a byte appended, is refused', () => {
@@ -98,7 +117,12 @@ describe('certificates', () => {
   });
 
   it('an empty or unreadable time, which asn1js throws on, is a DerError (found by the property below)', () => {
-    for (const bytes of [[24, 0], [23, 0], [24, 3, 0x41, 0x42, 0x43], [23, 1, 0xff]]) {
+    for (const bytes of [
+      [24, 0],
+      [23, 0],
+      [24, 3, 0x41, 0x42, 0x43],
+      [23, 1, 0xff],
+    ]) {
       expect(() => parseDer(Uint8Array.from(bytes), 'time')).toThrow(DerError);
       expect(() => Certificate.fromDer(Buffer.from(bytes))).toThrow(CertificateError);
     }
@@ -120,9 +144,16 @@ describe('certificates', () => {
 });
 
 describe('envelope parsers (property tests)', () => {
-  const found = (bytes: Buffer, mediaType: 'application/jose+json' | 'application/cose') => ({ manifest: { mediaType: 'x', digest: `sha256:${'0'.repeat(64)}`, size: 1 }, mediaType, bytes });
-  const integrity = (bytes: Buffer, mediaType: 'application/jose+json' | 'application/cose') => checkIntegrity(found(bytes, mediaType), TARGET, { understood: new Set() });
-  const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<typeof Encoder>[0]);
+  const found = (bytes: Buffer, mediaType: 'application/jose+json' | 'application/cose') => ({
+    manifest: { mediaType: 'x', digest: `sha256:${'0'.repeat(64)}`, size: 1 },
+    mediaType,
+    bytes,
+  });
+  const integrity = (bytes: Buffer, mediaType: 'application/jose+json' | 'application/cose') =>
+    checkIntegrity(found(bytes, mediaType), TARGET, { understood: new Set() });
+  const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<
+    typeof Encoder
+  >[0]);
   const b64url = fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('base64url'));
   const jsonValue = fc.jsonValue({ maxDepth: 3 });
 
@@ -132,42 +163,98 @@ describe('envelope parsers (property tests)', () => {
         payload: fc.oneof(b64url, jsonValue),
         protected: fc.oneof(
           b64url,
-          fc.dictionary(fc.constantFrom('alg', 'crit', 'cty', 'io.cncf.notary.signingScheme', 'io.cncf.notary.signingTime', 'io.cncf.notary.expiry', 'x'), jsonValue).map((h) => Buffer.from(JSON.stringify(h)).toString('base64url')),
+          fc
+            .dictionary(
+              fc.constantFrom(
+                'alg',
+                'crit',
+                'cty',
+                'io.cncf.notary.signingScheme',
+                'io.cncf.notary.signingTime',
+                'io.cncf.notary.expiry',
+                'x',
+              ),
+              jsonValue,
+            )
+            .map((h) => Buffer.from(JSON.stringify(h)).toString('base64url')),
         ),
-        header: fc.oneof(jsonValue, fc.record({ x5c: fc.array(fc.oneof(fc.constant(LEAF.toString('base64')), fc.base64String()), { maxLength: 3 }) })),
+        header: fc.oneof(
+          jsonValue,
+          fc.record({
+            x5c: fc.array(fc.oneof(fc.constant(LEAF.toString('base64')), fc.base64String()), { maxLength: 3 }),
+          }),
+        ),
         signature: b64url,
       },
       { requiredKeys: [] },
     );
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }).map(Buffer.from), jsonValue.map((v) => Buffer.from(JSON.stringify(v))), jwsShaped.map((v) => Buffer.from(JSON.stringify(v)))), (bytes) => {
-        const v = integrity(bytes, 'application/jose+json');
-        expect(v).toMatchObject({ ok: false, reason: expect.stringMatching(REASONS) });
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }).map(Buffer.from),
+          jsonValue.map((v) => Buffer.from(JSON.stringify(v))),
+          jwsShaped.map((v) => Buffer.from(JSON.stringify(v))),
+        ),
+        (bytes) => {
+          const v = integrity(bytes, 'application/jose+json');
+          expect(v).toMatchObject({ ok: false, reason: expect.stringMatching(REASONS) });
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it('COSE: random bytes, random CBOR and COSE_Sign1-shaped messages are denied with a reason code, never thrown', () => {
-    const anyCbor = fc.oneof(fc.integer(), fc.string(), fc.uint8Array({ maxLength: 32 }).map(Buffer.from), fc.boolean(), fc.constant(null));
+    const anyCbor = fc.oneof(
+      fc.integer(),
+      fc.string(),
+      fc.uint8Array({ maxLength: 32 }).map(Buffer.from),
+      fc.boolean(),
+      fc.constant(null),
+    );
     const header = fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(1, 2, 3, 33, 'io.cncf.notary.signingScheme', 'io.cncf.notary.signingTime'), fc.integer()), fc.oneof(anyCbor, fc.array(anyCbor, { maxLength: 3 }))), { maxLength: 6 })
+      .array(
+        fc.tuple(
+          fc.oneof(
+            fc.constantFrom(1, 2, 3, 33, 'io.cncf.notary.signingScheme', 'io.cncf.notary.signingTime'),
+            fc.integer(),
+          ),
+          fc.oneof(anyCbor, fc.array(anyCbor, { maxLength: 3 })),
+        ),
+        { maxLength: 6 },
+      )
       .map((entries) => new Map<unknown, unknown>(entries));
     const sign1 = fc
-      .tuple(header.map((h) => Buffer.from(cbor.encode(h))), header, fc.oneof(anyCbor, fc.constant(IMAGE)), anyCbor, fc.constantFrom(18, 17, 98))
+      .tuple(
+        header.map((h) => Buffer.from(cbor.encode(h))),
+        header,
+        fc.oneof(anyCbor, fc.constant(IMAGE)),
+        anyCbor,
+        fc.constantFrom(18, 17, 98),
+      )
       .map(([p, u, payload, sig, tag]) => Buffer.from(cbor.encode(new Tag([p, u, payload, sig], tag))));
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }).map(Buffer.from), anyCbor.map((v) => Buffer.from(cbor.encode(v))), sign1), (bytes) => {
-        const v = integrity(bytes, 'application/cose');
-        expect(v).toMatchObject({ ok: false, reason: expect.stringMatching(REASONS) });
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }).map(Buffer.from),
+          anyCbor.map((v) => Buffer.from(cbor.encode(v))),
+          sign1,
+        ),
+        (bytes) => {
+          const v = integrity(bytes, 'application/cose');
+          expect(v).toMatchObject({ ok: false, reason: expect.stringMatching(REASONS) });
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it('a signed envelope with any one byte changed is never an exception: a verdict with a code, or still valid', async () => {
     const store = makeTrustStore({ ca: { mine: [pem(c.root.der)] } });
-    const verifier = createNotationVerifier({ type: 'notation', trustPolicy: policy({ trustStores: ['ca:mine'] }), trustStore: store }, { baseDir: '/' });
+    const verifier = createNotationVerifier(
+      { type: 'notation', trustPolicy: policy({ trustStores: ['ca:mine'] }), trustStore: store },
+      { baseDir: '/' },
+    );
     for (const [sign, mediaType] of [
       [signJws, 'application/jose+json'],
       [signCose, 'application/cose'],

@@ -31,7 +31,11 @@ function startContainer(): void {
 const ecs = mockClient(ECSClient);
 const signer = mockClient(SignerClient);
 const REVISION = 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo-cluster/web/4093216470117498571';
-const event = { executionId: 'e', lifecycleStage: 'PRE_SCALE_UP', executionDetails: { targetServiceRevisionArn: REVISION } };
+const event = {
+  executionId: 'e',
+  lifecycleStage: 'PRE_SCALE_UP',
+  executionDetails: { targetServiceRevisionArn: REVISION },
+};
 const context = { getRemainingTimeInMillis: () => 30_000 };
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 const PROFILE = 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod';
@@ -41,16 +45,28 @@ let reg: TestRegistry;
 let ocsp: RevocationServer;
 let notationChain: ReturnType<typeof makeChain>;
 const images: Record<string, Descriptor> = {};
-const signerChain = makeChain(key('p384', 'gate-rv-signer-leaf'), { rootKey: key('p384', 'gate-rv-signer-root'), label: 'gate-rv-signer' });
+const signerChain = makeChain(key('p384', 'gate-rv-signer-leaf'), {
+  rootKey: key('p384', 'gate-rv-signer-root'),
+  label: 'gate-rv-signer',
+});
 const signerRoots = mkdtempSync(join(tmpdir(), 'gate-rv-signer-roots-'));
 writeFileSync(join(signerRoots, 'root.pem'), pem(signerChain.root.der));
 
 async function attach(repo: string, subject: Descriptor, envelope: Buffer): Promise<void> {
   await reg.pushBlob(repo, EMPTY);
   await reg.pushBlob(repo, envelope);
-  const sig = await reg.pushManifest(repo, signatureManifest(subject, envelope, 'application/jose+json'), { mediaType: OCI });
-  const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...sig, artifactType: SIG_TYPE }] };
-  await reg.pushManifest(repo, index, { mediaType: 'application/vnd.oci.image.index.v1+json', tag: subject.digest.replace(':', '-') });
+  const sig = await reg.pushManifest(repo, signatureManifest(subject, envelope, 'application/jose+json'), {
+    mediaType: OCI,
+  });
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ ...sig, artifactType: SIG_TYPE }],
+  };
+  await reg.pushManifest(repo, index, {
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    tag: subject.digest.replace(':', '-'),
+  });
 }
 
 beforeAll(async () => {
@@ -61,7 +77,16 @@ beforeAll(async () => {
   ocsp.crl.set('int', 'http-500');
   reg = await startRegistry();
   for (const name of ['notation', 'signer']) images[name] = await reg.pushImage('app/web', name);
-  await attach('app/web', images.notation!, signJws({ target: images.notation!, alg: 'ES256', key: notationChain.leaf.key.privateKey, chain: notationChain.chain }));
+  await attach(
+    'app/web',
+    images.notation!,
+    signJws({
+      target: images.notation!,
+      alg: 'ES256',
+      key: notationChain.leaf.key.privateKey,
+      chain: notationChain.chain,
+    }),
+  );
   await attach(
     'app/web',
     images.signer!,
@@ -91,7 +116,11 @@ beforeEach(() => {
     version: 1,
     registries: { [reg.host]: { insecure: true } },
     rules: [
-      { name: 'notation', images: [`${reg.host}/app/web`], verifiers: [{ type: 'notation', trustPolicy: trustPolicy({ trustStores: ['ca:gate'] }), trustStore: store }] },
+      {
+        name: 'notation',
+        images: [`${reg.host}/app/web`],
+        verifiers: [{ type: 'notation', trustPolicy: trustPolicy({ trustStores: ['ca:gate'] }), trustStore: store }],
+      },
     ],
   });
   startContainer();
@@ -103,7 +132,14 @@ afterEach(() => {
 
 function revision(which: string): void {
   ecs.on(DescribeServiceRevisionsCommand).resolves({
-    serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages: [{ containerName: 'web', image: `${reg.host}/app/web:${which}`, imageDigest: images[which]!.digest }] }],
+    serviceRevisions: [
+      {
+        serviceRevisionArn: REVISION,
+        containerImages: [
+          { containerName: 'web', image: `${reg.host}/app/web:${which}`, imageDigest: images[which]!.digest },
+        ],
+      },
+    ],
   });
 }
 
@@ -121,10 +157,20 @@ describe('REVOCATION_UNKNOWN in the deployment gate', () => {
     process.env.POLICY = JSON.stringify({
       version: 1,
       registries: { [reg.host]: { insecure: true } },
-      rules: [{ name: 'signer', images: [`${reg.host}/app/web`], verifiers: [{ type: 'aws-signer', signingProfiles: [PROFILE], trustStore: signerRoots }] }],
+      rules: [
+        {
+          name: 'signer',
+          images: [`${reg.host}/app/web`],
+          verifiers: [{ type: 'aws-signer', signingProfiles: [PROFILE], trustStore: signerRoots }],
+        },
+      ],
     });
     startContainer();
-    signer.on(GetRevocationStatusCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
+    signer
+      .on(GetRevocationStatusCommand)
+      .rejects(
+        Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }),
+      );
     revision('signer');
     expect(await lifecycleHook(event, context)).toEqual({ hookStatus: 'FAILED' });
     expect(logged('DENIED REVOCATION_UNKNOWN')).toBe(true);

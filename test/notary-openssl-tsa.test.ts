@@ -27,7 +27,11 @@ const hasOpenssl = (() => {
 if (!hasOpenssl) console.log('skipping the openssl ts tests: no openssl on PATH');
 
 const IMAGE = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}');
-const TARGET: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(IMAGE), size: IMAGE.length };
+const TARGET: Descriptor = {
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: digestOf(IMAGE),
+  size: IMAGE.length,
+};
 const LEAF_KEY = key('p256', 'openssl-leaf');
 const signing = makeChain(LEAF_KEY, { label: 'openssl' });
 const tsa = makeTsa({ label: 'openssl-tsa' });
@@ -68,10 +72,30 @@ function opensslToken(signature: Buffer, essCertIdAlg: 'sha1' | 'sha256'): Buffe
 }
 
 function opensslReply(p: (f: string) => string): Buffer {
-  execFileSync('openssl', ['ts', '-query', '-data', p('sig.bin'), '-sha256', '-cert', '-no_nonce', '-out', p('req.tsq')], { stdio: 'pipe' });
   execFileSync(
     'openssl',
-    ['ts', '-reply', '-config', p('tsa.cnf'), '-queryfile', p('req.tsq'), '-signer', p('tsa.pem'), '-inkey', p('tsa.key'), '-chain', p('chain.pem'), '-token_out', '-out', p('token.der')],
+    ['ts', '-query', '-data', p('sig.bin'), '-sha256', '-cert', '-no_nonce', '-out', p('req.tsq')],
+    { stdio: 'pipe' },
+  );
+  execFileSync(
+    'openssl',
+    [
+      'ts',
+      '-reply',
+      '-config',
+      p('tsa.cnf'),
+      '-queryfile',
+      p('req.tsq'),
+      '-signer',
+      p('tsa.pem'),
+      '-inkey',
+      p('tsa.key'),
+      '-chain',
+      p('chain.pem'),
+      '-token_out',
+      '-out',
+      p('token.der'),
+    ],
     { stdio: 'pipe' },
   );
   return readFileSync(p('token.der'));
@@ -80,7 +104,10 @@ function opensslReply(p: (f: string) => string): Buffer {
 async function verify(envelope: Buffer, mediaType: string) {
   const repo = new MemoryRepo();
   attachSignature(repo, TARGET, envelope, mediaType);
-  const v = createNotationVerifier({ type: 'notation', trustPolicy: policy({ trustStores: ['ca:mine', 'tsa:tsa'] }), trustStore: STORE }, { baseDir: '/' });
+  const v = createNotationVerifier(
+    { type: 'notation', trustPolicy: policy({ trustStores: ['ca:mine', 'tsa:tsa'] }), trustStore: STORE },
+    { baseDir: '/' },
+  );
   return v.verify(context(repo, TARGET));
 }
 
@@ -90,13 +117,29 @@ describe.skipIf(!hasOpenssl)('timestamps from openssl ts', () => {
     ['COSE', signCose, 'application/cose'],
   ] as const) {
     it(`${name}: ESS signing-certificate-v2 (ess_cert_id_alg sha256) is admitted`, async () => {
-      const envelope = sign({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: signing.chain, timestamp: (s) => opensslToken(s, 'sha256') });
+      const envelope = sign({
+        target: TARGET,
+        alg: 'ES256',
+        key: LEAF_KEY.privateKey,
+        chain: signing.chain,
+        timestamp: (s) => opensslToken(s, 'sha256'),
+      });
       expect(await verify(envelope, mediaType)).toMatchObject({ ok: true });
     });
 
     it(`${name}: signing-certificate v1 only (ess_cert_id_alg sha1) is denied`, async () => {
-      const envelope = sign({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: signing.chain, timestamp: (s) => opensslToken(s, 'sha1') });
-      expect(await verify(envelope, mediaType)).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: expect.stringContaining('signing-certificate-v2') });
+      const envelope = sign({
+        target: TARGET,
+        alg: 'ES256',
+        key: LEAF_KEY.privateKey,
+        chain: signing.chain,
+        timestamp: (s) => opensslToken(s, 'sha1'),
+      });
+      expect(await verify(envelope, mediaType)).toMatchObject({
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: expect.stringContaining('signing-certificate-v2'),
+      });
     });
   }
 });

@@ -16,7 +16,11 @@ import { startRevocationServer, type RevocationServer } from './support/pki-revo
 import { makeTsa, timestampToken, type Tsa } from './support/pki-tsa.js';
 
 const IMAGE = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}');
-const TARGET: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(IMAGE), size: IMAGE.length };
+const TARGET: Descriptor = {
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: digestOf(IMAGE),
+  size: IMAGE.length,
+};
 const LEAF_KEY = key('p256', 'revocation-leaf');
 
 let server: RevocationServer;
@@ -27,10 +31,17 @@ const serial = (c: IssuedCert) => Certificate.fromDer(c.der).serial.toString('he
 
 beforeAll(async () => {
   server = await startRevocationServer();
-  chain = makeChain(LEAF_KEY, { label: 'revocation', intermediate: { extra: server.extensions('root') }, leaf: { extra: server.extensions('int') } });
+  chain = makeChain(LEAF_KEY, {
+    label: 'revocation',
+    intermediate: { extra: server.extensions('root') },
+    leaf: { extra: server.extensions('int') },
+  });
   tsa = makeTsa({ label: 'revocation-tsa', leaf: { extra: server.extensions('tsa-root') } });
   server.issuers.set('root', chain.root).set('int', chain.intermediate).set('tsa-root', tsa.root);
-  server.issuerOf.set(serial(chain.intermediate), chain.root).set(serial(chain.leaf), chain.intermediate).set(serial(tsa.leaf), tsa.root);
+  server.issuerOf
+    .set(serial(chain.intermediate), chain.root)
+    .set(serial(chain.leaf), chain.intermediate)
+    .set(serial(tsa.leaf), tsa.root);
   store = makeTrustStore({ ca: { mine: [pem(chain.root.der)] }, tsa: { tsa: [pem(tsa.root.der)] } });
 });
 afterAll(() => server.close());
@@ -50,25 +61,38 @@ interface Run {
 
 async function run(opts: Run = {}): Promise<{ verdict: VerifierVerdict; logs: Array<Record<string, unknown>> }> {
   const repo = new MemoryRepo();
-  attachSignature(repo, TARGET, opts.envelope ?? signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: chain.chain }), 'application/jose+json');
+  attachSignature(
+    repo,
+    TARGET,
+    opts.envelope ?? signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: chain.chain }),
+    'application/jose+json',
+  );
   const logs: Array<Record<string, unknown>> = [];
   const statement = {
     trustStores: opts.tsa ? ['ca:mine', 'tsa:tsa'] : ['ca:mine'],
-    signatureVerification: { level: 'strict', ...(opts.revocation ? { override: { revocation: opts.revocation } } : {}) },
+    signatureVerification: {
+      level: 'strict',
+      ...(opts.revocation ? { override: { revocation: opts.revocation } } : {}),
+    },
   };
   const v = createNotationVerifier(
     { type: 'notation', trustPolicy: policy(statement), trustStore: store },
-    { baseDir: '/', log: (message, data) => logs.push({ message, ...data }), ...(opts.checker ? { revocation: opts.checker } : {}) },
+    {
+      baseDir: '/',
+      log: (message, data) => logs.push({ message, ...data }),
+      ...(opts.checker ? { revocation: opts.checker } : {}),
+    },
   );
   return { verdict: await v.verify(context(repo, TARGET)), logs };
 }
 
-const failure = (p: Promise<unknown>) => p.then(
-  () => {
-    throw new Error('expected a thrown error');
-  },
-  (e: unknown) => e,
-);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected a thrown error');
+    },
+    (e: unknown) => e,
+  );
 
 describe('OCSP first', () => {
   it('good answers for leaf and intermediate admit; the CRL is not fetched', async () => {
@@ -78,12 +102,20 @@ describe('OCSP first', () => {
 
   it('REVOKED when the responder says the leaf is revoked', async () => {
     server.ocsp.set(serial(chain.leaf), 'revoked');
-    expect((await run()).verdict).toMatchObject({ ok: false, reason: 'REVOKED', detail: expect.stringContaining('Test Signer') });
+    expect((await run()).verdict).toMatchObject({
+      ok: false,
+      reason: 'REVOKED',
+      detail: expect.stringContaining('Test Signer'),
+    });
   });
 
   it('REVOKED when the intermediate is revoked (every certificate below the root is asked)', async () => {
     server.ocsp.set(serial(chain.intermediate), 'revoked');
-    expect((await run()).verdict).toMatchObject({ ok: false, reason: 'REVOKED', detail: expect.stringContaining('Test Intermediate') });
+    expect((await run()).verdict).toMatchObject({
+      ok: false,
+      reason: 'REVOKED',
+      detail: expect.stringContaining('Test Intermediate'),
+    });
   });
 
   it('an answer signed by a responder the issuer authorised (OCSPSigning) counts; one without that EKU does not', async () => {
@@ -91,7 +123,10 @@ describe('OCSP first', () => {
     server.ocsp.set(serial(chain.leaf), 'delegate');
     expect((await run()).verdict).toMatchObject({ ok: true });
     server.ocsp.set(serial(chain.leaf), 'delegate-without-eku');
-    expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining('not signed by the issuer') });
+    expect(await failure(run())).toMatchObject({
+      reason: 'REVOCATION_UNKNOWN',
+      message: expect.stringContaining('not signed by the issuer'),
+    });
   });
 
   it('answers are cached by certificate: a second verification asks nobody', async () => {
@@ -114,13 +149,20 @@ describe('then the CRL', () => {
     server.ocsp.set(serial(chain.leaf), 'unknown');
     server.crl.set('int', 'revoked');
     server.revokedSerials.add(serial(chain.leaf));
-    expect((await run()).verdict).toMatchObject({ ok: false, reason: 'REVOKED', detail: expect.stringContaining('CRL') });
+    expect((await run()).verdict).toMatchObject({
+      ok: false,
+      reason: 'REVOKED',
+      detail: expect.stringContaining('CRL'),
+    });
   });
 
   it('a badly signed OCSP response and a badly signed CRL are not answers', async () => {
     server.ocsp.set(serial(chain.leaf), 'bad-signature');
     server.crl.set('int', 'bad-signature');
-    expect(await failure(run())).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringMatching(/OCSP response signature[\s\S]*CRL signature/) });
+    expect(await failure(run())).toMatchObject({
+      reason: 'REVOCATION_UNKNOWN',
+      message: expect.stringMatching(/OCSP response signature[\s\S]*CRL signature/),
+    });
   });
 });
 
@@ -147,10 +189,18 @@ describe('answers that are not answers: the status stays unknown (REVOCATION_UNK
   });
 
   it('a CRL signed by an issuer whose key usage lacks cRLSign', async () => {
-    const noCrlSign = makeChain(LEAF_KEY, { root: chain.root, label: 'no-crlsign', intermediate: { keyUsage: [5] }, leaf: { extra: server.extensions('no-crlsign', { ocsp: false }) } });
+    const noCrlSign = makeChain(LEAF_KEY, {
+      root: chain.root,
+      label: 'no-crlsign',
+      intermediate: { keyUsage: [5] },
+      leaf: { extra: server.extensions('no-crlsign', { ocsp: false }) },
+    });
     server.issuers.set('no-crlsign', noCrlSign.intermediate);
     const envelope = signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: noCrlSign.chain });
-    expect(await failure(run({ envelope }))).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining('cRLSign') });
+    expect(await failure(run({ envelope }))).toMatchObject({
+      reason: 'REVOCATION_UNKNOWN',
+      message: expect.stringContaining('cRLSign'),
+    });
   });
 });
 
@@ -164,7 +214,11 @@ describe('status unknown (neither source answers)', () => {
     unreachable();
     const err = await failure(run());
     expect(err).toBeInstanceOf(VerifierError);
-    expect(err).toMatchObject({ reason: 'REVOCATION_UNKNOWN', transient: true, message: expect.stringContaining('Test Signer') });
+    expect(err).toMatchObject({
+      reason: 'REVOCATION_UNKNOWN',
+      transient: true,
+      message: expect.stringContaining('Test Signer'),
+    });
   });
 
   it('log: admitted, and the unknown status is logged with its code', async () => {
@@ -203,18 +257,32 @@ describe('status unknown (neither source answers)', () => {
 });
 
 describe('the TSA chain of a verified timestamp', () => {
-  const timestamped = () => signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain: chain.chain, timestamp: (signature) => timestampToken({ signature, tsa }) });
+  const timestamped = () =>
+    signJws({
+      target: TARGET,
+      alg: 'ES256',
+      key: LEAF_KEY.privateKey,
+      chain: chain.chain,
+      timestamp: (signature) => timestampToken({ signature, tsa }),
+    });
 
   it('is checked too: good admits, revoked is REVOKED naming the timestamp authority', async () => {
     expect((await run({ envelope: timestamped(), tsa: true })).verdict).toMatchObject({ ok: true });
     expect(server.seen).toContain(`OCSP ${serial(tsa.leaf)}`);
     server.ocsp.set(serial(tsa.leaf), 'revoked');
-    expect((await run({ envelope: timestamped(), tsa: true })).verdict).toMatchObject({ ok: false, reason: 'REVOKED', detail: expect.stringContaining('timestamp authority') });
+    expect((await run({ envelope: timestamped(), tsa: true })).verdict).toMatchObject({
+      ok: false,
+      reason: 'REVOKED',
+      detail: expect.stringContaining('timestamp authority'),
+    });
   });
 
   it('unknown for the TSA is REVOCATION_UNKNOWN under enforce', async () => {
     server.ocsp.set(serial(tsa.leaf), 'http-500');
     server.crl.set('tsa-root', 'http-500');
-    expect(await failure(run({ envelope: timestamped(), tsa: true }))).toMatchObject({ reason: 'REVOCATION_UNKNOWN', message: expect.stringContaining('timestamp authority') });
+    expect(await failure(run({ envelope: timestamped(), tsa: true }))).toMatchObject({
+      reason: 'REVOCATION_UNKNOWN',
+      message: expect.stringContaining('timestamp authority'),
+    });
   });
 });

@@ -13,12 +13,22 @@ import type { VerifyContext } from '../src/core/verifier.js';
 import { createNotationVerifier } from '../src/verify/notary/verifier.js';
 import { parseJws } from '../src/verify/notary/jws.js';
 import { makeTrustStore, policy } from './support/notation-context.js';
-import { EMPTY, SIG_TYPE, key, makeChain, pem, signCose, signJws, signatureManifest } from './support/notation-signer.js';
+import {
+  EMPTY,
+  SIG_TYPE,
+  key,
+  makeChain,
+  pem,
+  signCose,
+  signJws,
+  signatureManifest,
+} from './support/notation-signer.js';
 import { registryAvailable, startRegistry, writeManifestToStorage, type TestRegistry } from './support/registry.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../shared/fixtures/notation');
 const hasFixtures = existsSync(FIXTURES);
-const MANIFEST = 'oci-layout-artifact/manifest-sha256-19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0.json';
+const MANIFEST =
+  'oci-layout-artifact/manifest-sha256-19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0.json';
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 if (!hasFixtures) console.log(`skipping Notation registry fixture cases: ${FIXTURES} is absent`);
 if (!registryAvailable()) console.log('skipping Notation registry tests: docker-registry is not installed');
@@ -30,7 +40,8 @@ describe.skipIf(!registryAvailable())('Notation through docker-registry (tag-sch
   beforeAll(async () => {
     reg = await startRegistry({
       preload: async (dir) => {
-        if (hasFixtures) await writeManifestToStorage(dir, 'fixtures/alpine', readFileSync(resolve(FIXTURES, MANIFEST)), 'v1');
+        if (hasFixtures)
+          await writeManifestToStorage(dir, 'fixtures/alpine', readFileSync(resolve(FIXTURES, MANIFEST)), 'v1');
       },
     });
     client = new RegistryClient({ registries: reg.settings });
@@ -47,13 +58,20 @@ describe.skipIf(!registryAvailable())('Notation through docker-registry (tag-sch
       entries.push({ ...d, artifactType: SIG_TYPE });
     }
     const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries };
-    await reg.pushManifest(repo, index, { mediaType: 'application/vnd.oci.image.index.v1+json', tag: subject.digest.replace(':', '-') });
+    await reg.pushManifest(repo, index, {
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      tag: subject.digest.replace(':', '-'),
+    });
   }
 
   function ctx(repository: string, digest: string): VerifyContext {
     const repo = client.repository(reg.host, repository);
     return {
-      target: { ref: parseReference(`${reg.host}/${repository}@${digest}`), digest, descriptor: async () => (await repo.getManifest(digest)).descriptor },
+      target: {
+        ref: parseReference(`${reg.host}/${repository}@${digest}`),
+        digest,
+        descriptor: async () => (await repo.getManifest(digest)).descriptor,
+      },
       repo,
       signal: new AbortController().signal,
       now: new Date(),
@@ -66,8 +84,14 @@ describe.skipIf(!registryAvailable())('Notation through docker-registry (tag-sch
     const digest = 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0';
     await pushSignatures('fixtures/alpine', { mediaType: OCI, digest, size: 481 }, [[jws, 'application/jose+json']]);
     const store = makeTrustStore({ ca: { alpine: [parseJws(jws).certChain[0]!] } });
-    const v = createNotationVerifier({ type: 'notation', trustPolicy: policy({ trustStores: ['ca:alpine'] }), trustStore: store }, { baseDir: '/' });
-    expect(await v.verify(ctx('fixtures/alpine', digest))).toMatchObject({ ok: true, by: expect.stringContaining('CN=alpine') });
+    const v = createNotationVerifier(
+      { type: 'notation', trustPolicy: policy({ trustStores: ['ca:alpine'] }), trustStore: store },
+      { baseDir: '/' },
+    );
+    expect(await v.verify(ctx('fixtures/alpine', digest))).toMatchObject({
+      ok: true,
+      by: expect.stringContaining('CN=alpine'),
+    });
     await pushSignatures('fixtures/alpine', { mediaType: OCI, digest, size: 481 }, [[cose, 'application/cose']]);
     expect(await v.verify(ctx('fixtures/alpine', digest))).toMatchObject({ ok: true });
   });
@@ -75,7 +99,10 @@ describe.skipIf(!registryAvailable())('Notation through docker-registry (tag-sch
   it('own image signed with JWS and COSE: allowed; a signature for the other image: DIGEST_MISMATCH; unsigned: SIGNATURE_MISSING', async () => {
     const c = makeChain(key('p256', 'registry-leaf'), { label: 'registry' });
     const store = makeTrustStore({ ca: { own: [pem(c.root.der)] } });
-    const v = createNotationVerifier({ type: 'notation', trustPolicy: policy({ trustStores: ['ca:own'] }), trustStore: store }, { baseDir: '/' });
+    const v = createNotationVerifier(
+      { type: 'notation', trustPolicy: policy({ trustStores: ['ca:own'] }), trustStore: store },
+      { baseDir: '/' },
+    );
     const a = await reg.pushImage('own/app', 'a');
     const b = await reg.pushImage('own/app', 'b');
     await pushSignatures('own/app', a, [
@@ -83,7 +110,9 @@ describe.skipIf(!registryAvailable())('Notation through docker-registry (tag-sch
       [signCose({ target: a, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }), 'application/cose'],
     ]);
     expect(await v.verify(ctx('own/app', a.digest))).toMatchObject({ ok: true });
-    await pushSignatures('own/app', b, [[signJws({ target: a, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }), 'application/jose+json']]);
+    await pushSignatures('own/app', b, [
+      [signJws({ target: a, alg: 'ES256', key: c.leaf.key.privateKey, chain: c.chain }), 'application/jose+json'],
+    ]);
     expect(await v.verify(ctx('own/app', b.digest))).toMatchObject({ ok: false, reason: 'DIGEST_MISMATCH' });
     const unsigned = await reg.pushImage('own/app', 'c');
     expect(await v.verify(ctx('own/app', unsigned.digest))).toMatchObject({ ok: false, reason: 'SIGNATURE_MISSING' });

@@ -40,13 +40,18 @@ function decision(over: Partial<Decision> = {}): Decision {
   };
 }
 
-describe('decision log lines: the ECS service is ecsService, never Powertools\' reserved `service`', () => {
+describe("decision log lines: the ECS service is ecsService, never Powertools' reserved `service`", () => {
   const ecs = mockClient(ECSClient);
   const saved = { ...process.env };
   beforeEach(() => {
     ecs.reset();
     ecs.on(DescribeServiceRevisionsCommand).resolves({
-      serviceRevisions: [{ serviceRevisionArn: REVISION, containerImages: [{ containerName: 'web', image: IMAGE, imageDigest: DIGEST }] }],
+      serviceRevisions: [
+        {
+          serviceRevisionArn: REVISION,
+          containerImages: [{ containerName: 'web', image: IMAGE, imageDigest: DIGEST }],
+        },
+      ],
       failures: [],
     });
     Object.assign(process.env, {
@@ -67,7 +72,12 @@ describe('decision log lines: the ECS service is ecsService, never Powertools\' 
     const info = vi.spyOn(logger, 'info');
     expect(await lifecycleHook(event, { getRemainingTimeInMillis: () => 30_000 })).toEqual({ hookStatus: 'SUCCEEDED' });
     const line = info.mock.calls.find(([message]) => String(message).includes('ALLOWLISTED'));
-    expect(line?.[1]).toMatchObject({ ecsService: 'web', ecsCluster: 'demo-cluster', source: 'deployment-gate', stage: 'PRE_SCALE_UP' });
+    expect(line?.[1]).toMatchObject({
+      ecsService: 'web',
+      ecsCluster: 'demo-cluster',
+      source: 'deployment-gate',
+      stage: 'PRE_SCALE_UP',
+    });
     expect(line?.[1]).not.toHaveProperty('service');
   });
 
@@ -77,7 +87,11 @@ describe('decision log lines: the ECS service is ecsService, never Powertools\' 
     vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string) => written.push(String(chunk))) as never);
     await lifecycleHook(event, { getRemainingTimeInMillis: () => 30_000 });
     vi.mocked(process.stdout.write).mockRestore();
-    const lines = written.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = written
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const decisionLine = lines.find((l) => String(l.message).includes('ALLOWLISTED'));
     expect(decisionLine).toMatchObject({ service: 'ecs-image-gate', ecsService: 'web', ecsCluster: 'demo-cluster' });
     expect(lines.filter((l) => String(l.message).includes('reserved key'))).toEqual([]);
@@ -89,17 +103,61 @@ describe('decision metrics', () => {
 
   it('counts each decision by reason and by source, and records its latency by source', () => {
     const stop = captureEmf();
-    logDecisions([decision(), decision({ decision: 'deny', reason: 'INTERNAL_ERROR', durationMs: 40 })], { source: 'task-watchdog' });
-    const emitted = stop().map(({ name, unit, value, dimensionSets, namespace }) => ({ namespace, name, unit, value, dimensionSets }));
+    logDecisions([decision(), decision({ decision: 'deny', reason: 'INTERNAL_ERROR', durationMs: 40 })], {
+      source: 'task-watchdog',
+    });
+    const emitted = stop().map(({ name, unit, value, dimensionSets, namespace }) => ({
+      namespace,
+      name,
+      unit,
+      value,
+      dimensionSets,
+    }));
     const service = 'ecs-image-gate';
     const namespace = 'EcsImageGate';
     expect(emitted).toEqual([
-      { namespace, name: 'Decisions', unit: 'Count', value: 1, dimensionSets: [{ service, reason: 'ALLOWLISTED', decision: 'allow' }] },
-      { namespace, name: 'Decisions', unit: 'Count', value: 1, dimensionSets: [{ service, source: 'task-watchdog', decision: 'allow' }] },
-      { namespace, name: 'DecisionLatency', unit: 'Milliseconds', value: 12, dimensionSets: [{ service, source: 'task-watchdog' }] },
-      { namespace, name: 'Decisions', unit: 'Count', value: 1, dimensionSets: [{ service, reason: 'INTERNAL_ERROR', decision: 'deny' }] },
-      { namespace, name: 'Decisions', unit: 'Count', value: 1, dimensionSets: [{ service, source: 'task-watchdog', decision: 'deny' }] },
-      { namespace, name: 'DecisionLatency', unit: 'Milliseconds', value: 40, dimensionSets: [{ service, source: 'task-watchdog' }] },
+      {
+        namespace,
+        name: 'Decisions',
+        unit: 'Count',
+        value: 1,
+        dimensionSets: [{ service, reason: 'ALLOWLISTED', decision: 'allow' }],
+      },
+      {
+        namespace,
+        name: 'Decisions',
+        unit: 'Count',
+        value: 1,
+        dimensionSets: [{ service, source: 'task-watchdog', decision: 'allow' }],
+      },
+      {
+        namespace,
+        name: 'DecisionLatency',
+        unit: 'Milliseconds',
+        value: 12,
+        dimensionSets: [{ service, source: 'task-watchdog' }],
+      },
+      {
+        namespace,
+        name: 'Decisions',
+        unit: 'Count',
+        value: 1,
+        dimensionSets: [{ service, reason: 'INTERNAL_ERROR', decision: 'deny' }],
+      },
+      {
+        namespace,
+        name: 'Decisions',
+        unit: 'Count',
+        value: 1,
+        dimensionSets: [{ service, source: 'task-watchdog', decision: 'deny' }],
+      },
+      {
+        namespace,
+        name: 'DecisionLatency',
+        unit: 'Milliseconds',
+        value: 40,
+        dimensionSets: [{ service, source: 'task-watchdog' }],
+      },
     ]);
   });
 });

@@ -20,18 +20,23 @@ async function refusal(policy: string, env: Record<string, string> = {}): Promis
 }
 
 /** The longest run of one character in a message: how much of a repeated input it echoes. */
-const longestRun = (message: string, c: string) => Math.max(0, ...(message.match(new RegExp(`${c}+`, 'g')) ?? []).map((r) => r.length));
+const longestRun = (message: string, c: string) =>
+  Math.max(0, ...(message.match(new RegExp(`${c}+`, 'g')) ?? []).map((r) => r.length));
 
 describe('policy errors stay short and printable', () => {
   it('quotes at most 200 characters of a 9,000-character value, and still says what is wrong', async () => {
     const message = await refusal(`version: 1\nmode: ${'q'.repeat(9_000)}`);
-    expect(message).toMatch(/^POLICY: mode: Invalid enum value\. Expected 'enforce' \| 'audit', received 'q{200}… \(8800 more characters\)'$/);
+    expect(message).toMatch(
+      /^POLICY: mode: Invalid enum value\. Expected 'enforce' \| 'audit', received 'q{200}… \(8800 more characters\)'$/,
+    );
     expect(longestRun(message, 'q')).toBe(ECHO_MAX);
   });
 
   it('cuts a long key in the path as well', async () => {
     const key = 'k'.repeat(1_000); // YAML allows implicit keys up to 1024 characters
-    const message = await refusal(`version: 1\nrules:\n  - name: a\n    images: ["**"]\n    verifiers: [{type: cosign, ${key}: 1}]`);
+    const message = await refusal(
+      `version: 1\nrules:\n  - name: a\n    images: ["**"]\n    verifiers: [{type: cosign, ${key}: 1}]`,
+    );
     expect(longestRun(message, 'k')).toBeLessThanOrEqual(ECHO_MAX);
     expect(message.length).toBeLessThan(1_000);
     expect(message).toMatch(/^POLICY: rules\.0\.verifiers\.0/);
@@ -44,7 +49,10 @@ describe('policy errors stay short and printable', () => {
   });
 
   it('caps the whole message when there are many problems', async () => {
-    const rules = Array.from({ length: 500 }, (_, i) => `  - {name: r${i}, images: [], verifiers: [], bogus${i}: ${'z'.repeat(150)}}`).join('\n');
+    const rules = Array.from(
+      { length: 500 },
+      (_, i) => `  - {name: r${i}, images: [], verifiers: [], bogus${i}: ${'z'.repeat(150)}}`,
+    ).join('\n');
     const message = await refusal(`version: 1\nrules:\n${rules}`);
     expect(message.length).toBeLessThanOrEqual(MESSAGE_MAX + 60);
     expect(message).toMatch(/… \(message cut at 2000 characters\)$/);

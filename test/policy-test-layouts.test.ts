@@ -37,7 +37,14 @@ beforeAll(async () => {
   d.apiUnsigned = (await api.pushImage('acme/api', 'unsigned')).digest;
   d.apiOther = (await api.pushImage('acme/api', 'other-signer')).digest;
   await signImage(api, 'acme/api', { digest: d.apiOther }, otherKey.privateKey);
-  layoutArgs = ['--layout', `${HOST}/acme/app=${join(dir, 'app')}`, '--layout', `${HOST}/acme/worker=${join(dir, 'worker')}`, '--layout', `${HOST}/acme/api=${join(dir, 'api')}`];
+  layoutArgs = [
+    '--layout',
+    `${HOST}/acme/app=${join(dir, 'app')}`,
+    '--layout',
+    `${HOST}/acme/worker=${join(dir, 'worker')}`,
+    '--layout',
+    `${HOST}/acme/api=${join(dir, 'api')}`,
+  ];
   writeFileSync(join(dir, 'cosign.pub'), key.publicKeyPem);
   policy = join(dir, 'policy.yaml');
   writeFileSync(
@@ -107,8 +114,12 @@ describe('ecs-image-gate test', () => {
     const r = await run(['test', policy, cases, ...layoutArgs]);
     expect(r.code).toBe(1);
     expect(r.out.filter((l) => l.startsWith('PASS'))).toHaveLength(1);
-    expect(r.out).toContainEqual(expect.stringMatching(/^FAIL api unsigned: expected allow, got deny SIGNATURE_MISSING: no cosign signature/));
-    expect(r.out).toContainEqual(expect.stringMatching(/^FAIL api signed: expected allow ALLOWLISTED, got allow VERIFIED: /));
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^FAIL api unsigned: expected allow, got deny SIGNATURE_MISSING: no cosign signature/),
+    );
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^FAIL api signed: expected allow ALLOWLISTED, got allow VERIFIED: /),
+    );
     expect(r.out.at(-1)).toBe('1 passed, 2 failed');
   });
 
@@ -118,20 +129,36 @@ describe('ecs-image-gate test', () => {
     const signed = await signImage(bad, 'acme/tampered', image, key.privateKey);
     // the payload blob is edited on disk after signing
     const payloadDigest = `sha256:${createHash('sha256').update(signed.layers[0]!.payload).digest('hex')}`;
-    writeFileSync(bad.blobPath(payloadDigest), signed.layers[0]!.payload.toString().replace('cosign container', 'cosign kontainer'));
-    const cases = casesFile('tampered.yaml', `cases:\n  - {name: tampered, image: "ghcr.io/acme/tampered:1", expect: allow}\n`);
+    writeFileSync(
+      bad.blobPath(payloadDigest),
+      signed.layers[0]!.payload.toString().replace('cosign container', 'cosign kontainer'),
+    );
+    const cases = casesFile(
+      'tampered.yaml',
+      `cases:\n  - {name: tampered, image: "ghcr.io/acme/tampered:1", expect: allow}\n`,
+    );
     const r = await run(['test', policy, cases, '--layout', `${HOST}/acme/tampered=${join(dir, 'tampered')}`]);
     expect(r.code).toBe(1);
-    expect(r.out).toContainEqual(expect.stringMatching(/^FAIL tampered: expected allow, got deny REGISTRY_ERROR: .*digest mismatch/));
+    expect(r.out).toContainEqual(
+      expect.stringMatching(/^FAIL tampered: expected allow, got deny REGISTRY_ERROR: .*digest mismatch/),
+    );
   });
 
   it('exits 2 on a usage or configuration error', async () => {
     const good = casesFile('one.yaml', `cases:\n  - {name: a, image: "ghcr.io/acme/app@${d.app}", expect: allow}\n`);
     expect((await run(['test', policy])).code).toBe(2);
-    const badExpect = await run(['test', policy, casesFile('bad.yaml', 'cases:\n  - {name: a, image: x, expect: maybe}\n')]);
+    const badExpect = await run([
+      'test',
+      policy,
+      casesFile('bad.yaml', 'cases:\n  - {name: a, image: x, expect: maybe}\n'),
+    ]);
     expect(badExpect.code).toBe(2);
     expect(badExpect.err[0]).toContain("cases.0.expect: Invalid enum value. Expected 'allow' | 'deny'");
-    const badReason = await run(['test', policy, casesFile('reason.yaml', 'cases:\n  - {name: a, image: x, expect: deny, reason: NOPE}\n')]);
+    const badReason = await run([
+      'test',
+      policy,
+      casesFile('reason.yaml', 'cases:\n  - {name: a, image: x, expect: deny, reason: NOPE}\n'),
+    ]);
     expect(badReason.code).toBe(2);
     expect((await run(['test', policy, good, '--layout', 'ghcr.io/acme/app'])).code).toBe(2);
     expect((await run(['test', policy, good, '--layout', `ghcr.io/acme/app:v1=${dir}`])).code).toBe(2);
@@ -146,16 +173,27 @@ describe('OciLayoutRepository', () => {
     const empty = await w.pushBlob('acme/ref', '{}');
     const referrer = await w.pushManifest(
       'acme/ref',
-      { schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, artifactType: 'application/vnd.cncf.notary.signature', config: { ...empty, mediaType: MEDIA_TYPES.ociEmpty }, layers: [], subject: image },
+      {
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociManifest,
+        artifactType: 'application/vnd.cncf.notary.signature',
+        config: { ...empty, mediaType: MEDIA_TYPES.ociEmpty },
+        layers: [],
+        subject: image,
+      },
       { mediaType: MEDIA_TYPES.ociManifest },
     );
     const repo = new OciLayoutRepository(HOST, 'acme/ref', join(dir, 'referrers'));
-    expect((await repo.listReferrers(image.digest, 'application/vnd.cncf.notary.signature')).map((x) => x.digest)).toEqual([referrer.digest]);
+    expect(
+      (await repo.listReferrers(image.digest, 'application/vnd.cncf.notary.signature')).map((x) => x.digest),
+    ).toEqual([referrer.digest]);
     expect(await repo.listReferrers(image.digest, 'application/vnd.other')).toEqual([]);
     expect(await repo.resolveTag('v1')).toBe(image.digest);
     expect(await repo.findManifest(`${image.digest.replace(':', '-')}.sig`)).toBeNull();
     await expect(repo.resolveTag('v2')).rejects.toMatchObject({ kind: 'NOT_FOUND' });
-    await expect(new OciLayoutRepository(HOST, 'x', join(dir, 'nowhere')).resolveTag('v1')).rejects.toBeInstanceOf(RegistryError);
+    await expect(new OciLayoutRepository(HOST, 'x', join(dir, 'nowhere')).resolveTag('v1')).rejects.toBeInstanceOf(
+      RegistryError,
+    );
   });
 
   it('answers cosign .sig lookups from a cosign save layout only for the image it saved', async () => {

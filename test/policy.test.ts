@@ -28,7 +28,12 @@ describe('policy sources', () => {
   it('reads an inline YAML document with defaults filled in', async () => {
     const { document, origin } = await loadPolicy({ POLICY: yamlPolicy }, ssm);
     expect(origin).toBe('POLICY');
-    expect(document).toMatchObject({ mode: 'audit', onError: 'deny', unmatched: 'deny', rules: [{ name: 'app', require: 1 }] });
+    expect(document).toMatchObject({
+      mode: 'audit',
+      onError: 'deny',
+      unmatched: 'deny',
+      rules: [{ name: 'app', require: 1 }],
+    });
   });
 
   it('reads JSON from POLICY_FILE', async () => {
@@ -43,17 +48,26 @@ describe('policy sources', () => {
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: yamlPolicy } });
     const { document } = await loadPolicy({ POLICY_PARAMETER: '/gate/policy' }, ssm);
     expect(document.mode).toBe('audit');
-    expect(ssmMock.commandCalls(GetParameterCommand)[0]!.args[0].input).toEqual({ Name: '/gate/policy', WithDecryption: true });
+    expect(ssmMock.commandCalls(GetParameterCommand)[0]!.args[0].input).toEqual({
+      Name: '/gate/policy',
+      WithDecryption: true,
+    });
   });
 
   it('names the SSM parameter when it cannot be read', async () => {
     ssmMock.on(GetParameterCommand).rejects(new Error('AccessDeniedException'));
-    await expect(loadPolicy({ POLICY_PARAMETER: '/gate/policy' }, ssm)).rejects.toThrow(/POLICY_PARAMETER.*\/gate\/policy.*AccessDenied/);
+    await expect(loadPolicy({ POLICY_PARAMETER: '/gate/policy' }, ssm)).rejects.toThrow(
+      /POLICY_PARAMETER.*\/gate\/policy.*AccessDenied/,
+    );
   });
 
   it('names the bad field and what is allowed', async () => {
-    await expect(loadPolicy({ POLICY: 'version: 1\nmode: block\n' }, ssm)).rejects.toThrow(/mode: .*'enforce' \| 'audit'/);
-    await expect(loadPolicy({ POLICY: 'version: 1\nrules: [{name: a, images: ["**"], verifiers: [{type: cosign}]}]' }, ssm)).rejects.toThrow(
+    await expect(loadPolicy({ POLICY: 'version: 1\nmode: block\n' }, ssm)).rejects.toThrow(
+      /mode: .*'enforce' \| 'audit'/,
+    );
+    await expect(
+      loadPolicy({ POLICY: 'version: 1\nrules: [{name: a, images: ["**"], verifiers: [{type: cosign}]}]' }, ssm),
+    ).rejects.toThrow(
       /rules\.0\.verifiers\.0: a cosign verifier needs exactly one of publicKey, publicKeyFile, kmsKey/,
     );
     await expect(loadPolicy({ POLICY: 'version: 1\nunknownKey: 1' }, ssm)).rejects.toThrow(/unknownKey/);
@@ -72,7 +86,13 @@ describe('conflicting settings are refused by name', () => {
     [{ POLICY: yamlPolicy, POLICY_FILE: '/x' }, /POLICY and POLICY_FILE/],
     [{ POLICY: yamlPolicy, COSIGN_KEY_PEM: PEM }, /POLICY and COSIGN_KEY_PEM/],
     [{ POLICY_PARAMETER: '/p', REPO_ALLOWLIST: 'a/b' }, /POLICY_PARAMETER and REPO_ALLOWLIST/],
-    [{ NOTATION_PATH: '/opt/bin/notation', TRUSTED_SIGNING_PROFILES: 'arn:aws:signer:us-east-1:1:/signing-profiles/P' }, /NOTATION_PATH and TRUSTED_SIGNING_PROFILES/],
+    [
+      {
+        NOTATION_PATH: '/opt/bin/notation',
+        TRUSTED_SIGNING_PROFILES: 'arn:aws:signer:us-east-1:1:/signing-profiles/P',
+      },
+      /NOTATION_PATH and TRUSTED_SIGNING_PROFILES/,
+    ],
     [{ POLICY: yamlPolicy, FAILURE_BEHAVIOR: 'BLOCK_ON_FAILURE' }, /FAILURE_BEHAVIOR and POLICY \(mode: audit\)/],
   ])('%o', async (env, message) => {
     await expect(loadPolicy(env, ssm)).rejects.toThrow(message);
@@ -92,7 +112,8 @@ describe('environment shortcuts', () => {
       {
         COSIGN_KEY_PEM: PEM.replace(/\n/g, '\\n'),
         COSIGN_KEY_ARN: 'alias/cosign',
-        TRUSTED_SIGNING_PROFILES: 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod, arn:aws:signer:us-east-1:123456789012:/signing-profiles/Dev',
+        TRUSTED_SIGNING_PROFILES:
+          'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod, arn:aws:signer:us-east-1:123456789012:/signing-profiles/Dev',
         FAILURE_BEHAVIOR: 'LOG_ON_FAILURE',
         ALLOWLIST_PREFIXES: 'public.ecr.aws/aws-observability/',
         ALLOWLIST_DIGESTS: `sha256:${'c'.repeat(64)}`,
@@ -112,16 +133,24 @@ describe('environment shortcuts', () => {
           {
             type: 'aws-signer',
             revocation: 'enforce',
-            signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod', 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Dev'],
+            signingProfiles: [
+              'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod',
+              'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Dev',
+            ],
           },
         ],
       },
     ]);
-    expect(document.allow).toMatchObject({ prefixes: ['public.ecr.aws/aws-observability/'], repositories: ['docker.io/library/busybox'] });
+    expect(document.allow).toMatchObject({
+      prefixes: ['public.ecr.aws/aws-observability/'],
+      repositories: ['docker.io/library/busybox'],
+    });
   });
 
   it('refuses an unknown FAILURE_BEHAVIOR and an empty configuration', async () => {
-    await expect(loadPolicy({ COSIGN_KEY_ARN: 'alias/k', FAILURE_BEHAVIOR: 'BLOCK' }, ssm)).rejects.toThrow(/FAILURE_BEHAVIOR.*BLOCK_ON_FAILURE, LOG_ON_FAILURE/);
+    await expect(loadPolicy({ COSIGN_KEY_ARN: 'alias/k', FAILURE_BEHAVIOR: 'BLOCK' }, ssm)).rejects.toThrow(
+      /FAILURE_BEHAVIOR.*BLOCK_ON_FAILURE, LOG_ON_FAILURE/,
+    );
     await expect(loadPolicy({}, ssm)).rejects.toThrow(/no policy configured/);
   });
 
@@ -145,18 +174,32 @@ describe('matching', () => {
   });
 
   it('matches allow entries by image, digest, prefix and repository', () => {
-    const allow = { images: ['nginx:1.27'], digests: [`sha256:${'d'.repeat(64)}`], prefixes: ['public.ecr.aws/aws-observability/'], repositories: ['ghcr.io/org/tool'] };
-    expect(matchAllowList(allow, parseReference('nginx:1.27'), undefined)).toEqual({ by: 'images', entry: 'nginx:1.27' });
+    const allow = {
+      images: ['nginx:1.27'],
+      digests: [`sha256:${'d'.repeat(64)}`],
+      prefixes: ['public.ecr.aws/aws-observability/'],
+      repositories: ['ghcr.io/org/tool'],
+    };
+    expect(matchAllowList(allow, parseReference('nginx:1.27'), undefined)).toEqual({
+      by: 'images',
+      entry: 'nginx:1.27',
+    });
     expect(matchAllowList(allow, parseReference('nginx:1.28'), undefined)).toBeUndefined();
     expect(matchAllowList(allow, parseReference('ghcr.io/org/tool:3'), undefined)?.by).toBe('repositories');
     expect(matchAllowList(allow, parseReference('ghcr.io/org/toolkit:3'), undefined)).toBeUndefined();
-    expect(matchAllowList(allow, parseReference('public.ecr.aws/aws-observability/aws-otel-collector:v0.4'), undefined)?.by).toBe('prefixes');
+    expect(
+      matchAllowList(allow, parseReference('public.ecr.aws/aws-observability/aws-otel-collector:v0.4'), undefined)?.by,
+    ).toBe('prefixes');
     expect(matchAllowList(allow, parseReference('busybox'), `sha256:${'d'.repeat(64)}`)?.by).toBe('digests');
   });
 
   it('normalises Docker Hub short names', () => {
     expect(parseReference('nginx')).toMatchObject({ registry: 'docker.io', repository: 'library/nginx' });
-    expect(parseReference('localhost:5000/a/b:t')).toMatchObject({ registry: 'localhost:5000', repository: 'a/b', tag: 't' });
+    expect(parseReference('localhost:5000/a/b:t')).toMatchObject({
+      registry: 'localhost:5000',
+      repository: 'a/b',
+      tag: 't',
+    });
     expect(() => parseReference('x@sha256:123')).toThrow(/sha256/);
   });
 });

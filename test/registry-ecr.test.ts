@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
 import { parseEcrHost } from '../src/registry/ecr.js';
-import { RegistryError, type Descriptor } from '../src/core/registry.js';
+import type { Descriptor } from '../src/core/registry.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 import { rejection } from './support/rejection.js';
@@ -30,7 +30,6 @@ function tokenAnswer(password: string, expiresInMs = 12 * HOUR) {
     ],
   };
 }
-
 
 describe('ECR registries', () => {
   let reg: TestRegistry;
@@ -128,7 +127,11 @@ describe('ECR registries', () => {
   });
 
   it('answers AUTH when GetAuthorizationToken is denied', async () => {
-    ecrMock.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error('not authorized to perform ecr:GetAuthorizationToken'), { name: 'AccessDeniedException' }));
+    ecrMock.on(GetAuthorizationTokenCommand).rejects(
+      Object.assign(new Error('not authorized to perform ecr:GetAuthorizationToken'), {
+        name: 'AccessDeniedException',
+      }),
+    );
     const err = await rejection(newClient().repository(ECR_HOST, repo).getManifest('v1'));
     expect(err.kind).toBe('AUTH');
     expect(err.message).toMatch(/AccessDeniedException/);
@@ -136,7 +139,9 @@ describe('ECR registries', () => {
   });
 
   it('answers UNAVAILABLE when ECR throttles', async () => {
-    ecrMock.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    ecrMock
+      .on(GetAuthorizationTokenCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const err = await rejection(newClient().repository(ECR_HOST, repo).getManifest('v1'));
     expect(err.kind).toBe('UNAVAILABLE');
     expect(err.transient).toBe(true);
@@ -184,8 +189,14 @@ describe('ECR registries', () => {
 describe('parseEcrHost', () => {
   it.each([
     ['123456789012.dkr.ecr.us-east-1.amazonaws.com', { accountId: '123456789012', region: 'us-east-1', fips: false }],
-    ['123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com', { accountId: '123456789012', region: 'us-gov-west-1', fips: true }],
-    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', { accountId: '123456789012', region: 'cn-north-1', fips: false }],
+    [
+      '123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com',
+      { accountId: '123456789012', region: 'us-gov-west-1', fips: true },
+    ],
+    [
+      '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn',
+      { accountId: '123456789012', region: 'cn-north-1', fips: false },
+    ],
     ['123456789012.dkr-ecr.eu-west-1.on.aws', { accountId: '123456789012', region: 'eu-west-1', fips: false }],
   ])('recognises %s', (host, expected) => {
     expect(parseEcrHost(host)).toEqual(expected);

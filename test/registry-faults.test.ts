@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
-import { MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/core/registry.js';
+import { MAX_MANIFEST_BYTES, MEDIA_TYPES, type Descriptor } from '../src/core/registry.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 import { rejection } from './support/rejection.js';
-
 
 describe('registry faults', () => {
   let reg: TestRegistry;
@@ -75,7 +74,10 @@ describe('registry faults', () => {
 
   it('answers AUTH when the registry keeps saying 401 after credentials', async () => {
     proxy.setRules([
-      { path: /\/manifests\//, action: { type: 'status', status: 401, headers: { 'www-authenticate': 'Basic realm="x"' } } },
+      {
+        path: /\/manifests\//,
+        action: { type: 'status', status: 401, headers: { 'www-authenticate': 'Basic realm="x"' } },
+      },
     ]);
     const err = await rejection(repository().getManifest(image.digest));
     expect(err.kind).toBe('AUTH');
@@ -131,7 +133,9 @@ describe('registry faults', () => {
   });
 
   it('refuses an oversized manifest streamed without Content-Length', async () => {
-    proxy.setRules([{ path: /\/manifests\//, action: { type: 'oversize', bytes: 2 * MAX_MANIFEST_BYTES, declareLength: false } }]);
+    proxy.setRules([
+      { path: /\/manifests\//, action: { type: 'oversize', bytes: 2 * MAX_MANIFEST_BYTES, declareLength: false } },
+    ]);
     const err = await rejection(repository().getManifest('v1'));
     expect(err.kind).toBe('BAD_RESPONSE');
     expect(err.message).toMatch(/limit/);
@@ -159,7 +163,12 @@ describe('registry faults', () => {
   });
 
   it('refuses a manifest that is not JSON', async () => {
-    proxy.setRules([{ path: /\/manifests\/v1$/, action: { type: 'respond', body: 'not json', headers: { 'content-type': MEDIA_TYPES.ociManifest } } }]);
+    proxy.setRules([
+      {
+        path: /\/manifests\/v1$/,
+        action: { type: 'respond', body: 'not json', headers: { 'content-type': MEDIA_TYPES.ociManifest } },
+      },
+    ]);
     const err = await rejection(repository().getManifest('v1'));
     expect(err.kind).toBe('BAD_RESPONSE');
     expect(err.message).toMatch(/JSON/);
@@ -207,12 +216,19 @@ describe('registry faults', () => {
 
   it('does not answer a challenge from a redirect target with credentials', async () => {
     proxy.setRules([
-      { path: /\/blobs\//, action: { type: 'status', status: 307, headers: { location: `${proxy.otherOrigin}/challenge` } } },
+      {
+        path: /\/blobs\//,
+        action: { type: 'status', status: 307, headers: { location: `${proxy.otherOrigin}/challenge` } },
+      },
     ]);
     proxy.setOtherRules([
       {
         path: /^\/challenge/,
-        action: { type: 'status', status: 401, headers: { 'www-authenticate': `Bearer realm="${proxy.otherOrigin}/token",service="x"` } },
+        action: {
+          type: 'status',
+          status: 401,
+          headers: { 'www-authenticate': `Bearer realm="${proxy.otherOrigin}/token",service="x"` },
+        },
       },
       { path: /^\/token/, action: { type: 'respond', body: JSON.stringify({ token: 'stolen' }) } },
     ]);
@@ -224,7 +240,9 @@ describe('registry faults', () => {
   });
 
   it('refuses a redirect from the registry to plain HTTP elsewhere', async () => {
-    proxy.setRules([{ path: /\/blobs\//, action: { type: 'status', status: 302, headers: { location: 'http://example.com/blob' } } }]);
+    proxy.setRules([
+      { path: /\/blobs\//, action: { type: 'status', status: 302, headers: { location: 'http://example.com/blob' } } },
+    ]);
     expect((await rejection(repository().getBlob(layer.digest, 1 << 20))).kind).toBe('INSECURE');
   });
 
@@ -271,7 +289,10 @@ describe('registry faults', () => {
       const c = fake(`sha256:${'c'.repeat(64)}`, SIG);
       const path = `/v2/${repo}/referrers/${image.digest}`;
       proxy.setRules([
-        { path: /[?&]page=2/, action: { type: 'respond', body: index([c]), headers: { 'content-type': MEDIA_TYPES.ociIndex } } },
+        {
+          path: /[?&]page=2/,
+          action: { type: 'respond', body: index([c]), headers: { 'content-type': MEDIA_TYPES.ociIndex } },
+        },
         {
           path: new RegExp(path),
           action: {
@@ -301,7 +322,12 @@ describe('registry faults', () => {
 
     it('falls back to the tag schema when the API answers something that is not an index', async () => {
       const r = await warmRepository();
-      proxy.setRules([{ path: /\/referrers\//, action: { type: 'respond', body: '<html>hello</html>', headers: { 'content-type': 'text/html' } } }]);
+      proxy.setRules([
+        {
+          path: /\/referrers\//,
+          action: { type: 'respond', body: '<html>hello</html>', headers: { 'content-type': 'text/html' } },
+        },
+      ]);
       expect(await r.listReferrers(image.digest)).toEqual([]);
       expect(proxy.count(new RegExp(`/manifests/${image.digest.replace(':', '-')}`))).toBe(1);
     });

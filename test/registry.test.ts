@@ -4,16 +4,27 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/registry/client.js';
-import { MAX_PAYLOAD_BYTES, MEDIA_TYPES, RegistryError, type Descriptor } from '../src/core/registry.js';
-import { requireRegistry, sha256, startRegistry, writeManifestToStorage, type TestRegistry } from './support/registry.js';
+import { MAX_PAYLOAD_BYTES, MEDIA_TYPES, type Descriptor } from '../src/core/registry.js';
+import {
+  requireRegistry,
+  sha256,
+  startRegistry,
+  writeManifestToStorage,
+  type TestRegistry,
+} from './support/registry.js';
 import { rejection } from './support/rejection.js';
 
 const NOTATION_SIGNATURE = 'application/vnd.cncf.notary.signature';
 const COSIGN_BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
-
 /** a referrer manifest: artifactType set, or only the config media type (older Notation) */
-async function pushReferrer(reg: TestRegistry, repo: string, subject: Descriptor, type: string, form: 'artifactType' | 'config') {
+async function pushReferrer(
+  reg: TestRegistry,
+  repo: string,
+  subject: Descriptor,
+  type: string,
+  form: 'artifactType' | 'config',
+) {
   const payload = await reg.pushBlob(repo, `signature ${Math.random()}`);
   const config = await reg.pushBlob(repo, '{}');
   const manifest = {
@@ -131,14 +142,20 @@ describe.each(['none', 'basic', 'token'] as const)('registry with auth %s', (aut
     const r = fresh.repository(reg.host, repo);
     await r.getManifest(image.digest); // learn the auth scheme first
     const before = fresh.requestCount;
-    const results = await Promise.all([r.getManifest(image.digest), r.getManifest(image.digest), r.getManifest(image.digest)]);
+    const results = await Promise.all([
+      r.getManifest(image.digest),
+      r.getManifest(image.digest),
+      r.getManifest(image.digest),
+    ]);
     expect(fresh.requestCount - before).toBe(1);
     expect(new Set(results.map((m) => m.descriptor.digest))).toEqual(new Set([image.digest]));
   });
 
   if (auth !== 'none') {
     it('answers AUTH for wrong credentials', async () => {
-      const wrong = new RegistryClient({ registries: { [reg.host]: { insecure: true, username: reg.username!, password: 'wrong' } } });
+      const wrong = new RegistryClient({
+        registries: { [reg.host]: { insecure: true, username: reg.username!, password: 'wrong' } },
+      });
       const err = await rejection(wrong.repository(reg.host, repo).getManifest(image.digest));
       expect(err.kind).toBe('AUTH');
     });

@@ -10,7 +10,8 @@ import { PolicyError } from '../src/policy/load.js';
 import { Runtime } from '../src/gate/runtime.js';
 
 const ssm = mockClient(SSMClient);
-const doc = (mode: string) => JSON.stringify({ version: 1, mode, allow: { repositories: ['docker.io/library/busybox'] } });
+const doc = (mode: string) =>
+  JSON.stringify({ version: 1, mode, allow: { repositories: ['docker.io/library/busybox'] } });
 
 beforeEach(() => {
   ssm.reset();
@@ -30,7 +31,10 @@ describe('runtime gate', () => {
   });
 
   it('reads SSM again after the refresh interval and switches to an edited policy with a new hash', async () => {
-    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).resolves({ Parameter: { Value: doc('audit') } });
+    ssm
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: doc('enforce') } })
+      .resolves({ Parameter: { Value: doc('audit') } });
     const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
     const runtime = new Runtime(env);
     const before = await runtime.gate();
@@ -42,7 +46,10 @@ describe('runtime gate', () => {
   });
 
   it('keeps the previous policy when a refresh fails, and reports a first failure', async () => {
-    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).rejects(new Error('ThrottlingException'));
+    ssm
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: doc('enforce') } })
+      .rejects(new Error('ThrottlingException'));
     const env = { POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' };
     const runtime = new Runtime(env);
     const before = await runtime.gate();
@@ -62,7 +69,10 @@ describe('runtime gate', () => {
   });
 
   it('reads the environment once, when the container starts: a later change is not seen', async () => {
-    const env: Record<string, string | undefined> = { POLICY: doc('enforce'), ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:a' };
+    const env: Record<string, string | undefined> = {
+      POLICY: doc('enforce'),
+      ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:a',
+    };
     const runtime = new Runtime(env);
     env.POLICY = doc('audit');
     env.ALERT_TOPIC_ARN = undefined;
@@ -73,7 +83,10 @@ describe('runtime gate', () => {
   });
 
   it('keeps one decision cache across policy refreshes (its key carries the policy hash)', async () => {
-    ssm.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: doc('enforce') } }).resolves({ Parameter: { Value: doc('audit') } });
+    ssm
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: doc('enforce') } })
+      .resolves({ Parameter: { Value: doc('audit') } });
     const runtime = new Runtime({ POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' });
     const before = await runtime.gate();
     vi.setSystemTime(Date.now() + 61_000);

@@ -27,10 +27,18 @@ const artifact = () => readFileSync(join(CONFORMANCE, 'a.txt'));
 const bundleOf = (dir: string) => JSON.parse(readFileSync(join(CONFORMANCE, dir, 'bundle.sigstore.json'), 'utf8'));
 
 describe.skipIf(!present)('sigstore-conformance bundles at the bundle-verification layer', () => {
-  const fulcio = (root: string) => ({ material: trustMaterial(readTrustedRoot(root)), tlog: 'required' as const, signer: { kind: 'fulcio' as const } });
+  const fulcio = (root: string) => ({
+    material: trustMaterial(readTrustedRoot(root)),
+    tlog: 'required' as const,
+    signer: { kind: 'fulcio' as const },
+  });
   const withKey = (dir: string, root: string) => {
     const key = loadPemKeyFile(join(CONFORMANCE, dir, 'key.pub'));
-    return { material: trustMaterial(readTrustedRoot(root), { keys: () => ({ publicKey: key.key, validFor: () => true }) }), tlog: 'required' as const, signer: { kind: 'key' as const, key, describe: 'key.pub' } };
+    return {
+      material: trustMaterial(readTrustedRoot(root), { keys: () => ({ publicKey: key.key, validFor: () => true }) }),
+      tlog: 'required' as const,
+      signer: { kind: 'key' as const, key, describe: 'key.pub' },
+    };
   };
 
   it('happy-path-intoto-in-dsse-v3 and happy-path-v0.3 pass with the public-good root', () => {
@@ -39,19 +47,26 @@ describe.skipIf(!present)('sigstore-conformance bundles at the bundle-verificati
   });
 
   it('signature-mismatch_fail fails', () => {
-    expect(verifyBundle(bundleOf('signature-mismatch_fail'), fulcio(PGI), new Date(), artifact())).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
+    expect(verifyBundle(bundleOf('signature-mismatch_fail'), fulcio(PGI), new Date(), artifact())).toMatchObject({
+      ok: false,
+      reason: 'SIGNATURE_INVALID',
+    });
   });
 
   it('managed-key-and-trusted-root passes with its own root, also with the log skipped', () => {
     const dir = 'managed-key-and-trusted-root';
     const root = join(CONFORMANCE, dir, 'trusted_root.json');
     expect(verifyBundle(bundleOf(dir), withKey(dir, root), new Date(), artifact())).toMatchObject({ ok: true });
-    expect(verifyBundle(bundleOf(dir), { ...withKey(dir, root), tlog: 'skip' }, new Date(), artifact())).toMatchObject({ ok: true });
+    expect(verifyBundle(bundleOf(dir), { ...withKey(dir, root), tlog: 'skip' }, new Date(), artifact())).toMatchObject({
+      ok: true,
+    });
   });
 
   it('managed-key-happy-path passes with the shipped public-good root (it has the TSA), fails with trusted_root_pgi.json', () => {
     const dir = 'managed-key-happy-path';
-    expect(verifyBundle(bundleOf(dir), withKey(dir, 'layers/trust/sigstore/trusted_root.json'), new Date(), artifact())).toMatchObject({ ok: true });
+    expect(
+      verifyBundle(bundleOf(dir), withKey(dir, 'layers/trust/sigstore/trusted_root.json'), new Date(), artifact()),
+    ).toMatchObject({ ok: true });
     expect(verifyBundle(bundleOf(dir), withKey(dir, PGI), new Date(), artifact())).toMatchObject({ ok: false });
   });
 
@@ -77,7 +92,12 @@ describe.skipIf(!present || !registryAvailable())('real Sigstore signatures thro
     reg = await startRegistry();
     client = new RegistryClient({ registries: reg.settings });
     // the real cosign .sig of conn-keyless, rebuilt around its payload blob and annotations
-    const sig = JSON.parse(readFileSync(f(`${KEYLESS}/manifests/sha256-31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee.sig.json`), 'utf8'));
+    const sig = JSON.parse(
+      readFileSync(
+        f(`${KEYLESS}/manifests/sha256-31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee.sig.json`),
+        'utf8',
+      ),
+    );
     const layer = sig.layers[0];
     const blob = readFileSync(f(`${KEYLESS}/blobs/${layer.digest}.json`));
     const pushed = await reg.pushBlob('conn/keyless', blob);
@@ -85,8 +105,16 @@ describe.skipIf(!present || !registryAvailable())('real Sigstore signatures thro
     const config = await reg.pushBlob('conn/keyless', Buffer.from('{}'));
     await reg.pushManifest(
       'conn/keyless',
-      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size }, layers: [layer] },
-      { mediaType: 'application/vnd.oci.image.manifest.v1+json', tag: 'sha256-31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee.sig' },
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
+        layers: [layer],
+      },
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        tag: 'sha256-31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee.sig',
+      },
     );
     // cosign's real attestation bundle as a referrer of its subject (the image itself is not needed)
     const image: Descriptor = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: attested, size: 0 };
@@ -95,11 +123,16 @@ describe.skipIf(!present || !registryAvailable())('real Sigstore signatures thro
   afterAll(async () => reg?.stop());
 
   const verifier = (identity: { issuer: string; subject: string }) =>
-    createCosignVerifier({ type: 'cosign', keyless: { identities: [identity] }, trustedRoot: PGI }, { path: (p) => p, keySource: () => pemKeySource('unused') });
+    createCosignVerifier(
+      { type: 'cosign', keyless: { identities: [identity] }, trustedRoot: PGI },
+      { path: (p) => p, keySource: () => pemKeySource('unused') },
+    );
 
   it('conn-keyless: the legacy keyless .sig (Fulcio certificate + Rekor SET) is admitted for its identity', async () => {
     const v = verifier({ issuer: 'https://github.com/login/oauth', subject: 'philipp.belitz@securesystems.de' });
-    expect(await v.verify(verifyContext(client.repository(reg.host, 'conn/keyless'), subject))).toMatchObject({ ok: true });
+    expect(await v.verify(verifyContext(client.repository(reg.host, 'conn/keyless'), subject))).toMatchObject({
+      ok: true,
+    });
   });
 
   it('conn-keyless: UNTRUSTED_SIGNER for another identity, naming the one found', async () => {
@@ -119,15 +152,28 @@ describe.skipIf(!present || !registryAvailable())('real Sigstore signatures thro
       detail: expect.stringContaining('cosign.sigstore.dev/attestation/v1'),
     });
     const bundle = JSON.parse(readFileSync(f('cosign-bundle/oci-attestation.sigstore.json'), 'utf8'));
-    const verdict = verifyBundle(bundle, { material: trustMaterial(readTrustedRoot(PGI)), tlog: 'required', signer: { kind: 'fulcio' } }, new Date());
-    expect(verdict.ok && verdict.bundle.signer.kind === 'certificate' && verdict.bundle.signer.identity).toMatchObject({ subject: 'cody@soyland.com', issuer: 'https://github.com/login/oauth' });
+    const verdict = verifyBundle(
+      bundle,
+      { material: trustMaterial(readTrustedRoot(PGI)), tlog: 'required', signer: { kind: 'fulcio' } },
+      new Date(),
+    );
+    expect(verdict.ok && verdict.bundle.signer.kind === 'certificate' && verdict.bundle.signer.identity).toMatchObject({
+      subject: 'cody@soyland.com',
+      issuer: 'https://github.com/login/oauth',
+    });
   });
 
   it('trust-root-tlog-missing-validity-start_fail as a policy trustedRoot: denied with POLICY_ERROR, never admitted', async () => {
     const v = createCosignVerifier(
-      { type: 'cosign', keyless: { identities: [{ issuer: 'https://github.com/login/oauth', subject: 'cody@soyland.com' }] }, trustedRoot: join(CONFORMANCE, 'trust-root-tlog-missing-validity-start_fail', 'trusted_root.json') },
+      {
+        type: 'cosign',
+        keyless: { identities: [{ issuer: 'https://github.com/login/oauth', subject: 'cody@soyland.com' }] },
+        trustedRoot: join(CONFORMANCE, 'trust-root-tlog-missing-validity-start_fail', 'trusted_root.json'),
+      },
       { path: (p) => p, keySource: () => pemKeySource('unused') },
     );
-    await expect(v.verify(verifyContext(client.repository(reg.host, 'cosign/attested'), attested))).rejects.toMatchObject({ reason: 'POLICY_ERROR' });
+    await expect(
+      v.verify(verifyContext(client.repository(reg.host, 'cosign/attested'), attested)),
+    ).rejects.toMatchObject({ reason: 'POLICY_ERROR' });
   });
 });

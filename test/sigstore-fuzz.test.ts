@@ -23,19 +23,43 @@ import { verifyBundle, type BundleTrust, type BundleVerdict } from '../src/verif
 import { createCosignVerifier } from '../src/verify/cosign/factory.js';
 import { certificateIdentity, IdentityMatcher, type CertificateIdentity } from '../src/verify/cosign/identity.js';
 import { anchored } from '../src/policy/regex.js';
-import { CERTIFICATE_ANNOTATION, legacyBundle, REKOR_BUNDLE_ANNOTATION, TIMESTAMP_ANNOTATION } from '../src/verify/cosign/legacy-keyless.js';
-import { COSIGN_SIGN_PREDICATE, isCosignSignatureFor, IN_TOTO_PAYLOAD_TYPE, parseStatement } from '../src/verify/cosign/statement.js';
+import {
+  CERTIFICATE_ANNOTATION,
+  legacyBundle,
+  REKOR_BUNDLE_ANNOTATION,
+  TIMESTAMP_ANNOTATION,
+} from '../src/verify/cosign/legacy-keyless.js';
+import {
+  COSIGN_SIGN_PREDICATE,
+  isCosignSignatureFor,
+  IN_TOTO_PAYLOAD_TYPE,
+  parseStatement,
+} from '../src/verify/cosign/statement.js';
 import { parseTrustedRoot, trustMaterial } from '../src/verify/cosign/trusted-root.js';
 import { pemKeySource } from '../src/verify/cosign/keys.js';
 import { VerifierError, type FailureReason, type Verdict } from '../src/core/verifier.js';
 import { generateKeyPair, SIGNATURE_ANNOTATION } from './support/cosign-signer.js';
 import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
 import { pushLegacyKeyless } from './support/sigstore-legacy.js';
-import { cosignStatement, pushBundle, signKeyless, startMockSigstore, type Claims, type MockSigstore } from './support/sigstore-signer.js';
+import {
+  cosignStatement,
+  pushBundle,
+  signKeyless,
+  startMockSigstore,
+  type Claims,
+  type MockSigstore,
+} from './support/sigstore-signer.js';
 
 const GH = 'https://token.actions.githubusercontent.com';
 const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const claims: Claims = { iss: GH, sub: WORKFLOW, repository: 'acme/app', ref: 'refs/heads/main', event_name: 'push', sha: 'abc123' };
+const claims: Claims = {
+  iss: GH,
+  sub: WORKFLOW,
+  repository: 'acme/app',
+  ref: 'refs/heads/main',
+  event_name: 'push',
+  sha: 'abc123',
+};
 const REPO = 'fuzz/app';
 /** the codes a verdict may carry (typed: a new FailureReason must be listed here) */
 const FAILURE_REASONS: Record<FailureReason, true> = {
@@ -59,11 +83,16 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 function paths(v: Json, at: (string | number)[] = []): (string | number)[][] {
   const here = at.length ? [at] : [];
   if (Array.isArray(v)) return [...here, ...v.flatMap((x, i) => paths(x, [...at, i]))];
-  if (v !== null && typeof v === 'object') return [...here, ...Object.entries(v).flatMap(([k, x]) => paths(x, [...at, k]))];
+  if (v !== null && typeof v === 'object')
+    return [...here, ...Object.entries(v).flatMap(([k, x]) => paths(x, [...at, k]))];
   return here;
 }
 
-type Op = { kind: 'delete' } | { kind: 'replace'; value: Json } | { kind: 'flip'; at: number; bit: number } | { kind: 'number'; delta: number };
+type Op =
+  | { kind: 'delete' }
+  | { kind: 'replace'; value: Json }
+  | { kind: 'flip'; at: number; bit: number }
+  | { kind: 'number'; delta: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ kind: 'delete' } as const),
@@ -83,7 +112,10 @@ function flipString(s: string, at: number, bit: number): string {
 
 function mutate(doc: Json, path: (string | number)[], op: Op): Json {
   const copy = structuredClone(doc);
-  const parent = path.slice(0, -1).reduce<Json>((n, k) => (n as Record<string | number, Json>)[k]!, copy) as Record<string | number, Json>;
+  const parent = path.slice(0, -1).reduce<Json>((n, k) => (n as Record<string | number, Json>)[k]!, copy) as Record<
+    string | number,
+    Json
+  >;
   const key = path[path.length - 1]!;
   const old = parent[key]!;
   switch (op.kind) {
@@ -95,16 +127,29 @@ function mutate(doc: Json, path: (string | number)[], op: Op): Json {
       parent[key] = op.value;
       break;
     case 'flip':
-      parent[key] = typeof old === 'string' ? flipString(old, op.at, op.bit) : typeof old === 'number' ? old ^ (1 << op.bit) : op.bit % 2 === 0 ? null : 'x';
+      parent[key] =
+        typeof old === 'string'
+          ? flipString(old, op.at, op.bit)
+          : typeof old === 'number'
+            ? old ^ (1 << op.bit)
+            : op.bit % 2 === 0
+              ? null
+              : 'x';
       break;
     case 'number':
-      parent[key] = typeof old === 'number' ? old + op.delta : typeof old === 'string' && /^\d+$/.test(old) ? String(Number(old) + op.delta) : [];
+      parent[key] =
+        typeof old === 'number'
+          ? old + op.delta
+          : typeof old === 'string' && /^\d+$/.test(old)
+            ? String(Number(old) + op.delta)
+            : [];
       break;
   }
   return copy;
 }
 
-const isFailure = (v: BundleVerdict | Verdict) => !v.ok && REASONS.has(v.reason) && typeof v.detail === 'string' && v.detail.length > 0;
+const isFailure = (v: BundleVerdict | Verdict) =>
+  !v.ok && REASONS.has(v.reason) && typeof v.detail === 'string' && v.detail.length > 0;
 
 describe('Sigstore parsers and checks under arbitrary and mutated input', () => {
   let mock: MockSigstore;
@@ -126,14 +171,19 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     mock = await startMockSigstore();
     rootFile = join(mkdtempSync(join(tmpdir(), 'sigstore-fuzz-')), 'trusted_root.json');
     writeFileSync(rootFile, mock.trustedRoot);
-    trust = { material: trustMaterial(parseTrustedRoot(mock.trustedRoot, 'mock')), signer: { kind: 'fulcio' }, tlog: 'required' };
+    trust = {
+      material: trustMaterial(parseTrustedRoot(mock.trustedRoot, 'mock')),
+      signer: { kind: 'fulcio' },
+      tlog: 'required',
+    };
     const seed = new MemoryRegistry();
     image = await seed.pushImage(REPO, 'v1');
     const signedStatement = cosignStatement(image.digest, `${seed.host}/${REPO}`);
     statement = parseStatement(IN_TOTO_PAYLOAD_TYPE, signedStatement);
     bundle = (await signKeyless(mock, signedStatement, { claims, tsa: true })) as Json;
     const verdict = verifyBundle(bundle, trust, new Date());
-    if (!verdict.ok || verdict.bundle.signer.kind !== 'certificate') throw new Error(`the seed bundle does not verify: ${JSON.stringify(verdict)}`);
+    if (!verdict.ok || verdict.bundle.signer.kind !== 'certificate')
+      throw new Error(`the seed bundle does not verify: ${JSON.stringify(verdict)}`);
     signer = verdict.bundle.signer.identity;
     leafDer = verdict.bundle.signer.certificate.root.toDER();
 
@@ -148,7 +198,9 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
   async function verifyStored(json: Json | Buffer): Promise<Verdict> {
     const reg = new MemoryRegistry();
     // only the referrer is stored: the verifier reads signatures, never the image
-    await pushBundle(reg, REPO, image, Buffer.isBuffer(json) ? json : Buffer.from(JSON.stringify(json)), { tagSchema: false });
+    await pushBundle(reg, REPO, image, Buffer.isBuffer(json) ? json : Buffer.from(JSON.stringify(json)), {
+      tagSchema: false,
+    });
     return outcome(() => keyless().verify(verifyContext(reg.repository(REPO), image.digest)));
   }
 
@@ -157,7 +209,8 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     try {
       return await run();
     } catch (e) {
-      if (e instanceof VerifierError) return { ok: false, reason: 'SIGNATURE_INVALID', detail: `VerifierError ${e.reason}: ${e.message}` };
+      if (e instanceof VerifierError)
+        return { ok: false, reason: 'SIGNATURE_INVALID', detail: `VerifierError ${e.reason}: ${e.message}` };
       throw new Error(`the verifier threw ${(e as Error)?.name}: ${(e as Error)?.message}`, { cause: e });
     }
   }
@@ -166,7 +219,11 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
   function sameAsSigned(verdict: BundleVerdict): boolean {
     if (!verdict.ok) return true;
     const s = verdict.bundle.signer;
-    return s.kind === 'certificate' && s.certificate.root.toDER().equals(leafDer) && JSON.stringify(verdict.bundle.statement) === JSON.stringify(statement);
+    return (
+      s.kind === 'certificate' &&
+      s.certificate.root.toDER().equals(leafDer) &&
+      JSON.stringify(verdict.bundle.statement) === JSON.stringify(statement)
+    );
   }
 
   describe('verifyBundle', () => {
@@ -182,14 +239,26 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
 
     it('bundle-shaped garbage (the right media type and keys, arbitrary contents) is never accepted', () => {
       const shaped = fc.record({
-        mediaType: fc.constantFrom('application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.1'),
-        verificationMaterial: fc.record({
-          certificate: fc.record({ rawBytes: fc.base64String() }),
-          publicKey: fc.record({ hint: fc.string() }),
-          tlogEntries: fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 2 }),
-          timestampVerificationData: fc.record({ rfc3161Timestamps: fc.array(fc.record({ signedTimestamp: fc.base64String() }), { maxLength: 2 }) }),
-        }, { requiredKeys: [] }),
-        dsseEnvelope: fc.record({ payload: fc.base64String(), payloadType: fc.string(), signatures: fc.array(fc.record({ sig: fc.base64String(), keyid: fc.string() }), { maxLength: 2 }) }),
+        mediaType: fc.constantFrom(
+          'application/vnd.dev.sigstore.bundle.v0.3+json',
+          'application/vnd.dev.sigstore.bundle+json;version=0.1',
+        ),
+        verificationMaterial: fc.record(
+          {
+            certificate: fc.record({ rawBytes: fc.base64String() }),
+            publicKey: fc.record({ hint: fc.string() }),
+            tlogEntries: fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 2 }),
+            timestampVerificationData: fc.record({
+              rfc3161Timestamps: fc.array(fc.record({ signedTimestamp: fc.base64String() }), { maxLength: 2 }),
+            }),
+          },
+          { requiredKeys: [] },
+        ),
+        dsseEnvelope: fc.record({
+          payload: fc.base64String(),
+          payloadType: fc.string(),
+          signatures: fc.array(fc.record({ sig: fc.base64String(), keyid: fc.string() }), { maxLength: 2 }),
+        }),
       });
       fc.assert(
         fc.property(shaped, (v) => {
@@ -212,7 +281,11 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     });
 
     it('a flipped bit in the payload, the signature or the certificate is always rejected', () => {
-      const signed = [['dsseEnvelope', 'payload'], ['dsseEnvelope', 'signatures', 0, 'sig'], ['verificationMaterial', 'certificate', 'rawBytes']];
+      const signed = [
+        ['dsseEnvelope', 'payload'],
+        ['dsseEnvelope', 'signatures', 0, 'sig'],
+        ['verificationMaterial', 'certificate', 'rawBytes'],
+      ];
       fc.assert(
         fc.property(fc.constantFrom(...signed), fc.nat(), fc.integer({ min: 0, max: 7 }), (path, at, bit) => {
           const verdict = verifyBundle(mutate(bundle, path, { kind: 'flip', at, bit }), trust, new Date());
@@ -244,12 +317,23 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     const withLeaf = (edit: (der: Buffer<ArrayBuffer>) => void): Json => {
       const der = Buffer.from(leafDer);
       edit(der);
-      return mutate(bundle, ['verificationMaterial', 'certificate', 'rawBytes'], { kind: 'replace', value: der.toString('base64') });
+      return mutate(bundle, ['verificationMaterial', 'certificate', 'rawBytes'], {
+        kind: 'replace',
+        value: der.toString('base64'),
+      });
     };
 
     it('a certificate whose outer SEQUENCE tag is altered is refused (the lenient parser read it, and it verified)', () => {
-      const verdict = verifyBundle(withLeaf((d) => void (d[0] = 0x31)), trust, new Date());
-      expect(verdict).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: expect.stringContaining('well-formed DER') });
+      const verdict = verifyBundle(
+        withLeaf((d) => void (d[0] = 0x31)),
+        trust,
+        new Date(),
+      );
+      expect(verdict).toMatchObject({
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: expect.stringContaining('well-formed DER'),
+      });
     });
 
     it('a certificate whose signature BIT STRING claims unused bits is refused', () => {
@@ -262,7 +346,11 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
         trust,
         new Date(),
       );
-      expect(verdict).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: expect.stringContaining('whole number of bytes') });
+      expect(verdict).toMatchObject({
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: expect.stringContaining('whole number of bytes'),
+      });
     });
 
     it('an unreadable certificate time ends as a failure, not an exception', () => {
@@ -278,7 +366,11 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     });
 
     it('an integratedTime that is no number ends as a failure, not an exception', () => {
-      const verdict = verifyBundle(mutate(bundle, ['verificationMaterial', 'tlogEntries', 0, 'integratedTime'], { kind: 'replace', value: {} }), trust, new Date());
+      const verdict = verifyBundle(
+        mutate(bundle, ['verificationMaterial', 'tlogEntries', 0, 'integratedTime'], { kind: 'replace', value: {} }),
+        trust,
+        new Date(),
+      );
       expect(verdict).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
     });
 
@@ -296,28 +388,59 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
 
     it('arbitrary payloads never throw and are never a cosign signature of the image', () => {
       fc.assert(
-        fc.property(fc.oneof(fc.constant(IN_TOTO_PAYLOAD_TYPE), fc.string()), fc.oneof(fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)), fc.jsonValue().map((j) => Buffer.from(JSON.stringify(j)))), (type, payload) => {
-          const parsed = parseStatement(type, payload);
-          if (typeof parsed !== 'string') expect(isCosignSignatureFor(parsed, digest).ok).toBe(false);
-        }),
+        fc.property(
+          fc.oneof(fc.constant(IN_TOTO_PAYLOAD_TYPE), fc.string()),
+          fc.oneof(
+            fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+            fc.jsonValue().map((j) => Buffer.from(JSON.stringify(j))),
+          ),
+          (type, payload) => {
+            const parsed = parseStatement(type, payload);
+            if (typeof parsed !== 'string') expect(isCosignSignatureFor(parsed, digest).ok).toBe(false);
+          },
+        ),
         RUNS,
       );
     });
 
     it('statement-shaped values: a signature only with the cosign predicate and a subject naming the digest', () => {
-      const subject = fc.record({ name: fc.string(), digest: fc.dictionary(fc.constantFrom('sha256', 'sha512', '__proto__', 'constructor'), fc.oneof(fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32)), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 64 }), fc.jsonValue({ maxDepth: 1 }))) }, { requiredKeys: [] });
-      const doc = fc.record({
-        _type: fc.constantFrom('https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1', 'x'),
-        predicateType: fc.oneof(fc.constant(COSIGN_SIGN_PREDICATE), fc.string(), fc.jsonValue({ maxDepth: 1 })),
-        subject: fc.oneof(fc.array(subject, { maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
-        predicate: fc.jsonValue({ maxDepth: 2 }),
-      }, { requiredKeys: [] });
+      const subject = fc.record(
+        {
+          name: fc.string(),
+          digest: fc.dictionary(
+            fc.constantFrom('sha256', 'sha512', '__proto__', 'constructor'),
+            fc.oneof(
+              fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32)),
+              fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 64 }),
+              fc.jsonValue({ maxDepth: 1 }),
+            ),
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      const doc = fc.record(
+        {
+          _type: fc.constantFrom('https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1', 'x'),
+          predicateType: fc.oneof(fc.constant(COSIGN_SIGN_PREDICATE), fc.string(), fc.jsonValue({ maxDepth: 1 })),
+          subject: fc.oneof(fc.array(subject, { maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
+          predicate: fc.jsonValue({ maxDepth: 2 }),
+        },
+        { requiredKeys: [] },
+      );
       fc.assert(
         fc.property(doc, (d) => {
           const parsed = parseStatement(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(d)));
           if (typeof parsed === 'string') return;
           const check = isCosignSignatureFor(parsed, digest);
-          const names = Array.isArray(d.subject) && d.subject.some((s) => typeof s === 'object' && s !== null && typeof (s as { digest?: Record<string, unknown> }).digest?.sha256 === 'string' && ((s as { digest: Record<string, string> }).digest.sha256!).toLowerCase() === 'ab'.repeat(32));
+          const names =
+            Array.isArray(d.subject) &&
+            d.subject.some(
+              (s) =>
+                typeof s === 'object' &&
+                s !== null &&
+                typeof (s as { digest?: Record<string, unknown> }).digest?.sha256 === 'string' &&
+                (s as { digest: Record<string, string> }).digest.sha256!.toLowerCase() === 'ab'.repeat(32),
+            );
           expect(check.ok).toBe(d.predicateType === COSIGN_SIGN_PREDICATE && names);
         }),
         { numRuns: 300 },
@@ -326,7 +449,13 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
   });
 
   describe('legacy .sig annotations', () => {
-    const keys = [SIGNATURE_ANNOTATION, CERTIFICATE_ANNOTATION, REKOR_BUNDLE_ANNOTATION, TIMESTAMP_ANNOTATION, 'dev.sigstore.cosign/chain'];
+    const keys = [
+      SIGNATURE_ANNOTATION,
+      CERTIFICATE_ANNOTATION,
+      REKOR_BUNDLE_ANNOTATION,
+      TIMESTAMP_ANNOTATION,
+      'dev.sigstore.cosign/chain',
+    ];
 
     /** The full verifier on a `.sig` of the seed image with these annotations on the seed payload. */
     async function verifyLegacy(annotations: Record<string, string>): Promise<Verdict> {
@@ -339,7 +468,14 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
           schemaVersion: 2,
           mediaType: 'application/vnd.oci.image.manifest.v1+json',
           config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
-          layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: blob.digest, size: blob.size, annotations }],
+          layers: [
+            {
+              mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+              digest: blob.digest,
+              size: blob.size,
+              annotations,
+            },
+          ],
         },
         { mediaType: 'application/vnd.oci.image.manifest.v1+json', tag: `${image.digest.replace(':', '-')}.sig` },
       );
@@ -350,7 +486,9 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     function signedMaterial(a: Record<string, string>): string {
       const cert = (() => {
         try {
-          return X509Certificate.parse(a[CERTIFICATE_ANNOTATION] ?? '').root.toDER().toString('hex');
+          return X509Certificate.parse(a[CERTIFICATE_ANNOTATION] ?? '')
+            .root.toDER()
+            .toString('hex');
         } catch {
           return 'none';
         }
@@ -358,7 +496,13 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
       const set = (() => {
         try {
           const doc = JSON.parse(a[REKOR_BUNDLE_ANNOTATION] ?? '');
-          return JSON.stringify([Buffer.from(doc.SignedEntryTimestamp, 'base64').toString('hex'), doc.Payload.body, doc.Payload.integratedTime, doc.Payload.logIndex, doc.Payload.logID]);
+          return JSON.stringify([
+            Buffer.from(doc.SignedEntryTimestamp, 'base64').toString('hex'),
+            doc.Payload.body,
+            doc.Payload.integratedTime,
+            doc.Payload.logIndex,
+            doc.Payload.logID,
+          ]);
         } catch {
           return 'none';
         }
@@ -371,7 +515,14 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     });
 
     it('arbitrary annotations never throw out of the parser or the verifier, and are never accepted', async () => {
-      const annotations = fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string()), fc.oneof(fc.string(), fc.base64String(), fc.jsonValue().map((j) => JSON.stringify(j))));
+      const annotations = fc.dictionary(
+        fc.oneof(fc.constantFrom(...keys), fc.string()),
+        fc.oneof(
+          fc.string(),
+          fc.base64String(),
+          fc.jsonValue().map((j) => JSON.stringify(j)),
+        ),
+      );
       fc.assert(
         fc.property(annotations, fc.boolean(), (a, withKey) => {
           const b = legacyBundle(a, withKey);
@@ -396,10 +547,19 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
           const copy = { ...a };
           if (op.kind === 'delete') delete copy[key];
           else if (op.kind === 'flip') copy[key] = flipString(copy[key] ?? '', op.at, op.bit);
-          else copy[key] = op.kind === 'replace' ? (typeof op.value === 'string' ? op.value : JSON.stringify(op.value)) : `${copy[key]}${op.delta}`;
+          else
+            copy[key] =
+              op.kind === 'replace'
+                ? typeof op.value === 'string'
+                  ? op.value
+                  : JSON.stringify(op.value)
+                : `${copy[key]}${op.delta}`;
           return copy;
         }),
-        fc.record({ i: fc.nat(setPaths.length - 1), op: opArb }).map(({ i, op }) => (a: Record<string, string>) => ({ ...a, [REKOR_BUNDLE_ANNOTATION]: JSON.stringify(mutate(setDoc, setPaths[i]!, op)) })),
+        fc.record({ i: fc.nat(setPaths.length - 1), op: opArb }).map(({ i, op }) => (a: Record<string, string>) => ({
+          ...a,
+          [REKOR_BUNDLE_ANNOTATION]: JSON.stringify(mutate(setDoc, setPaths[i]!, op)),
+        })),
       );
       const original = signedMaterial(legacy.annotations);
       await fc.assert(
@@ -416,21 +576,35 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     it('a flipped bit in the signature, the certificate or the SET is always rejected', async () => {
       const setDoc = JSON.parse(legacy.annotations[REKOR_BUNDLE_ANNOTATION]!) as Json;
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom('signature', 'certificate', 'set', 'body'), fc.nat(), fc.integer({ min: 0, max: 7 }), async (what, at, bit) => {
-          const a = { ...legacy.annotations };
-          if (what === 'signature') a[SIGNATURE_ANNOTATION] = flipString(a[SIGNATURE_ANNOTATION]!, at, bit);
-          if (what === 'certificate') a[CERTIFICATE_ANNOTATION] = pemOf(flipBit(X509Certificate.parse(a[CERTIFICATE_ANNOTATION]!).root.toDER(), at, bit));
-          if (what === 'set') a[REKOR_BUNDLE_ANNOTATION] = JSON.stringify(mutate(setDoc, ['SignedEntryTimestamp'], { kind: 'flip', at, bit }));
-          if (what === 'body') a[REKOR_BUNDLE_ANNOTATION] = JSON.stringify(mutate(setDoc, ['Payload', 'body'], { kind: 'flip', at, bit }));
-          expect(isFailure(await verifyLegacy(a))).toBe(true);
-        }),
+        fc.asyncProperty(
+          fc.constantFrom('signature', 'certificate', 'set', 'body'),
+          fc.nat(),
+          fc.integer({ min: 0, max: 7 }),
+          async (what, at, bit) => {
+            const a = { ...legacy.annotations };
+            if (what === 'signature') a[SIGNATURE_ANNOTATION] = flipString(a[SIGNATURE_ANNOTATION]!, at, bit);
+            if (what === 'certificate')
+              a[CERTIFICATE_ANNOTATION] = pemOf(
+                flipBit(X509Certificate.parse(a[CERTIFICATE_ANNOTATION]!).root.toDER(), at, bit),
+              );
+            if (what === 'set')
+              a[REKOR_BUNDLE_ANNOTATION] = JSON.stringify(
+                mutate(setDoc, ['SignedEntryTimestamp'], { kind: 'flip', at, bit }),
+              );
+            if (what === 'body')
+              a[REKOR_BUNDLE_ANNOTATION] = JSON.stringify(
+                mutate(setDoc, ['Payload', 'body'], { kind: 'flip', at, bit }),
+              );
+            expect(isFailure(await verifyLegacy(a))).toBe(true);
+          },
+        ),
         { numRuns: 100 },
       );
     });
   });
 
   describe('identity matching', () => {
-    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+    const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
     const found = (subject: string, issuer = GH, github = {}): CertificateIdentity => ({ subject, issuer, github });
     const text = fc.string({ unit: 'binary', maxLength: 40 });
 
@@ -446,7 +620,10 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     it('a regular expression matches the whole value: never a substring, an extension, or past an alternation', () => {
       fc.assert(
         fc.property(fc.array(text, { minLength: 1, maxLength: 3 }), text, text, (literals, probe, extra) => {
-          const m = new IdentityMatcher({ subjectRegExp: literals.map(escape).join('|'), issuerRegExp: escape(GH) });
+          const m = new IdentityMatcher({
+            subjectRegExp: literals.map(escapeRegex).join('|'),
+            issuerRegExp: escapeRegex(GH),
+          });
           expect(m.matches(found(probe))).toBe(literals.includes(probe));
           for (const l of literals) {
             if (extra && !literals.includes(`${l}${extra}`)) expect(m.matches(found(`${l}${extra}`))).toBe(false);
@@ -506,7 +683,11 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     });
 
     it('the seed certificate names the signing workflow (the properties above start from a real identity)', () => {
-      expect(signer).toMatchObject({ subject: WORKFLOW, issuer: GH, github: { repository: 'acme/app', ref: 'refs/heads/main' } });
+      expect(signer).toMatchObject({
+        subject: WORKFLOW,
+        issuer: GH,
+        github: { repository: 'acme/app', ref: 'refs/heads/main' },
+      });
     });
   });
 });

@@ -14,7 +14,13 @@ import type { Descriptor } from '../src/core/registry.js';
 import { createCosignVerifier } from '../src/verify/cosign/factory.js';
 import { pemKeySource } from '../src/verify/cosign/keys.js';
 import { verifyContext } from './support/memory-repo.js';
-import { cosignStatement, pushBundle, signKeyless, startMockSigstore, type MockSigstore } from './support/sigstore-signer.js';
+import {
+  cosignStatement,
+  pushBundle,
+  signKeyless,
+  startMockSigstore,
+  type MockSigstore,
+} from './support/sigstore-signer.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const GH = 'https://token.actions.githubusercontent.com';
@@ -39,12 +45,24 @@ class StandIn {
         const manifests = [...this.manifests.entries()]
           .map(([digest, { bytes }]) => ({ digest, json: JSON.parse(bytes.toString()), size: bytes.length }))
           .filter((e) => e.json.subject?.digest === ref)
-          .map((e) => ({ mediaType: OCI_MANIFEST, digest: e.digest, size: e.size, artifactType: e.json.artifactType ?? e.json.config?.mediaType }));
-        return void res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+          .map((e) => ({
+            mediaType: OCI_MANIFEST,
+            digest: e.digest,
+            size: e.size,
+            artifactType: e.json.artifactType ?? e.json.config?.mediaType,
+          }));
+        return void res
+          .writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' })
+          .end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
       }
       const found = kind === 'blobs' ? this.blobs.get(ref!) : this.manifests.get(ref!)?.bytes;
       if (!found) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': kind === 'blobs' ? 'application/octet-stream' : this.manifests.get(ref!)!.mediaType, 'docker-content-digest': ref! }).end(found);
+      res
+        .writeHead(200, {
+          'content-type': kind === 'blobs' ? 'application/octet-stream' : this.manifests.get(ref!)!.mediaType,
+          'docker-content-digest': ref!,
+        })
+        .end(found);
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     this.host = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -56,7 +74,11 @@ class StandIn {
     this.blobs.set(digest, bytes);
     return { mediaType: 'application/octet-stream', digest, size: bytes.length };
   }
-  async pushManifest(_repo: string, manifest: object | Buffer, opts: { mediaType: string; tag?: string }): Promise<Descriptor> {
+  async pushManifest(
+    _repo: string,
+    manifest: object | Buffer,
+    opts: { mediaType: string; tag?: string },
+  ): Promise<Descriptor> {
     const bytes = Buffer.isBuffer(manifest) ? manifest : Buffer.from(JSON.stringify(manifest));
     const digest = sha256(bytes);
     this.manifests.set(digest, { bytes, mediaType: opts.mediaType });
@@ -86,8 +108,19 @@ describe('Sigstore bundles through the OCI referrers API', () => {
 
   async function signedImage(name: string): Promise<Descriptor> {
     const config = await reg.pushBlob('app', Buffer.from(`{"n":"${name}"}`));
-    const image = await reg.pushManifest('app', { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' }, layers: [] }, { mediaType: OCI_MANIFEST });
-    const bundle = await signKeyless(mock, cosignStatement(image.digest, `${reg.host}/app`), { claims: { iss: GH, sub: SUB } });
+    const image = await reg.pushManifest(
+      'app',
+      {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' },
+        layers: [],
+      },
+      { mediaType: OCI_MANIFEST },
+    );
+    const bundle = await signKeyless(mock, cosignStatement(image.digest, `${reg.host}/app`), {
+      claims: { iss: GH, sub: SUB },
+    });
     await pushBundle(reg, 'app', image, bundle, { tagSchema: false });
     return image;
   }
@@ -101,10 +134,18 @@ describe('Sigstore bundles through the OCI referrers API', () => {
       { path: (p) => p, keySource: () => pemKeySource('unused') },
     );
     reg.requests.length = 0;
-    expect(await verifier.verify(verifyContext(client.repository(reg.host, 'app'), a.digest))).toMatchObject({ ok: true });
-    expect(await verifier.verify(verifyContext(client.repository(reg.host, 'app'), b.digest))).toMatchObject({ ok: true });
+    expect(await verifier.verify(verifyContext(client.repository(reg.host, 'app'), a.digest))).toMatchObject({
+      ok: true,
+    });
+    expect(await verifier.verify(verifyContext(client.repository(reg.host, 'app'), b.digest))).toMatchObject({
+      ok: true,
+    });
     const forB = reg.requests.slice(reg.requests.length - 3);
-    expect(forB).toEqual([`GET /v2/app/referrers/${b.digest}`, expect.stringMatching(/^GET \/v2\/app\/manifests\/sha256:/), expect.stringMatching(/^GET \/v2\/app\/blobs\/sha256:/)]);
+    expect(forB).toEqual([
+      `GET /v2/app/referrers/${b.digest}`,
+      expect.stringMatching(/^GET \/v2\/app\/manifests\/sha256:/),
+      expect.stringMatching(/^GET \/v2\/app\/blobs\/sha256:/),
+    ]);
     expect(reg.requests).toHaveLength(6);
     expect(reg.requests.some((r) => r.includes('sha256-'))).toBe(false);
   });

@@ -17,11 +17,26 @@ import { generateKeyPair, signImage } from './support/cosign-signer.js';
 import { verifyContext } from './support/memory-repo.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './support/registry.js';
 import { pushLegacyKeyless, pushLegacyKeyWithSet } from './support/sigstore-legacy.js';
-import { cosignStatement, pushBundle, signKeyless, signWithKey, startMockSigstore, type Claims, type MockSigstore } from './support/sigstore-signer.js';
+import {
+  cosignStatement,
+  pushBundle,
+  signKeyless,
+  signWithKey,
+  startMockSigstore,
+  type Claims,
+  type MockSigstore,
+} from './support/sigstore-signer.js';
 
 const GH = 'https://token.actions.githubusercontent.com';
 const WORKFLOW = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
-const claims: Claims = { iss: GH, sub: WORKFLOW, repository: 'acme/app', ref: 'refs/heads/main', event_name: 'push', sha: 'abc123' };
+const claims: Claims = {
+  iss: GH,
+  sub: WORKFLOW,
+  repository: 'acme/app',
+  ref: 'refs/heads/main',
+  event_name: 'push',
+  sha: 'abc123',
+};
 const key = generateKeyPair('p256');
 
 describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker-registry', () => {
@@ -45,7 +60,10 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
     return { repo, image: await reg.pushImage(repo, 'v1') };
   }
 
-  function keyless(identity: Record<string, unknown> = { issuer: GH, subject: WORKFLOW }, extra: Partial<CosignVerifierConfig> = {}) {
+  function keyless(
+    identity: Record<string, unknown> = { issuer: GH, subject: WORKFLOW },
+    extra: Partial<CosignVerifierConfig> = {},
+  ) {
     return createCosignVerifier(
       { type: 'cosign', keyless: { identities: [identity as never] }, trustedRoot: rootFile, ...extra },
       { path: (p) => p, keySource: () => pemKeySource(key.publicKeyPem) },
@@ -53,17 +71,35 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
   }
 
   function keyed(extra: Partial<CosignVerifierConfig> = {}, pem = key.publicKeyPem) {
-    return createCosignVerifier({ type: 'cosign', publicKey: pem, trustedRoot: rootFile, ...extra }, { path: (p) => p, keySource: () => pemKeySource(pem) });
+    return createCosignVerifier(
+      { type: 'cosign', publicKey: pem, trustedRoot: rootFile, ...extra },
+      { path: (p) => p, keySource: () => pemKeySource(pem) },
+    );
   }
 
-  function verify(verifier: ReturnType<typeof keyless>, repo: string, digest: string, c = client): Promise<VerifierVerdict> {
+  function verify(
+    verifier: ReturnType<typeof keyless>,
+    repo: string,
+    digest: string,
+    c = client,
+  ): Promise<VerifierVerdict> {
     return verifier.verify(verifyContext(c.repository(reg.host, repo), digest));
   }
 
-  async function signedImage(opts: { claims?: Claims; statement?: (image: Descriptor, repo: string) => Buffer; tsa?: boolean; mock?: MockSigstore } = {}) {
+  async function signedImage(
+    opts: {
+      claims?: Claims;
+      statement?: (image: Descriptor, repo: string) => Buffer;
+      tsa?: boolean;
+      mock?: MockSigstore;
+    } = {},
+  ) {
     const { repo, image } = await freshImage();
     const statement = opts.statement?.(image, repo) ?? cosignStatement(image.digest, `${reg.host}/${repo}`);
-    const bundle = await signKeyless(opts.mock ?? mock, statement, { claims: opts.claims ?? claims, tsa: opts.tsa ?? false });
+    const bundle = await signKeyless(opts.mock ?? mock, statement, {
+      claims: opts.claims ?? claims,
+      tsa: opts.tsa ?? false,
+    });
     return { repo, image, bundle };
   }
 
@@ -77,7 +113,15 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
   it('admits with an RFC 3161 timestamp too, and with GitHub claims that match', async () => {
     const { repo, image, bundle } = await signedImage({ tsa: true });
     await pushBundle(reg, repo, image, bundle);
-    const verdict = await verify(keyless({ issuer: GH, subject: WORKFLOW, github: { repository: 'acme/app', ref: 'refs/heads/main', trigger: 'push', sha: 'abc123' } }), repo, image.digest);
+    const verdict = await verify(
+      keyless({
+        issuer: GH,
+        subject: WORKFLOW,
+        github: { repository: 'acme/app', ref: 'refs/heads/main', trigger: 'push', sha: 'abc123' },
+      }),
+      repo,
+      image.digest,
+    );
     expect(verdict.ok).toBe(true);
   });
 
@@ -86,7 +130,9 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
     await pushBundle(reg, repo, image, bundle);
     const verdict = await verify(keyless(), repo, image.digest);
     expect(verdict).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
-    expect(!verdict.ok && verdict.detail).toMatch(/signed by .*release\.yml@refs\/heads\/main from https:\/\/gitlab\.com.*expects .* from https:\/\/token\.actions/);
+    expect(!verdict.ok && verdict.detail).toMatch(
+      /signed by .*release\.yml@refs\/heads\/main from https:\/\/gitlab\.com.*expects .* from https:\/\/token\.actions/,
+    );
   });
 
   it('UNTRUSTED_SIGNER for another subject', async () => {
@@ -99,33 +145,57 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
     const { repo, image, bundle } = await signedImage({ claims: { ...claims, sub: `${WORKFLOW}-evil` } });
     await pushBundle(reg, repo, image, bundle);
     const escaped = WORKFLOW.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    expect(await verify(keyless({ issuer: GH, subjectRegExp: escaped }), repo, image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
-    expect(await verify(keyless({ issuer: GH, subjectRegExp: 'acme/app' }), repo, image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
-    expect(await verify(keyless({ issuer: GH, subjectRegExp: `${escaped}-evil|x` }), repo, image.digest)).toMatchObject({ ok: true });
+    expect(await verify(keyless({ issuer: GH, subjectRegExp: escaped }), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'UNTRUSTED_SIGNER',
+    });
+    expect(await verify(keyless({ issuer: GH, subjectRegExp: 'acme/app' }), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'UNTRUSTED_SIGNER',
+    });
+    expect(await verify(keyless({ issuer: GH, subjectRegExp: `${escaped}-evil|x` }), repo, image.digest)).toMatchObject(
+      { ok: true },
+    );
   });
 
   it('UNTRUSTED_SIGNER when a GitHub claim differs', async () => {
     const { repo, image, bundle } = await signedImage({ claims: { ...claims, ref: 'refs/heads/dev' } });
     await pushBundle(reg, repo, image, bundle);
-    expect(await verify(keyless({ issuer: GH, subject: WORKFLOW, github: { ref: 'refs/heads/main' } }), repo, image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
+    expect(
+      await verify(keyless({ issuer: GH, subject: WORKFLOW, github: { ref: 'refs/heads/main' } }), repo, image.digest),
+    ).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
   });
 
   it('DIGEST_MISMATCH for a bundle that signs another image', async () => {
     const other = `sha256:${'b'.repeat(64)}`;
     const { repo, image, bundle } = await signedImage({ statement: (_i, r) => cosignStatement(other, r) });
     await pushBundle(reg, repo, image, bundle);
-    expect(await verify(keyless(), repo, image.digest)).toMatchObject({ ok: false, reason: 'DIGEST_MISMATCH', detail: expect.stringContaining(other) });
+    expect(await verify(keyless(), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'DIGEST_MISMATCH',
+      detail: expect.stringContaining(other),
+    });
   });
 
   it('an attestation is not a signature: an attestation-only image is SIGNATURE_MISSING', async () => {
-    const { repo, image, bundle } = await signedImage({ statement: (i, r) => cosignStatement(i.digest, r, 'https://slsa.dev/provenance/v1') });
+    const { repo, image, bundle } = await signedImage({
+      statement: (i, r) => cosignStatement(i.digest, r, 'https://slsa.dev/provenance/v1'),
+    });
     await pushBundle(reg, repo, image, bundle);
-    expect(await verify(keyless(), repo, image.digest)).toMatchObject({ ok: false, reason: 'SIGNATURE_MISSING', detail: expect.stringContaining('slsa.dev/provenance/v1') });
+    expect(await verify(keyless(), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'SIGNATURE_MISSING',
+      detail: expect.stringContaining('slsa.dev/provenance/v1'),
+    });
   });
 
   it('unsigned manifest annotations that claim a signature change nothing', async () => {
-    const { repo, image, bundle } = await signedImage({ statement: (i, r) => cosignStatement(i.digest, r, 'https://slsa.dev/provenance/v1') });
-    await pushBundle(reg, repo, image, bundle, { annotations: { 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1' } });
+    const { repo, image, bundle } = await signedImage({
+      statement: (i, r) => cosignStatement(i.digest, r, 'https://slsa.dev/provenance/v1'),
+    });
+    await pushBundle(reg, repo, image, bundle, {
+      annotations: { 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1' },
+    });
     expect(await verify(keyless(), repo, image.digest)).toMatchObject({ ok: false, reason: 'SIGNATURE_MISSING' });
   });
 
@@ -136,8 +206,16 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
       writeFileSync(join(dir, 'root.json'), stale.trustedRoot);
       const { repo, image, bundle } = await signedImage({ mock: stale });
       await pushBundle(reg, repo, image, bundle);
-      const verdict = await verify(keyless({ issuer: GH, subject: WORKFLOW }, { trustedRoot: join(dir, 'root.json') }), repo, image.digest);
-      expect(verdict).toMatchObject({ ok: false, reason: 'EXPIRED', detail: expect.stringContaining('signature was made at') });
+      const verdict = await verify(
+        keyless({ issuer: GH, subject: WORKFLOW }, { trustedRoot: join(dir, 'root.json') }),
+        repo,
+        image.digest,
+      );
+      expect(verdict).toMatchObject({
+        ok: false,
+        reason: 'EXPIRED',
+        detail: expect.stringContaining('signature was made at'),
+      });
     } finally {
       await stale.stop();
     }
@@ -146,7 +224,8 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
   it('SIGNATURE_INVALID for a broken inclusion proof', async () => {
     const { repo, image, bundle } = await signedImage();
     type Proof = { hashes?: string[]; checkpoint: { envelope: string } };
-    const entry = (bundle as { verificationMaterial: { tlogEntries: Array<{ inclusionProof: Proof }> } }).verificationMaterial.tlogEntries[0]!;
+    const entry = (bundle as { verificationMaterial: { tlogEntries: Array<{ inclusionProof: Proof }> } })
+      .verificationMaterial.tlogEntries[0]!;
     const proof = entry.inclusionProof;
     if (proof.hashes?.length) {
       const h = Buffer.from(proof.hashes[0]!, 'base64');
@@ -161,7 +240,11 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
       proof.checkpoint.envelope = lines.join('\n');
     }
     await pushBundle(reg, repo, image, bundle);
-    expect(await verify(keyless(), repo, image.digest)).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: expect.stringMatching(/TLOG/) });
+    expect(await verify(keyless(), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'SIGNATURE_INVALID',
+      detail: expect.stringMatching(/TLOG/),
+    });
   });
 
   it('SIGNATURE_INVALID without a log entry when the log is required; admitted with tlog: skip and a timestamp', async () => {
@@ -187,18 +270,42 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
 
   it('admits a key-signed bundle with the policy key; UNTRUSTED_SIGNER with another', async () => {
     const { repo, image } = await freshImage();
-    await pushBundle(reg, repo, image, await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(image.digest, repo)));
-    expect(await verify(keyed(), repo, image.digest)).toMatchObject({ ok: true, by: expect.stringMatching(/^cosign bundle, key sha256:/) });
+    await pushBundle(
+      reg,
+      repo,
+      image,
+      await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(image.digest, repo)),
+    );
+    expect(await verify(keyed(), repo, image.digest)).toMatchObject({
+      ok: true,
+      by: expect.stringMatching(/^cosign bundle, key sha256:/),
+    });
     const other = generateKeyPair('p256');
-    expect(await verify(keyed({}, other.publicKeyPem), repo, image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
+    expect(await verify(keyed({}, other.publicKeyPem), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'UNTRUSTED_SIGNER',
+    });
   });
 
   it('a key with tlog: required needs the bundle logged in Rekor', async () => {
     const { repo, image } = await freshImage();
-    await pushBundle(reg, repo, image, await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(image.digest, repo)));
-    expect(await verify(keyed({ tlog: 'required' }), repo, image.digest)).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
+    await pushBundle(
+      reg,
+      repo,
+      image,
+      await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(image.digest, repo)),
+    );
+    expect(await verify(keyed({ tlog: 'required' }), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'SIGNATURE_INVALID',
+    });
     const logged = await freshImage();
-    await pushBundle(reg, logged.repo, logged.image, await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(logged.image.digest, logged.repo), mock));
+    await pushBundle(
+      reg,
+      logged.repo,
+      logged.image,
+      await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(logged.image.digest, logged.repo), mock),
+    );
     expect(await verify(keyed({ tlog: 'required' }), logged.repo, logged.image.digest)).toMatchObject({ ok: true });
   });
 
@@ -207,7 +314,12 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
     await pushBundle(reg, repo, image, bundle);
     expect(await verify(keyed(), repo, image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
     const k = await freshImage();
-    await pushBundle(reg, k.repo, k.image, await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(k.image.digest, k.repo)));
+    await pushBundle(
+      reg,
+      k.repo,
+      k.image,
+      await signWithKey(key.privateKey, key.publicKeyPem, cosignStatement(k.image.digest, k.repo)),
+    );
     expect(await verify(keyless(), k.repo, k.image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
   });
 
@@ -228,7 +340,10 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
   it('falls back to the legacy .sig when no bundle decides (key-signed image, key verifier)', async () => {
     const { repo, image } = await freshImage();
     await signImage(reg, repo, image, key.privateKey);
-    expect(await verify(keyed(), repo, image.digest)).toMatchObject({ ok: true, by: expect.stringMatching(/^cosign key sha256:/) });
+    expect(await verify(keyed(), repo, image.digest)).toMatchObject({
+      ok: true,
+      by: expect.stringMatching(/^cosign key sha256:/),
+    });
   });
 
   it('SIGNATURE_MISSING when there is neither a bundle nor a .sig', async () => {
@@ -239,8 +354,14 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
   it('legacy keyless .sig (certificate + Rekor SET annotations) is admitted for its identity only', async () => {
     const { repo, image } = await freshImage();
     await pushLegacyKeyless(reg, repo, image, mock, claims);
-    expect(await verify(keyless(), repo, image.digest)).toMatchObject({ ok: true, by: expect.stringContaining('.sig') });
-    expect(await verify(keyless({ issuer: GH, subject: `${WORKFLOW}x` }), repo, image.digest)).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
+    expect(await verify(keyless(), repo, image.digest)).toMatchObject({
+      ok: true,
+      by: expect.stringContaining('.sig'),
+    });
+    expect(await verify(keyless({ issuer: GH, subject: `${WORKFLOW}x` }), repo, image.digest)).toMatchObject({
+      ok: false,
+      reason: 'UNTRUSTED_SIGNER',
+    });
   });
 
   it('legacy keyless .sig: DIGEST_MISMATCH for another image, SIGNATURE_INVALID for a tampered SET', async () => {
@@ -255,12 +376,20 @@ describe.skipIf(!registryAvailable())('cosign keyless and bundles through docker
   it('legacy key .sig with a Rekor SET: required by tlog: required, and the logged key must be the signer', async () => {
     const { repo, image } = await freshImage();
     await pushLegacyKeyWithSet(reg, repo, image, mock, key);
-    expect(await verify(keyed({ tlog: 'required' }), repo, image.digest)).toMatchObject({ ok: true, by: expect.stringContaining('Rekor SET') });
+    expect(await verify(keyed({ tlog: 'required' }), repo, image.digest)).toMatchObject({
+      ok: true,
+      by: expect.stringContaining('Rekor SET'),
+    });
     const plain = await freshImage();
     await signImage(reg, plain.repo, plain.image, key.privateKey);
-    expect(await verify(keyed({ tlog: 'required' }), plain.repo, plain.image.digest)).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
+    expect(await verify(keyed({ tlog: 'required' }), plain.repo, plain.image.digest)).toMatchObject({
+      ok: false,
+      reason: 'SIGNATURE_INVALID',
+    });
     const otherLogged = await freshImage();
-    await pushLegacyKeyWithSet(reg, otherLogged.repo, otherLogged.image, mock, key, { loggedKey: generateKeyPair('p256') });
+    await pushLegacyKeyWithSet(reg, otherLogged.repo, otherLogged.image, mock, key, {
+      loggedKey: generateKeyPair('p256'),
+    });
     expect(await verify(keyed({ tlog: 'required' }), otherLogged.repo, otherLogged.image.digest)).toMatchObject({
       ok: false,
       reason: 'SIGNATURE_INVALID',

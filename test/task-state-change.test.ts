@@ -64,7 +64,13 @@ function policy(over: Partial<PolicyInput> = {}): PolicyInput {
   return {
     version: 1,
     mode: 'enforce',
-    rules: [{ name: 'app', images: ['*.dkr.ecr.*.amazonaws.com/demo/**'], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+    rules: [
+      {
+        name: 'app',
+        images: ['*.dkr.ecr.*.amazonaws.com/demo/**'],
+        verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }],
+      },
+    ],
     ...over,
   };
 }
@@ -102,7 +108,14 @@ const ebMock = mockClient(eventBridge);
 const context = { getRemainingTimeInMillis: () => 30_000 };
 const env = { ALERT_TOPIC_ARN: TOPIC, DECISION_EVENT_BUS: 'default' };
 
-function watchdog(opts: { policy?: PolicyInput; env?: Record<string, string>; handled?: HandledTasks; getGate?: () => Promise<Gate> } = {}) {
+function watchdog(
+  opts: {
+    policy?: PolicyInput;
+    env?: Record<string, string>;
+    handled?: HandledTasks;
+    getGate?: () => Promise<Gate>;
+  } = {},
+) {
   const gate = gateFor(opts.policy ?? policy());
   return makeTaskStateChange(new Runtime({ ...env, ...opts.env }), {
     getGate: opts.getGate ?? (async () => gate),
@@ -166,7 +179,9 @@ describe('an unsigned standalone task', () => {
 
     expect(out.action).toBe('stopped');
     expect(out.taskArn).toBe(event.detail.taskArn);
-    expect(out.decisions.map((d) => [d.container, d.decision, d.reason])).toEqual([['app', 'deny', 'SIGNATURE_MISSING']]);
+    expect(out.decisions.map((d) => [d.container, d.decision, d.reason])).toEqual([
+      ['app', 'deny', 'SIGNATURE_MISSING'],
+    ]);
     expect(stops()).toHaveLength(1);
     const stop = stops()[0]!.args[0].input;
     expect(stop.cluster).toBe(CLUSTER_ARN);
@@ -217,7 +232,12 @@ describe('an unsigned standalone task', () => {
 
     const entries = eventEntries();
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ Source: 'ecs-image-gate', DetailType: 'Image Admission Decision', EventBusName: 'default', Resources: [taskArn] });
+    expect(entries[0]).toMatchObject({
+      Source: 'ecs-image-gate',
+      DetailType: 'Image Admission Decision',
+      EventBusName: 'default',
+      Resources: [taskArn],
+    });
     const detail = JSON.parse(entries[0]!.Detail!) as DecisionEventDetail;
     expect(detail).toMatchObject({
       severity: 'MEDIUM',
@@ -258,7 +278,11 @@ describe('an unsigned standalone task', () => {
     const msg = publishes()[0]!.args[0].input;
     expect(msg.Subject).toBe('ecs-image-gate: AUDIT DENIED SIGNATURE_MISSING app in demo-cluster');
     expect(parseAlertBody(msg.Message!)).toMatchObject({ mode: 'audit', action: 'none (audit mode)' });
-    expect(JSON.parse(eventEntries()[0]!.Detail!)).toMatchObject({ mode: 'audit', action: 'none (audit mode)', severity: 'MEDIUM' });
+    expect(JSON.parse(eventEntries()[0]!.Detail!)).toMatchObject({
+      mode: 'audit',
+      action: 'none (audit mode)',
+      severity: 'MEDIUM',
+    });
   });
 });
 
@@ -275,7 +299,12 @@ describe('a signed standalone task', () => {
   it('is reported as a decision event when DECISION_EVENTS=all', async () => {
     await watchdog({ env: { DECISION_EVENTS: 'all' } })(loadEvent('task-standalone-signed'), context);
     expect(publishes()).toHaveLength(0);
-    expect(JSON.parse(eventEntries()[0]!.Detail!)).toMatchObject({ decision: 'allow', reason: 'VERIFIED', severity: 'INFO', action: 'none (allowed)' });
+    expect(JSON.parse(eventEntries()[0]!.Detail!)).toMatchObject({
+      decision: 'allow',
+      reason: 'VERIFIED',
+      severity: 'INFO',
+      action: 'none (allowed)',
+    });
   });
 });
 
@@ -329,13 +358,27 @@ describe('service tasks and TASK_SCOPE', () => {
     expect(stops()[0]!.args[0].input.reason).toContain('shell ');
     const record = parseAlertBody(publishes()[0]!.args[0].input.Message!)!;
     expect(record.note).toContain('claims to be a service task');
-    expect(record.note).toContain('runs arn:aws:ecs:us-east-1:123456789012:task-definition/web:7, not arn:aws:ecs:us-east-1:123456789012:task-definition/debug-shell:1');
+    expect(record.note).toContain(
+      'runs arn:aws:ecs:us-east-1:123456789012:task-definition/web:7, not arn:aws:ecs:us-east-1:123456789012:task-definition/debug-shell:1',
+    );
     expect(logged.warn.some(([m]) => String(m).includes('claims to be a service task'))).toBe(true);
   });
 
   it.each([
-    ['the service does not exist', { $metadata: {}, services: [], failures: [{ arn: 'web', reason: 'MISSING' }] }, 'no active service web'],
-    ['the deployment id is unknown', (() => { const d = describeWebService(); d.services![0]!.deployments![0]!.id = 'ecs-svc/1'; return d; })(), 'has no deployment ecs-svc/4720190362543219713'],
+    [
+      'the service does not exist',
+      { $metadata: {}, services: [], failures: [{ arn: 'web', reason: 'MISSING' }] },
+      'no active service web',
+    ],
+    [
+      'the deployment id is unknown',
+      (() => {
+        const d = describeWebService();
+        d.services![0]!.deployments![0]!.id = 'ecs-svc/1';
+        return d;
+      })(),
+      'has no deployment ecs-svc/4720190362543219713',
+    ],
   ])('verifies a claimed service task when %s', async (_, answer, why) => {
     ecsMock.on(DescribeServicesCommand).resolves(answer as DescribeServicesCommandOutput);
     const event = loadEvent('task-service');
@@ -346,7 +389,9 @@ describe('service tasks and TASK_SCOPE', () => {
   });
 
   it('verifies a claimed service task when DescribeServices fails (doubt never skips a check)', async () => {
-    ecsMock.on(DescribeServicesCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+    ecsMock
+      .on(DescribeServicesCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
     const event = loadEvent('task-service');
     const out = await watchdog()(event, context);
     expect(out.action).toBe('allowed');
@@ -356,7 +401,9 @@ describe('service tasks and TASK_SCOPE', () => {
   it('accepts a task set (CODE_DEPLOY / EXTERNAL controller) as the deployment', async () => {
     const answer = describeWebService();
     const svc = answer.services![0]!;
-    svc.taskSets = [{ id: svc.deployments![0]!.id, taskDefinition: svc.deployments![0]!.taskDefinition, status: 'PRIMARY' }];
+    svc.taskSets = [
+      { id: svc.deployments![0]!.id, taskDefinition: svc.deployments![0]!.taskDefinition, status: 'PRIMARY' },
+    ];
     svc.deployments = [];
     ecsMock.on(DescribeServicesCommand).resolves(answer);
     expect((await watchdog()(loadEvent('task-service'), context)).action).toBe('skipped');
@@ -443,7 +490,9 @@ describe('when sending or stopping fails', () => {
     const summary = (error as StopTaskFailed).summary;
     expect(summary.action).toBe('stop-failed');
     expect(summary.why).toContain('ThrottlingException');
-    expect(publishes()[0]!.args[0].input.Subject).toBe('ecs-image-gate: STOP FAILED SIGNATURE_MISSING app in demo-cluster');
+    expect(publishes()[0]!.args[0].input.Subject).toBe(
+      'ecs-image-gate: STOP FAILED SIGNATURE_MISSING app in demo-cluster',
+    );
     expect(parseAlertBody(publishes()[0]!.args[0].input.Message!)!.action).toBe('stop-failed');
     expect(handled.get(event.detail.taskArn)).toBeUndefined();
 
@@ -458,15 +507,24 @@ describe('when sending or stopping fails', () => {
 
   it('a policy that cannot be loaded denies with POLICY_ERROR: stopped in enforce, admitted with LOG_ON_FAILURE', async () => {
     const broken = async (): Promise<Gate> => {
-      throw new PolicyError('POLICY: rules.0.verifiers.0: a cosign verifier needs exactly one of publicKey, publicKeyFile, kmsKey');
+      throw new PolicyError(
+        'POLICY: rules.0.verifiers.0: a cosign verifier needs exactly one of publicKey, publicKeyFile, kmsKey',
+      );
     };
     const enforce = await watchdog({ getGate: broken })(loadEvent('task-standalone-signed'), context);
     expect(enforce.action).toBe('stopped');
     expect(enforce.decisions[0]).toMatchObject({ reason: 'POLICY_ERROR', mode: 'enforce' });
-    const audit = await watchdog({ getGate: broken, env: { FAILURE_BEHAVIOR: 'LOG_ON_FAILURE' } })(loadEvent('task-standalone-signed'), context);
+    const audit = await watchdog({ getGate: broken, env: { FAILURE_BEHAVIOR: 'LOG_ON_FAILURE' } })(
+      loadEvent('task-standalone-signed'),
+      context,
+    );
     expect(audit.action).toBe('audit-denied');
     expect(stops()).toHaveLength(1);
-    expect(JSON.parse(eventEntries().at(-1)!.Detail!)).toMatchObject({ reason: 'POLICY_ERROR', severity: 'LOW', mode: 'audit' });
+    expect(JSON.parse(eventEntries().at(-1)!.Detail!)).toMatchObject({
+      reason: 'POLICY_ERROR',
+      severity: 'LOW',
+      mode: 'audit',
+    });
   });
 });
 
@@ -491,11 +549,19 @@ describe('digests', () => {
     event.detail.lastStatus = 'RUNNING';
     delete event.detail.containers[0].imageDigest;
     ecsMock.on(DescribeTasksCommand).resolves({
-      tasks: [{ taskArn: event.detail.taskArn, containers: [{ name: 'app', image: `${ECR}/${REPO}:signed`, imageDigest: signed }] }],
+      tasks: [
+        {
+          taskArn: event.detail.taskArn,
+          containers: [{ name: 'app', image: `${ECR}/${REPO}:signed`, imageDigest: signed }],
+        },
+      ],
     });
     const out = await watchdog()(event, context);
     expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(1);
-    expect(ecsMock.commandCalls(DescribeTasksCommand)[0]!.args[0].input).toEqual({ cluster: CLUSTER_ARN, tasks: [event.detail.taskArn] });
+    expect(ecsMock.commandCalls(DescribeTasksCommand)[0]!.args[0].input).toEqual({
+      cluster: CLUSTER_ARN,
+      tasks: [event.detail.taskArn],
+    });
     expect(out.action).toBe('allowed');
     expect(out.decisions[0]).toMatchObject({ digest: signed, reason: 'VERIFIED' });
     expect(out.decisions[0]!.digestResolvedFromTag).toBeUndefined();
@@ -508,10 +574,22 @@ describe('digests', () => {
     ecsMock.on(DescribeTasksCommand).rejects(new Error('boom'));
     const out = await watchdog()(event, context);
     expect(out.action).toBe('stopped');
-    expect(out.decisions[0]).toMatchObject({ reason: 'SIGNATURE_MISSING', digest: unsigned, digestResolvedFromTag: 'unsigned' });
-    expect(out.decisions[0]!.detail).toContain('digest resolved by the gate from tag unsigned at the registry, not reported by ECS');
-    expect(stops()[0]!.args[0].input.reason).toBe(`ecs-image-gate: app ${ECR}/${REPO}:unsigned@${unsigned} SIGNATURE_MISSING`);
-    expect(logged.warn.some(([m]) => String(m) === 'ecs:DescribeTasks failed (Error: boom); verifying with what the event says')).toBe(true);
+    expect(out.decisions[0]).toMatchObject({
+      reason: 'SIGNATURE_MISSING',
+      digest: unsigned,
+      digestResolvedFromTag: 'unsigned',
+    });
+    expect(out.decisions[0]!.detail).toContain(
+      'digest resolved by the gate from tag unsigned at the registry, not reported by ECS',
+    );
+    expect(stops()[0]!.args[0].input.reason).toBe(
+      `ecs-image-gate: app ${ECR}/${REPO}:unsigned@${unsigned} SIGNATURE_MISSING`,
+    );
+    expect(
+      logged.warn.some(
+        ([m]) => String(m) === 'ecs:DescribeTasks failed (Error: boom); verifying with what the event says',
+      ),
+    ).toBe(true);
     const record = parseAlertBody(publishes()[0]!.args[0].input.Message!)!;
     expect(record.note).toContain('the gate resolved the tag at the registry itself');
     expect(record.denied[0]!.detail).toContain('not reported by ECS');
@@ -575,7 +653,10 @@ describe('the Lambda handler (middy), configured from the environment', () => {
       expect(classEcs.commandCalls(StopTaskCommand)).toHaveLength(1);
       expect(classSns.commandCalls(PublishCommand)).toHaveLength(1);
       // the summary is what `ecs-image-gate invoke task` prints: plain JSON
-      expect(JSON.parse(JSON.stringify(stopped))).toMatchObject({ taskArn: loadEvent('task-standalone-unsigned').detail.taskArn, action: 'stopped' });
+      expect(JSON.parse(JSON.stringify(stopped))).toMatchObject({
+        taskArn: loadEvent('task-standalone-unsigned').detail.taskArn,
+        action: 'stopped',
+      });
     } finally {
       classEcs.restore();
       classSns.restore();

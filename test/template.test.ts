@@ -22,8 +22,26 @@ type JsonObject = { [key: string]: Json };
 // Reading the template: CloudFormation's short-form tags become their long form.
 // ---------------------------------------------------------------------------
 
-const INTRINSICS = ['Ref', 'Condition', 'Sub', 'GetAtt', 'If', 'Equals', 'Not', 'And', 'Or', 'Select', 'Split',
-  'Join', 'FindInMap', 'Base64', 'Cidr', 'GetAZs', 'ImportValue', 'Transform'] as const;
+const INTRINSICS = [
+  'Ref',
+  'Condition',
+  'Sub',
+  'GetAtt',
+  'If',
+  'Equals',
+  'Not',
+  'And',
+  'Or',
+  'Select',
+  'Split',
+  'Join',
+  'FindInMap',
+  'Base64',
+  'Cidr',
+  'GetAZs',
+  'ImportValue',
+  'Transform',
+] as const;
 
 function longName(name: (typeof INTRINSICS)[number]): string {
   return name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
@@ -48,7 +66,9 @@ const cloudFormationTags: (ScalarTag | CollectionTag)[] = INTRINSICS.flatMap((na
 ]);
 
 function loadTemplate(): JsonObject {
-  return parse(readFileSync(path.join(repoRoot, 'template.yaml'), 'utf8'), { customTags: cloudFormationTags }) as JsonObject;
+  return parse(readFileSync(path.join(repoRoot, 'template.yaml'), 'utf8'), {
+    customTags: cloudFormationTags,
+  }) as JsonObject;
 }
 
 function readJson(relative: string): JsonObject {
@@ -78,7 +98,7 @@ const NO_VALUE = ref('AWS::NoValue');
 const ifSet = (condition: string, value: Json): Json => ({ 'Fn::If': [condition, value, NO_VALUE] });
 
 const template = loadTemplate();
-const resources = obj(template.Resources, 'Resources');
+const _resources = obj(template.Resources, 'Resources');
 const parameters = obj(template.Parameters, 'Parameters');
 const conditions = obj(template.Conditions, 'Conditions');
 const globals = obj(obj(template.Globals, 'Globals').Function, 'Globals.Function');
@@ -153,12 +173,15 @@ function grantsOf(doc: JsonObject, fn: FunctionName): { grants: Grant[]; problem
     if (entry !== null && typeof entry === 'object' && !Array.isArray(entry)) {
       if (typeof entry.Ref === 'string') {
         const managed = resource(doc, entry.Ref);
-        if (managed.Type !== 'AWS::IAM::ManagedPolicy') problems.push(`${fn}.Policies[${i}] refers to ${entry.Ref}, not a managed policy`);
+        if (managed.Type !== 'AWS::IAM::ManagedPolicy')
+          problems.push(`${fn}.Policies[${i}] refers to ${entry.Ref}, not a managed policy`);
         return [[obj(obj(managed.Properties, entry.Ref).PolicyDocument, `${entry.Ref}.PolicyDocument`), entry.Ref]];
       }
       if (entry.Statement !== undefined) return [[entry, `${fn}.Policies[${i}]`]];
     }
-    problems.push(`${fn}.Policies[${i}] is ${JSON.stringify(entry)}: only inline documents and this template's managed policies are allowed`);
+    problems.push(
+      `${fn}.Policies[${i}] is ${JSON.stringify(entry)}: only inline documents and this template's managed policies are allowed`,
+    );
     return [];
   });
   const grants = documents.flatMap(([document, where]) =>
@@ -196,7 +219,12 @@ const VERIFY_AND_ALERT: Grant[] = [
     actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
     resources: [ref('CrossAccountRepositoryArns')],
   },
-  { sid: 'CosignKmsPublicKey', when: 'HasCosignKmsKey', actions: ['kms:GetPublicKey'], resources: [ref('CosignKmsKeyArn')] },
+  {
+    sid: 'CosignKmsPublicKey',
+    when: 'HasCosignKmsKey',
+    actions: ['kms:GetPublicKey'],
+    resources: [ref('CosignKmsKeyArn')],
+  },
   {
     sid: 'ReadConfigurationParameters',
     when: 'ReadsParameters',
@@ -284,7 +312,8 @@ function permissionProblems(doc: JsonObject, fn: FunctionName): string[] {
   }
   const actual = JSON.stringify(normalize(grants));
   const expected = JSON.stringify(normalize(EXPECTED_GRANTS[fn]));
-  if (actual !== expected) problems.push(`${fn}: statements differ from the intended grants\n  actual:   ${actual}\n  expected: ${expected}`);
+  if (actual !== expected)
+    problems.push(`${fn}: statements differ from the intended grants\n  actual:   ${actual}\n  expected: ${expected}`);
   return problems;
 }
 
@@ -301,15 +330,19 @@ function invokeRoleProblems(doc: JsonObject): string[] {
       Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
     },
   ];
-  if (JSON.stringify(trust) !== JSON.stringify(expectedTrust)) problems.push(`trust policy is ${JSON.stringify(trust)}`);
+  if (JSON.stringify(trust) !== JSON.stringify(expectedTrust))
+    problems.push(`trust policy is ${JSON.stringify(trust)}`);
   for (const key of ['ManagedPolicyArns', 'PermissionsBoundary']) {
     if (role[key] !== undefined) problems.push(`HookInvokeRole has ${key}`);
   }
   const statements = list(role.Policies, 'HookInvokeRole.Policies').flatMap((p, i) =>
     list(obj(obj(p, `policy ${i}`).PolicyDocument, 'PolicyDocument').Statement, 'Statement'),
   );
-  const expected = [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt('ImageGateHookFunction', 'Arn') }];
-  if (JSON.stringify(statements) !== JSON.stringify(expected)) problems.push(`invoke permissions are ${JSON.stringify(statements)}`);
+  const expected = [
+    { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt('ImageGateHookFunction', 'Arn') },
+  ];
+  if (JSON.stringify(statements) !== JSON.stringify(expected))
+    problems.push(`invoke permissions are ${JSON.stringify(statements)}`);
   return problems;
 }
 
@@ -347,11 +380,15 @@ function failureDestinationProblems(doc: JsonObject): string[] {
     MaximumEventAgeInSeconds: 600,
     DestinationConfig: { OnFailure: { Destination: getAtt('WatchdogFailureQueue', 'Arn') } },
   };
-  if (obj(config, 'config').Type !== 'AWS::Lambda::EventInvokeConfig') problems.push('TaskWatchdogInvokeConfig has the wrong type');
+  if (obj(config, 'config').Type !== 'AWS::Lambda::EventInvokeConfig')
+    problems.push('TaskWatchdogInvokeConfig has the wrong type');
   if (JSON.stringify(props) !== JSON.stringify(expected)) problems.push(`invoke config is ${JSON.stringify(props)}`);
   const sends = grantsOf(doc, 'TaskWatchdogFunction').grants.filter((g) => g.actions.some((a) => a.startsWith('sqs:')));
-  const exact = [{ sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [getAtt('WatchdogFailureQueue', 'Arn')] }];
-  if (JSON.stringify(sends) !== JSON.stringify(exact)) problems.push(`the watchdog's SQS grants are ${JSON.stringify(sends)}`);
+  const exact = [
+    { sid: 'SendFailedInvocations', actions: ['sqs:SendMessage'], resources: [getAtt('WatchdogFailureQueue', 'Arn')] },
+  ];
+  if (JSON.stringify(sends) !== JSON.stringify(exact))
+    problems.push(`the watchdog's SQS grants are ${JSON.stringify(sends)}`);
   return problems;
 }
 
@@ -363,8 +400,10 @@ function queueProblems(doc: JsonObject): string[] {
   for (const queue of QUEUES) {
     const props = properties(doc, queue);
     if (resource(doc, queue).Type !== 'AWS::SQS::Queue') problems.push(`${queue} is not an SQS queue`);
-    if (props.SqsManagedSseEnabled !== true && props.KmsMasterKeyId === undefined) problems.push(`${queue} is not encrypted`);
-    if (props.MessageRetentionPeriod !== 1209600) problems.push(`${queue} keeps messages ${String(props.MessageRetentionPeriod)} s`);
+    if (props.SqsManagedSseEnabled !== true && props.KmsMasterKeyId === undefined)
+      problems.push(`${queue} is not encrypted`);
+    if (props.MessageRetentionPeriod !== 1209600)
+      problems.push(`${queue} keeps messages ${String(props.MessageRetentionPeriod)} s`);
   }
   const policy = (name: string) => {
     const props = properties(doc, name);
@@ -373,23 +412,35 @@ function queueProblems(doc: JsonObject): string[] {
   const dlq = policy('TaskEventDeadLetterQueuePolicy');
   const dlqExpected = {
     queues: [ref('TaskEventDeadLetterQueue')],
-    statements: [{
-      Sid: 'TheTaskRuleDeliversItsFailures', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage',
-      Resource: getAtt('TaskEventDeadLetterQueue', 'Arn'),
-      Condition: { ArnEquals: { 'aws:SourceArn': getAtt('TaskWatchdogFunctionTaskStarting', 'Arn') } },
-    }],
+    statements: [
+      {
+        Sid: 'TheTaskRuleDeliversItsFailures',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: getAtt('TaskEventDeadLetterQueue', 'Arn'),
+        Condition: { ArnEquals: { 'aws:SourceArn': getAtt('TaskWatchdogFunctionTaskStarting', 'Arn') } },
+      },
+    ],
   };
-  if (JSON.stringify(dlq) !== JSON.stringify(dlqExpected)) problems.push(`dead-letter queue policy is ${JSON.stringify(dlq)}`);
+  if (JSON.stringify(dlq) !== JSON.stringify(dlqExpected))
+    problems.push(`dead-letter queue policy is ${JSON.stringify(dlq)}`);
   const failure = policy('WatchdogFailureQueuePolicy');
   const failureExpected = {
     queues: [ref('WatchdogFailureQueue')],
-    statements: [{
-      Sid: 'OnlyTheWatchdogWrites', Effect: 'Deny', Principal: '*', Action: 'sqs:SendMessage',
-      Resource: getAtt('WatchdogFailureQueue', 'Arn'),
-      Condition: { ArnNotEquals: { 'aws:PrincipalArn': getAtt('TaskWatchdogFunctionRole', 'Arn') } },
-    }],
+    statements: [
+      {
+        Sid: 'OnlyTheWatchdogWrites',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:SendMessage',
+        Resource: getAtt('WatchdogFailureQueue', 'Arn'),
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': getAtt('TaskWatchdogFunctionRole', 'Arn') } },
+      },
+    ],
   };
-  if (JSON.stringify(failure) !== JSON.stringify(failureExpected)) problems.push(`failure queue policy is ${JSON.stringify(failure)}`);
+  if (JSON.stringify(failure) !== JSON.stringify(failureExpected))
+    problems.push(`failure queue policy is ${JSON.stringify(failure)}`);
   return problems;
 }
 
@@ -402,17 +453,33 @@ interface AlarmSpec {
 
 const ALARMS: Record<string, AlarmSpec> = {
   TaskEventDeadLetterAlarm: {
-    namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
+    namespace: 'AWS/SQS',
+    metric: 'ApproximateNumberOfMessagesVisible',
+    statistic: 'Maximum',
     dimensions: { QueueName: getAtt('TaskEventDeadLetterQueue', 'QueueName') },
   },
   WatchdogFailureAlarm: {
-    namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
+    namespace: 'AWS/SQS',
+    metric: 'ApproximateNumberOfMessagesVisible',
+    statistic: 'Maximum',
     dimensions: { QueueName: getAtt('WatchdogFailureQueue', 'QueueName') },
   },
-  HookErrorsAlarm: { namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum', dimensions: { FunctionName: ref('ImageGateHookFunction') } },
-  WatchdogErrorsAlarm: { namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum', dimensions: { FunctionName: ref('TaskWatchdogFunction') } },
+  HookErrorsAlarm: {
+    namespace: 'AWS/Lambda',
+    metric: 'Errors',
+    statistic: 'Sum',
+    dimensions: { FunctionName: ref('ImageGateHookFunction') },
+  },
+  WatchdogErrorsAlarm: {
+    namespace: 'AWS/Lambda',
+    metric: 'Errors',
+    statistic: 'Sum',
+    dimensions: { FunctionName: ref('TaskWatchdogFunction') },
+  },
   InternalErrorDecisionsAlarm: {
-    namespace: 'EcsImageGate', metric: 'Decisions', statistic: 'Sum',
+    namespace: 'EcsImageGate',
+    metric: 'Decisions',
+    statistic: 'Sum',
     dimensions: { service: 'ecs-image-gate', reason: 'INTERNAL_ERROR', decision: 'deny' },
   },
 };
@@ -420,20 +487,38 @@ const ALARMS: Record<string, AlarmSpec> = {
 /** Each alarm fires on the first occurrence, is quiet without data, and tells the alert topic. */
 function alarmProblems(doc: JsonObject): string[] {
   const problems: string[] = [];
-  const alarms = Object.entries(obj(doc.Resources, 'Resources')).filter(([, r]) => obj(r, 'r').Type === 'AWS::CloudWatch::Alarm');
+  const alarms = Object.entries(obj(doc.Resources, 'Resources')).filter(
+    ([, r]) => obj(r, 'r').Type === 'AWS::CloudWatch::Alarm',
+  );
   const names = alarms.map(([name]) => name).sort();
-  if (JSON.stringify(names) !== JSON.stringify(Object.keys(ALARMS).sort())) problems.push(`alarms are ${names.join(', ')}`);
+  if (JSON.stringify(names) !== JSON.stringify(Object.keys(ALARMS).sort()))
+    problems.push(`alarms are ${names.join(', ')}`);
   for (const [name, spec] of Object.entries(ALARMS)) {
     const props = obj(obj(doc.Resources, 'Resources')[name] ?? { Properties: {} }, name).Properties as JsonObject;
-    const dims = Object.fromEntries(list(props.Dimensions ?? [], 'Dimensions').map((d) => [String(obj(d, 'd').Name), obj(d, 'd').Value as Json]));
+    const dims = Object.fromEntries(
+      list(props.Dimensions ?? [], 'Dimensions').map((d) => [String(obj(d, 'd').Name), obj(d, 'd').Value as Json]),
+    );
     const actual = {
-      namespace: props.Namespace, metric: props.MetricName, statistic: props.Statistic, dimensions: dims,
-      threshold: props.Threshold, comparison: props.ComparisonOperator, missing: props.TreatMissingData,
-      actions: props.AlarmActions, name: props.AlarmName,
+      namespace: props.Namespace,
+      metric: props.MetricName,
+      statistic: props.Statistic,
+      dimensions: dims,
+      threshold: props.Threshold,
+      comparison: props.ComparisonOperator,
+      missing: props.TreatMissingData,
+      actions: props.AlarmActions,
+      name: props.AlarmName,
     };
     const expected = {
-      namespace: spec.namespace, metric: spec.metric, statistic: spec.statistic, dimensions: spec.dimensions,
-      threshold: 0, comparison: 'GreaterThanThreshold', missing: 'notBreaching', actions: [ref('AlertTopic')], name: actual.name,
+      namespace: spec.namespace,
+      metric: spec.metric,
+      statistic: spec.statistic,
+      dimensions: spec.dimensions,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+      actions: [ref('AlertTopic')],
+      name: actual.name,
     };
     if (JSON.stringify(actual) !== JSON.stringify(expected)) problems.push(`${name}: ${JSON.stringify(actual)}`);
     // the topic policy admits exactly the alarms named ${AWS::StackName}-…
@@ -480,13 +565,23 @@ function metricUses(doc: JsonObject): MetricUse[] {
     for (const row of list(props.metrics, 'metrics')) {
       const items = list(row, 'row');
       const first = items[0];
-      if (typeof first === 'object' && first !== null && !Array.isArray(first) && typeof first.expression === 'string') {
+      if (
+        typeof first === 'object' &&
+        first !== null &&
+        !Array.isArray(first) &&
+        typeof first.expression === 'string'
+      ) {
         const search = /SEARCH\('\{([^}]*)\}([^']*)'/.exec(first.expression);
         if (!search) continue;
         const [namespace, ...keys] = search[1]!.split(',');
         const terms = Object.fromEntries([...search[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
         const { MetricName, ...values } = terms;
-        uses.push({ where, namespace: namespace!, name: MetricName ?? '', dimensions: Object.fromEntries(keys.map((k) => [k, values[k] ?? '*'])) });
+        uses.push({
+          where,
+          namespace: namespace!,
+          name: MetricName ?? '',
+          dimensions: Object.fromEntries(keys.map((k) => [k, values[k] ?? '*'])),
+        });
         continue;
       }
       const strings = items.filter((i): i is string => typeof i === 'string');
@@ -498,8 +593,15 @@ function metricUses(doc: JsonObject): MetricUse[] {
   for (const [name, r] of Object.entries(obj(doc.Resources, 'Resources'))) {
     if (obj(r, name).Type !== 'AWS::CloudWatch::Alarm') continue;
     const props = obj(obj(r, name).Properties, name);
-    const dims = Object.fromEntries(list(props.Dimensions ?? [], 'Dimensions').map((d) => [String(obj(d, 'd').Name), String(obj(d, 'd').Value)]));
-    uses.push({ where: `alarm ${name}`, namespace: String(props.Namespace), name: String(props.MetricName), dimensions: dims });
+    const dims = Object.fromEntries(
+      list(props.Dimensions ?? [], 'Dimensions').map((d) => [String(obj(d, 'd').Name), String(obj(d, 'd').Value)]),
+    );
+    uses.push({
+      where: `alarm ${name}`,
+      namespace: String(props.Namespace),
+      name: String(props.MetricName),
+      dimensions: dims,
+    });
   }
   return uses;
 }
@@ -514,14 +616,20 @@ function emittedMetricProblems(doc: JsonObject): string[] {
   const problems: string[] = [];
   for (const use of metricUses(doc)) {
     if (use.namespace !== variables.POWERTOOLS_METRICS_NAMESPACE) continue;
-    if (!sourceText.includes(`addMetric('${use.name}'`)) problems.push(`${use.where}: metric ${use.name} is not emitted in src/`);
+    if (!sourceText.includes(`addMetric('${use.name}'`))
+      problems.push(`${use.where}: metric ${use.name} is not emitted in src/`);
     for (const [key, value] of Object.entries(use.dimensions)) {
       if (key === 'service') {
-        if (value !== variables.POWERTOOLS_SERVICE_NAME) problems.push(`${use.where}: service=${value}, but the functions' is ${String(variables.POWERTOOLS_SERVICE_NAME)}`);
+        if (value !== variables.POWERTOOLS_SERVICE_NAME)
+          problems.push(
+            `${use.where}: service=${value}, but the functions' is ${String(variables.POWERTOOLS_SERVICE_NAME)}`,
+          );
         continue;
       }
-      if (!sourceText.includes(`addDimension('${key}'`)) problems.push(`${use.where}: dimension ${key} is not emitted in src/`);
-      if (value !== '*' && !sourceText.includes(`'${value}'`)) problems.push(`${use.where}: ${key}=${value} appears nowhere in src/`);
+      if (!sourceText.includes(`addDimension('${key}'`))
+        problems.push(`${use.where}: dimension ${key} is not emitted in src/`);
+      if (value !== '*' && !sourceText.includes(`'${value}'`))
+        problems.push(`${use.where}: ${key}=${value} appears nowhere in src/`);
     }
   }
   return problems;
@@ -550,17 +658,27 @@ describe('template.yaml: functions and build', () => {
     (fn) => {
       const out = mkdtempSync(path.join(tmpdir(), 'sam-artifacts-'));
       try {
-        const run = spawnSync('make', ['--no-print-directory', `build-${fn}`, `ARTIFACTS_DIR=${out}`], { cwd: repoRoot, encoding: 'utf8' });
+        const run = spawnSync('make', ['--no-print-directory', `build-${fn}`, `ARTIFACTS_DIR=${out}`], {
+          cwd: repoRoot,
+          encoding: 'utf8',
+        });
         expect(run.stderr).toBe('');
         expect(run.status).toBe(0);
         const file = `${path.basename(FUNCTIONS[fn].entry, '.ts')}.mjs`;
         expect(readdirSync(out)).toEqual([file]);
-        const load = spawnSync(process.execPath, ['--input-type=module', '-e',
-          `const m = await import(${JSON.stringify(path.join(out, file))}); process.stdout.write(typeof m.handler);`], {
-          cwd: tmpdir(), // no node_modules within reach: the bundle must stand alone
-          encoding: 'utf8',
-          env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
-        });
+        const load = spawnSync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const m = await import(${JSON.stringify(path.join(out, file))}); process.stdout.write(typeof m.handler);`,
+          ],
+          {
+            cwd: tmpdir(), // no node_modules within reach: the bundle must stand alone
+            encoding: 'utf8',
+            env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
+          },
+        );
         expect(load.stderr).toBe('');
         expect(load.stdout).toBe('function');
         expect(statSync(path.join(out, file)).size).toBeGreaterThan(10_000);
@@ -572,7 +690,11 @@ describe('template.yaml: functions and build', () => {
   );
 
   it.skipIf(!hasMake)('refuses a build without ARTIFACTS_DIR with a sentence that says what to do', () => {
-    const run = spawnSync('make', ['--no-print-directory', 'build-TaskWatchdogFunction'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ARTIFACTS_DIR: '' } });
+    const run = spawnSync('make', ['--no-print-directory', 'build-TaskWatchdogFunction'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, ARTIFACTS_DIR: '' },
+    });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('ARTIFACTS_DIR is not set');
   });
@@ -584,9 +706,19 @@ describe('template.yaml: functions and build', () => {
 
   it('gives each function the documented environment, and the watchdog its TASK_SCOPE', () => {
     const shared = [
-      'FAILURE_BEHAVIOR', 'COSIGN_KEY_PEM', 'COSIGN_KEY_ARN', 'POLICY_PARAMETER', 'TRUSTED_SIGNING_PROFILES',
-      'ALERT_TOPIC_ARN', 'DECISION_EVENT_BUS', 'DECISION_EVENTS', 'SLACK_WEBHOOK_PARAMETER', 'TRUST_DIR',
-      'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL',
+      'FAILURE_BEHAVIOR',
+      'COSIGN_KEY_PEM',
+      'COSIGN_KEY_ARN',
+      'POLICY_PARAMETER',
+      'TRUSTED_SIGNING_PROFILES',
+      'ALERT_TOPIC_ARN',
+      'DECISION_EVENT_BUS',
+      'DECISION_EVENTS',
+      'SLACK_WEBHOOK_PARAMETER',
+      'TRUST_DIR',
+      'POWERTOOLS_SERVICE_NAME',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_LOG_LEVEL',
     ];
     const hookVars = obj(obj(effectiveFunction('ImageGateHookFunction').Environment, 'env').Variables, 'vars');
     const watchdogVars = obj(obj(effectiveFunction('TaskWatchdogFunction').Environment, 'env').Variables, 'vars');
@@ -613,7 +745,10 @@ describe('template.yaml: functions and build', () => {
   });
 
   it('keeps the logs of both functions for LogRetentionInDays', () => {
-    for (const [group, fn] of [['ImageGateHookLogGroup', 'ImageGateHookFunction'], ['TaskWatchdogLogGroup', 'TaskWatchdogFunction']] as const) {
+    for (const [group, fn] of [
+      ['ImageGateHookLogGroup', 'ImageGateHookFunction'],
+      ['TaskWatchdogLogGroup', 'TaskWatchdogFunction'],
+    ] as const) {
       const props = properties(template, group);
       expect(resource(template, group).Type).toBe('AWS::Logs::LogGroup');
       expect(props.LogGroupName).toEqual(sub(`/aws/lambda/\${${fn}}`));
@@ -636,9 +771,19 @@ describe('template.yaml: parameters and conditions', () => {
   });
 
   it('leaves every optional setting off by default', () => {
-    for (const name of ['CosignPublicKey', 'CosignKmsKeyArn', 'PolicyParameterName', 'TrustedSigningProfiles', 'ClusterArns',
-      'CrossAccountRepositoryArns', 'ParameterKmsKeyArn', 'AlertEmail', 'AlertTopicKmsKeyArn', 'DecisionEventBus',
-      'SlackWebhookParameter']) {
+    for (const name of [
+      'CosignPublicKey',
+      'CosignKmsKeyArn',
+      'PolicyParameterName',
+      'TrustedSigningProfiles',
+      'ClusterArns',
+      'CrossAccountRepositoryArns',
+      'ParameterKmsKeyArn',
+      'AlertEmail',
+      'AlertTopicKmsKeyArn',
+      'DecisionEventBus',
+      'SlackWebhookParameter',
+    ]) {
       expect(param(name).Default, name).toBe('');
     }
   });
@@ -661,9 +806,15 @@ describe('template.yaml: parameters and conditions', () => {
     }
     expect(accepts('DecisionEventBus', 'default')).toBe(true);
     expect(accepts('DecisionEventBus', '*')).toBe(false);
-    expect(accepts('TrustedSigningProfiles', 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod')).toBe(true);
-    expect(accepts('TrustedSigningProfiles',
-      'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod, arn:aws-us-gov:signer:us-gov-west-1:123456789012:/signing-profiles/Gov_2')).toBe(true);
+    expect(accepts('TrustedSigningProfiles', 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod')).toBe(
+      true,
+    );
+    expect(
+      accepts(
+        'TrustedSigningProfiles',
+        'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod, arn:aws-us-gov:signer:us-gov-west-1:123456789012:/signing-profiles/Gov_2',
+      ),
+    ).toBe(true);
     expect(accepts('TrustedSigningProfiles', 'Prod')).toBe(false);
     expect(accepts('AlertEmail', 'ops@example.com')).toBe(true);
     expect(accepts('AlertEmail', 'not an address')).toBe(false);
@@ -682,7 +833,12 @@ describe('template.yaml: parameters and conditions', () => {
     const rule = obj(obj(template.Rules, 'Rules').PolicyDocumentOrShortcuts, 'rule');
     expect(rule.RuleCondition).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [ref('PolicyParameterName'), ''] }] });
     expect(list(rule.Assertions, 'Assertions').map((a) => obj(a, 'assertion').Assert)).toEqual([
-      { 'Fn::And': [{ 'Fn::Equals': [ref('CosignPublicKey'), ''] }, { 'Fn::Equals': [ref('TrustedSigningProfiles'), ''] }] },
+      {
+        'Fn::And': [
+          { 'Fn::Equals': [ref('CosignPublicKey'), ''] },
+          { 'Fn::Equals': [ref('TrustedSigningProfiles'), ''] },
+        ],
+      },
     ]);
   });
 
@@ -698,8 +854,12 @@ describe('template.yaml: parameters and conditions', () => {
     expect(conditions.HasDecisionEventBus).toEqual(isSet('DecisionEventBus'));
     expect(conditions.HasClusterArns).toEqual(listIsSet('ClusterArns'));
     expect(conditions.HasCrossAccountRepositories).toEqual(listIsSet('CrossAccountRepositoryArns'));
-    expect(conditions.ReadsParameters).toEqual({ 'Fn::Or': [{ Condition: 'HasPolicyParameter' }, { Condition: 'HasSlackWebhook' }] });
-    expect(conditions.DecryptsParameters).toEqual({ 'Fn::And': [{ Condition: 'ReadsParameters' }, { Condition: 'HasParameterKmsKey' }] });
+    expect(conditions.ReadsParameters).toEqual({
+      'Fn::Or': [{ Condition: 'HasPolicyParameter' }, { Condition: 'HasSlackWebhook' }],
+    });
+    expect(conditions.DecryptsParameters).toEqual({
+      'Fn::And': [{ Condition: 'ReadsParameters' }, { Condition: 'HasParameterKmsKey' }],
+    });
   });
 });
 
@@ -722,12 +882,21 @@ describe('template.yaml: least privilege', () => {
   it('reads only the configured KMS key and SSM parameters', () => {
     const all = grantsOf(template, 'ImageGateHookFunction').grants;
     const kms = all.filter((g) => g.actions.includes('kms:GetPublicKey'));
-    expect(kms).toEqual([{ sid: 'CosignKmsPublicKey', when: 'HasCosignKmsKey', actions: ['kms:GetPublicKey'], resources: [ref('CosignKmsKeyArn')] }]);
+    expect(kms).toEqual([
+      {
+        sid: 'CosignKmsPublicKey',
+        when: 'HasCosignKmsKey',
+        actions: ['kms:GetPublicKey'],
+        resources: [ref('CosignKmsKeyArn')],
+      },
+    ]);
     const ssm = all.filter((g) => g.actions.some((a) => a.startsWith('ssm:')));
-    expect(ssm.map((g) => g.resources)).toEqual([[
-      ifSet('HasPolicyParameter', arn('ssm', 'parameter${PolicyParameterName}')),
-      ifSet('HasSlackWebhook', arn('ssm', 'parameter${SlackWebhookParameter}')),
-    ]]);
+    expect(ssm.map((g) => g.resources)).toEqual([
+      [
+        ifSet('HasPolicyParameter', arn('ssm', 'parameter${PolicyParameterName}')),
+        ifSet('HasSlackWebhook', arn('ssm', 'parameter${SlackWebhookParameter}')),
+      ],
+    ]);
   });
 
   it('lets ECS, and only ECS, invoke the hook function and nothing else', () => {
@@ -766,12 +935,18 @@ describe('template.yaml: events, alerts, outputs', () => {
     expect(key.EnableKeyRotation).toBe(true);
     expect(obj(key.KeyPolicy, 'policy').Statement).toEqual([
       {
-        Sid: 'AccountAdministersAndGrantsThroughIam', Effect: 'Allow',
-        Principal: { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') }, Action: 'kms:*', Resource: '*',
+        Sid: 'AccountAdministersAndGrantsThroughIam',
+        Effect: 'Allow',
+        Principal: { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
+        Action: 'kms:*',
+        Resource: '*',
       },
       {
-        Sid: 'CloudWatchAlarmsPublishToTheTopic', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*',
+        Sid: 'CloudWatchAlarmsPublishToTheTopic',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
       },
     ]);
     expect(String(obj(parameters.AlertTopicKmsKeyArn, 'p').Description)).toContain('cloudwatch.amazonaws.com');
@@ -780,19 +955,32 @@ describe('template.yaml: events, alerts, outputs', () => {
       Topics: [ref('AlertTopic')],
       PolicyDocument: {
         Version: '2012-10-17',
-        Statement: [{
-          Sid: 'ThisStacksAlarmsPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish',
-          Resource: ref('AlertTopic'),
-          Condition: {
-            ArnLike: { 'aws:SourceArn': sub('arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*') },
-            StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+        Statement: [
+          {
+            Sid: 'ThisStacksAlarmsPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: ref('AlertTopic'),
+            Condition: {
+              ArnLike: {
+                'aws:SourceArn': sub(
+                  'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*',
+                ),
+              },
+              StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+            },
           },
-        }],
+        ],
       },
     });
     const subscription = resource(template, 'AlertEmailSubscription');
     expect(subscription.Condition).toBe('HasAlertEmail');
-    expect(subscription.Properties).toEqual({ TopicArn: ref('AlertTopic'), Protocol: 'email', Endpoint: ref('AlertEmail') });
+    expect(subscription.Properties).toEqual({
+      TopicArn: ref('AlertTopic'),
+      Protocol: 'email',
+      Endpoint: ref('AlertEmail'),
+    });
   });
 
   it('outputs what attaching the hook needs', () => {
@@ -808,10 +996,16 @@ describe('template.yaml: events, alerts, outputs', () => {
     const snippet = obj(value('LifecycleHook'), 'LifecycleHook')['Fn::Sub'];
     expect(typeof snippet).toBe('string');
     // With the references filled in, the snippet is one DeploymentLifecycleHook in API JSON.
-    const filled = String(snippet).replace('${ImageGateHookFunction.Arn}', 'FN').replace('${HookInvokeRole.Arn}', 'ROLE');
+    const filled = String(snippet)
+      .replace('${ImageGateHookFunction.Arn}', 'FN')
+      .replace('${HookInvokeRole.Arn}', 'ROLE');
     // PRE_SCALE_UP before any new task (tags resolved by the gate if ECS has no digest yet),
     // POST_SCALE_UP on the digests ECS established, before any traffic
-    expect(JSON.parse(filled)).toEqual({ hookTargetArn: 'FN', roleArn: 'ROLE', lifecycleStages: ['PRE_SCALE_UP', 'POST_SCALE_UP'] });
+    expect(JSON.parse(filled)).toEqual({
+      hookTargetArn: 'FN',
+      roleArn: 'ROLE',
+      lifecycleStages: ['PRE_SCALE_UP', 'POST_SCALE_UP'],
+    });
     expect(value('TaskEventDeadLetterQueueUrl')).toEqual(ref('TaskEventDeadLetterQueue'));
     expect(value('WatchdogFailureQueueUrl')).toEqual(ref('WatchdogFailureQueue'));
     expect(value('DashboardName')).toEqual(ref('OperationsDashboard'));
@@ -830,7 +1024,10 @@ describe('template.yaml: nothing lost, and someone is told', () => {
 
 describe('template.yaml: the dashboard shows what the code emits', () => {
   const uses = metricUses(template);
-  const shown = (title: string) => uses.filter((u) => u.where === `widget "${title}"`).map(({ namespace, name, dimensions }) => ({ namespace, name, dimensions }));
+  const shown = (title: string) =>
+    uses
+      .filter((u) => u.where === `widget "${title}"`)
+      .map(({ namespace, name, dimensions }) => ({ namespace, name, dimensions }));
   const service = 'ecs-image-gate';
 
   it('names only metrics, dimensions and values that src/ emits', () => {
@@ -839,26 +1036,52 @@ describe('template.yaml: the dashboard shows what the code emits', () => {
   });
 
   it('has a widget for each question an operator asks', () => {
-    expect(shown('Decisions by reason')).toEqual([{ namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: '*', decision: '*' } }]);
-    expect(shown('Decisions by source')).toEqual([{ namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, source: '*', decision: '*' } }]);
+    expect(shown('Decisions by reason')).toEqual([
+      { namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: '*', decision: '*' } },
+    ]);
+    expect(shown('Decisions by source')).toEqual([
+      { namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, source: '*', decision: '*' } },
+    ]);
     expect(shown('Denies by reason (enforce and audit)')).toEqual([
       { namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: '*', decision: 'deny' } },
     ]);
     expect(shown('Errors')).toEqual([
       { namespace: 'AWS/Lambda', name: 'Errors', dimensions: { FunctionName: '<ImageGateHookFunction>' } },
       { namespace: 'AWS/Lambda', name: 'Errors', dimensions: { FunctionName: '<TaskWatchdogFunction>' } },
-      { namespace: 'EcsImageGate', name: 'Decisions', dimensions: { service, reason: 'INTERNAL_ERROR', decision: 'deny' } },
+      {
+        namespace: 'EcsImageGate',
+        name: 'Decisions',
+        dimensions: { service, reason: 'INTERNAL_ERROR', decision: 'deny' },
+      },
     ]);
     const latency = list(obj(obj(list(dashboardBody(template).widgets, 'w')[4], 'w').properties, 'p').metrics, 'm');
     expect(latency.map((row) => obj(list(row, 'row').at(-1), 'options').stat)).toEqual(['p50', 'p99', 'p50', 'p99']);
-    expect(shown('Decision latency (ms)').map((u) => u.dimensions.source)).toEqual(['deployment-gate', 'deployment-gate', 'task-watchdog', 'task-watchdog']);
-    expect(shown('Watchdog stops').map((u) => [u.name, u.dimensions.action])).toEqual([['WatchdogTasks', 'stopped'], ['WatchdogTasks', 'stop-failed']]);
+    expect(shown('Decision latency (ms)').map((u) => u.dimensions.source)).toEqual([
+      'deployment-gate',
+      'deployment-gate',
+      'task-watchdog',
+      'task-watchdog',
+    ]);
+    expect(shown('Watchdog stops').map((u) => [u.name, u.dimensions.action])).toEqual([
+      ['WatchdogTasks', 'stopped'],
+      ['WatchdogTasks', 'stop-failed'],
+    ]);
     expect(shown('Alerts not delivered').map((u) => [u.name, u.dimensions.channel])).toEqual([
-      ['AlertDeliveryFailures', 'sns'], ['AlertDeliveryFailures', 'eventbridge'], ['AlertDeliveryFailures', 'slack'],
+      ['AlertDeliveryFailures', 'sns'],
+      ['AlertDeliveryFailures', 'eventbridge'],
+      ['AlertDeliveryFailures', 'slack'],
     ]);
     expect(shown('Dead-letter depth (should be 0)')).toEqual([
-      { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: '<TaskEventDeadLetterQueue.QueueName>' } },
-      { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: '<WatchdogFailureQueue.QueueName>' } },
+      {
+        namespace: 'AWS/SQS',
+        name: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: '<TaskEventDeadLetterQueue.QueueName>' },
+      },
+      {
+        namespace: 'AWS/SQS',
+        name: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: '<WatchdogFailureQueue.QueueName>' },
+      },
     ]);
   });
 });
@@ -904,7 +1127,9 @@ describe('events/: hook events and sam local environment', () => {
     const forward = readJson('events/hook-pre-production-traffic-shift.json');
     const rollback = readJson('events/hook-rollback-production-traffic-shift.json');
     expect(forward.lifecycleStage).toBe('PRE_PRODUCTION_TRAFFIC_SHIFT');
-    expect(obj(forward.executionDetails, 'd').productionTrafficWeights).toEqual(obj(rollback.executionDetails, 'd').productionTrafficWeights);
+    expect(obj(forward.executionDetails, 'd').productionTrafficWeights).toEqual(
+      obj(rollback.executionDetails, 'd').productionTrafficWeights,
+    );
   });
 
   it('has a malformed event whose target is not a service revision', () => {
@@ -918,8 +1143,12 @@ describe('events/: hook events and sam local environment', () => {
     const files = readdirSync(path.join(repoRoot, 'events')).filter((f) => f.endsWith('.json') && f !== 'env.json');
     // the README's loops take events/hook-*.json and events/task-*.json: every sample must be one of them
     expect(files.filter((f) => !/^(hook|task)-.+\.json$/.test(f))).toEqual([]);
-    expect(readme).toContain('for e in events/hook-*.json; do sam local invoke ImageGateHookFunction -e "$e" --env-vars events/env.json; done');
-    expect(readme).toContain('for e in events/task-*.json; do sam local invoke TaskWatchdogFunction -e "$e" --env-vars events/env.json; done');
+    expect(readme).toContain(
+      'for e in events/hook-*.json; do sam local invoke ImageGateHookFunction -e "$e" --env-vars events/env.json; done',
+    );
+    expect(readme).toContain(
+      'for e in events/task-*.json; do sam local invoke TaskWatchdogFunction -e "$e" --env-vars events/env.json; done',
+    );
     expect(readme).toContain('for e in events/hook-*.json; do node dist/cli.js invoke hook "$e"; done');
     expect(readme).toContain('for e in events/task-*.json; do node dist/cli.js invoke task "$e"; done');
     for (const fn of Object.keys(FUNCTIONS)) expect(resource(template, fn)).toBeDefined();
@@ -942,7 +1171,11 @@ if (!hasCfnLint) console.log('skipping the cfn-lint check: cfn-lint is not insta
 
 describe.skipIf(!hasCfnLint)('template.yaml: cfn-lint', () => {
   it('passes cfn-lint, SAM transform included', () => {
-    const run = spawnSync('cfn-lint', ['--format', 'parseable', '--', 'template.yaml'], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync('cfn-lint', ['--format', 'parseable', '--', 'template.yaml'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(run.stdout + run.stderr).toBe('');
     expect(run.status).toBe(0);
   }, 130_000);
@@ -960,13 +1193,17 @@ describe('the checks above fail when a permission is widened', () => {
     list(obj(properties(doc, 'VerifyAndAlertPolicy').PolicyDocument, 'document').Statement, 'Statement');
 
   it('catches a wildcard action', () => {
-    const doc = widened((d) => inlineStatements(d, 'ImageGateHookFunction').push({ Effect: 'Allow', Action: 'ecs:*', Resource: '*' }));
+    const doc = widened((d) =>
+      inlineStatements(d, 'ImageGateHookFunction').push({ Effect: 'Allow', Action: 'ecs:*', Resource: '*' }),
+    );
     expect(permissionProblems(doc, 'ImageGateHookFunction').join('\n')).toMatch(/wildcard action ecs:\*/);
   });
 
   it('catches a KMS grant on every key', () => {
     const doc = widened((d) => {
-      const kms = sharedStatements(d).map((s) => obj(s, 's')).find((s) => JSON.stringify(s).includes('CosignKmsPublicKey'));
+      const kms = sharedStatements(d)
+        .map((s) => obj(s, 's'))
+        .find((s) => JSON.stringify(s).includes('CosignKmsPublicKey'));
       obj(list(obj(kms, 'kms')['Fn::If'], 'if')[1], 'statement').Resource = '*';
     });
     expect(permissionProblems(doc, 'ImageGateHookFunction').join('\n')).toMatch(/Resource '\*' for kms:GetPublicKey/);
@@ -974,7 +1211,9 @@ describe('the checks above fail when a permission is widened', () => {
 
   it('catches StopTask without the cluster condition', () => {
     const doc = widened((d) => {
-      const stop = inlineStatements(d, 'TaskWatchdogFunction').map((s) => obj(s, 's')).find((s) => s.Sid === 'StopUnsignedTasks');
+      const stop = inlineStatements(d, 'TaskWatchdogFunction')
+        .map((s) => obj(s, 's'))
+        .find((s) => s.Sid === 'StopUnsignedTasks');
       delete obj(stop, 'stop').Condition;
     });
     expect(permissionProblems(doc, 'TaskWatchdogFunction')).not.toEqual([]);
@@ -982,20 +1221,27 @@ describe('the checks above fail when a permission is widened', () => {
 
   it('catches an SSM read of every parameter', () => {
     const doc = widened((d) => {
-      const ssm = sharedStatements(d).map((s) => obj(s, 's')).find((s) => JSON.stringify(s).includes('ReadConfigurationParameters'));
+      const ssm = sharedStatements(d)
+        .map((s) => obj(s, 's'))
+        .find((s) => JSON.stringify(s).includes('ReadConfigurationParameters'));
       obj(list(obj(ssm, 'ssm')['Fn::If'], 'if')[1], 'statement').Resource = arn('ssm', 'parameter/*');
     });
     expect(permissionProblems(doc, 'TaskWatchdogFunction')).not.toEqual([]);
   });
 
   it('catches an AWS managed policy added to a function', () => {
-    const doc = widened((d) => list(properties(d, 'TaskWatchdogFunction').Policies, 'Policies').push('AmazonECS_FullAccess'));
+    const doc = widened((d) =>
+      list(properties(d, 'TaskWatchdogFunction').Policies, 'Policies').push('AmazonECS_FullAccess'),
+    );
     expect(permissionProblems(doc, 'TaskWatchdogFunction').join('\n')).toMatch(/AmazonECS_FullAccess/);
   });
 
   it('catches a second trusted principal or a wider invoke permission', () => {
     const trusted = widened((d) => {
-      const statement = obj(list(obj(properties(d, 'HookInvokeRole').AssumeRolePolicyDocument, 'trust').Statement, 's')[0], 's0');
+      const statement = obj(
+        list(obj(properties(d, 'HookInvokeRole').AssumeRolePolicyDocument, 'trust').Statement, 's')[0],
+        's0',
+      );
       statement.Principal = { Service: ['ecs.amazonaws.com', 'lambda.amazonaws.com'] };
     });
     expect(invokeRoleProblems(trusted)).not.toEqual([]);
@@ -1005,7 +1251,8 @@ describe('the checks above fail when a permission is widened', () => {
     });
     expect(invokeRoleProblems(invoke)).not.toEqual([]);
     const anyAccount = widened((d) => {
-      delete obj(list(obj(properties(d, 'HookInvokeRole').AssumeRolePolicyDocument, 'trust').Statement, 's')[0], 's0').Condition;
+      delete obj(list(obj(properties(d, 'HookInvokeRole').AssumeRolePolicyDocument, 'trust').Statement, 's')[0], 's0')
+        .Condition;
     });
     expect(invokeRoleProblems(anyAccount)).not.toEqual([]);
   });
@@ -1018,12 +1265,18 @@ describe('the checks above fail when a queue, an alarm or the dashboard is broke
     return copy;
   };
   const watchdogInline = (doc: JsonObject) =>
-    list(obj(list(properties(doc, 'TaskWatchdogFunction').Policies, 'Policies')[1], 'inline policy').Statement, 'Statement').map((x) => obj(x, 's'));
+    list(
+      obj(list(properties(doc, 'TaskWatchdogFunction').Policies, 'Policies')[1], 'inline policy').Statement,
+      'Statement',
+    ).map((x) => obj(x, 's'));
 
   it('catches a failure destination without its sqs:SendMessage, or with a wider one', () => {
     const without = broken((d) => {
       const statements = list(obj(list(properties(d, 'TaskWatchdogFunction').Policies, 'P')[1], 'p').Statement, 'S');
-      statements.splice(statements.findIndex((x) => obj(x, 's').Sid === 'SendFailedInvocations'), 1);
+      statements.splice(
+        statements.findIndex((x) => obj(x, 's').Sid === 'SendFailedInvocations'),
+        1,
+      );
     });
     expect(failureDestinationProblems(without).join('\n')).toMatch(/SQS grants are \[\]/);
     expect(permissionProblems(without, 'TaskWatchdogFunction')).not.toEqual([]);
@@ -1054,7 +1307,10 @@ describe('the checks above fail when a queue, an alarm or the dashboard is broke
     });
     expect(queueProblems(plain)).toEqual(['WatchdogFailureQueue is not encrypted']);
     const open = broken((d) => {
-      const statement = obj(list(obj(properties(d, 'TaskEventDeadLetterQueuePolicy').PolicyDocument, 'doc').Statement, 'S')[0], 's');
+      const statement = obj(
+        list(obj(properties(d, 'TaskEventDeadLetterQueuePolicy').PolicyDocument, 'doc').Statement, 'S')[0],
+        's',
+      );
       delete statement.Condition;
     });
     expect(queueProblems(open)).not.toEqual([]);
@@ -1070,7 +1326,10 @@ describe('the checks above fail when a queue, an alarm or the dashboard is broke
     });
     expect(alarmProblems(silent).join('\n')).toMatch(/^WatchdogFailureAlarm:/);
     const wrongQueue = broken((d) => {
-      list(properties(d, 'WatchdogFailureAlarm').Dimensions, 'D')[0] = { Name: 'QueueName', Value: getAtt('TaskEventDeadLetterQueue', 'QueueName') };
+      list(properties(d, 'WatchdogFailureAlarm').Dimensions, 'D')[0] = {
+        Name: 'QueueName',
+        Value: getAtt('TaskEventDeadLetterQueue', 'QueueName'),
+      };
     });
     expect(alarmProblems(wrongQueue)).not.toEqual([]);
     const missing = broken((d) => {
@@ -1087,12 +1346,17 @@ describe('the checks above fail when a queue, an alarm or the dashboard is broke
     expect(emittedMetricProblems(renamed).join('\n')).toMatch(/metric DecisionLatencyMs is not emitted in src/);
     const searched = broken((d) => {
       const dashboard = obj(properties(d, 'OperationsDashboard').DashboardBody, 'body');
-      dashboard['Fn::Sub'] = String(dashboard['Fn::Sub']).replace('{EcsImageGate,service,source,decision}', '{EcsImageGate,service,stage,decision}');
+      dashboard['Fn::Sub'] = String(dashboard['Fn::Sub']).replace(
+        '{EcsImageGate,service,source,decision}',
+        '{EcsImageGate,service,stage,decision}',
+      );
     });
     expect(emittedMetricProblems(searched).join('\n')).toMatch(/dimension stage is not emitted/);
     const value = broken((d) => {
       properties(d, 'InternalErrorDecisionsAlarm').Dimensions = [
-        { Name: 'service', Value: 'ecs-image-gate' }, { Name: 'reason', Value: 'INTERNAL_FAILURE' }, { Name: 'decision', Value: 'deny' },
+        { Name: 'service', Value: 'ecs-image-gate' },
+        { Name: 'reason', Value: 'INTERNAL_FAILURE' },
+        { Name: 'decision', Value: 'deny' },
       ];
     });
     expect(emittedMetricProblems(value).join('\n')).toMatch(/reason=INTERNAL_FAILURE appears nowhere/);

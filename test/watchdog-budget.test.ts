@@ -93,8 +93,12 @@ beforeEach(() => {
   snsMock.reset();
   ebMock.reset();
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
-  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'e' })) }));
-  for (const level of ['info', 'warn', 'error'] as const) vi.spyOn(logger, level).mockImplementation((() => undefined) as never);
+  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
+    FailedEntryCount: 0,
+    Entries: input.Entries.map(() => ({ EventId: 'e' })),
+  }));
+  for (const level of ['info', 'warn', 'error'] as const)
+    vi.spyOn(logger, level).mockImplementation((() => undefined) as never);
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -108,7 +112,9 @@ function stalledGate(): Gate {
   const document = policySchema.parse({
     version: 1,
     mode: 'enforce',
-    rules: [{ name: 'batch', images: [`${silent.host}/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+    rules: [
+      { name: 'batch', images: [`${silent.host}/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+    ],
   });
   return {
     policy: compilePolicy(
@@ -132,7 +138,11 @@ describe('a decision that takes all its time', () => {
       alertDeps: { sns, eventBridge, ssm },
       handled: new HandledTasks(),
     });
-    const containers = Array.from({ length: 10 }, (_, i) => ({ name: `job-${i}`, image: `${silent.host}/batch/job-${i}:v1`, imageDigest: HEX(i) }));
+    const containers = Array.from({ length: 10 }, (_, i) => ({
+      name: `job-${i}`,
+      image: `${silent.host}/batch/job-${i}:v1`,
+      imageDigest: HEX(i),
+    }));
 
     const out = await handle(taskEvent(containers), lambdaContext(3_000));
 
@@ -161,7 +171,19 @@ describe('a decision that takes all its time', () => {
         decideDeadline = deadline;
         vi.setSystemTime(deadline);
         return images.map(
-          (i): Decision => ({ container: i.container, image: i.image, digest: i.digest ?? null, decision: 'deny', reason: 'TIMEOUT', rule: 'batch', verifiedBy: [], detail: 'stalled', durationMs: deadline - start, mode: 'enforce', retryable: true }),
+          (i): Decision => ({
+            container: i.container,
+            image: i.image,
+            digest: i.digest ?? null,
+            decision: 'deny',
+            reason: 'TIMEOUT',
+            rule: 'batch',
+            verifiedBy: [],
+            detail: 'stalled',
+            durationMs: deadline - start,
+            mode: 'enforce',
+            retryable: true,
+          }),
         );
       },
       alert: async (_decisions, _ctx, timeoutMs) => {
@@ -174,7 +196,11 @@ describe('a decision that takes all its time', () => {
       remainingMs: () => lambdaEnd - Date.now(),
       logDecisions: () => undefined,
     };
-    const containers = Array.from({ length: 10 }, (_, i) => ({ name: `job-${i}`, image: `registry.example/batch/job-${i}:v1`, imageDigest: HEX(i) }));
+    const containers = Array.from({ length: 10 }, (_, i) => ({
+      name: `job-${i}`,
+      image: `registry.example/batch/job-${i}:v1`,
+      imageDigest: HEX(i),
+    }));
 
     const out = await watchTask(taskEvent(containers), deps);
 
@@ -197,7 +223,20 @@ describe('every ECS call carries an abort signal inside the budget', () => {
     const deps: WatchdogDeps = {
       ecs,
       decide: async (images) =>
-        images.map((i): Decision => ({ container: i.container, image: i.image, digest: null, decision: 'deny', reason: 'DIGEST_MISSING', rule: null, verifiedBy: [], detail: 'x', durationMs: 0, mode: 'enforce' })),
+        images.map(
+          (i): Decision => ({
+            container: i.container,
+            image: i.image,
+            digest: null,
+            decision: 'deny',
+            reason: 'DIGEST_MISSING',
+            rule: null,
+            verifiedBy: [],
+            detail: 'x',
+            durationMs: 0,
+            mode: 'enforce',
+          }),
+        ),
       alert: async () => ({}),
       handled: new HandledTasks(),
       confirmedClaims: confirmedClaimsCache(),
@@ -239,6 +278,8 @@ describe('every ECS call carries an abort signal inside the budget', () => {
     expect(summary.why).not.toContain('\n');
     expect(summary.decisions[0]).toMatchObject({ decision: 'deny', reason: 'TIMEOUT' });
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
-    expect(vi.mocked(logger.warn).mock.calls.some(([m]) => String(m).startsWith('ecs:DescribeTasks failed ('))).toBe(true);
+    expect(vi.mocked(logger.warn).mock.calls.some(([m]) => String(m).startsWith('ecs:DescribeTasks failed ('))).toBe(
+      true,
+    );
   });
 });

@@ -28,7 +28,7 @@ import { policySchema, type PolicyInput } from '../src/policy/schema.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { HandledTasks } from '../src/watchdog/handled-tasks.js';
-import type { WatchAction } from '../src/watchdog/watch-task.js';
+import type { WatchAction, WatchSummary } from '../src/watchdog/watch-task.js';
 import { generateKeyPair, signImage, type TestKeyPair } from './support/cosign-signer.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -59,7 +59,11 @@ afterAll(async () => reg?.stop());
  */
 function stageEvent(stage: Stage, tag: 'signed' | 'unsigned'): Record<string, any> {
   const text = readFileSync(resolve(import.meta.dirname, '../events', `task-standalone-${stage}.json`), 'utf8');
-  const event = JSON.parse(text.replaceAll(PLACEHOLDER_UNSIGNED, digests[tag]).replaceAll(`${ECR_IMAGE}:unsigned`, `${reg.host}/${REPO}:${tag}`));
+  const event = JSON.parse(
+    text
+      .replaceAll(PLACEHOLDER_UNSIGNED, digests[tag])
+      .replaceAll(`${ECR_IMAGE}:unsigned`, `${reg.host}/${REPO}:${tag}`),
+  );
   return event;
 }
 
@@ -67,7 +71,9 @@ function policy(over: Partial<PolicyInput> = {}): PolicyInput {
   return {
     version: 1,
     mode: 'enforce',
-    rules: [{ name: 'app', images: [`${reg.host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+    rules: [
+      { name: 'app', images: [`${reg.host}/demo/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] },
+    ],
     registries: reg.settings,
     ...over,
   };
@@ -122,8 +128,12 @@ beforeEach(() => {
   ebMock.reset();
   ecsMock.on(StopTaskCommand).resolves({});
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
-  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({ FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'e' })) }));
-  for (const level of ['info', 'warn', 'error'] as const) vi.spyOn(logger, level).mockImplementation((() => undefined) as never);
+  ebMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
+    FailedEntryCount: 0,
+    Entries: input.Entries.map(() => ({ EventId: 'e' })),
+  }));
+  for (const level of ['info', 'warn', 'error'] as const)
+    vi.spyOn(logger, level).mockImplementation((() => undefined) as never);
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -132,7 +142,10 @@ const publishes = () => snsMock.commandCalls(PublishCommand).map((c) => c.args[0
 
 /** Every order of the three events, each also with every event delivered twice. */
 function orders(): { name: string; stages: Stage[] }[] {
-  const permutations = (xs: Stage[]): Stage[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+  const permutations = (xs: Stage[]): Stage[][] =>
+    xs.length <= 1
+      ? [xs]
+      : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
   return permutations([...STAGES]).flatMap((p) => [
     { name: p.join(' → '), stages: p },
     { name: `${p.join(' → ')}, each twice`, stages: p.flatMap((s) => [s, s]) },
@@ -142,7 +155,7 @@ function orders(): { name: string; stages: Stage[] }[] {
 /** The action the first event with a digest must lead to; every other event is not-yet or duplicate. */
 function expectedActions(stages: Stage[], decided: WatchAction): WatchAction[] {
   const first = stages.findIndex((s) => s !== 'provisioning');
-  return stages.map((s, i) => (i < first ? 'not-yet' : i === first ? decided : 'duplicate'));
+  return stages.map((_s, i) => (i < first ? 'not-yet' : i === first ? decided : 'duplicate'));
 }
 
 describe('a RunTask of a signed image named by tag', () => {
@@ -166,7 +179,9 @@ describe('a RunTask of an unsigned image named by tag', () => {
 
     const pending = await handle(stageEvent('pending', 'unsigned'), context);
     expect(pending.action).toBe('stopped');
-    expect(pending.decisions.map((d) => [d.container, d.digest, d.reason])).toEqual([['app', digests.unsigned, 'SIGNATURE_MISSING']]);
+    expect(pending.decisions.map((d) => [d.container, d.digest, d.reason])).toEqual([
+      ['app', digests.unsigned, 'SIGNATURE_MISSING'],
+    ]);
     expect(pending.decisions[0]!.digestResolvedFromTag).toBeUndefined();
     expect(stops()).toEqual([
       {
@@ -181,13 +196,16 @@ describe('a RunTask of an unsigned image named by tag', () => {
     expect(stops()).toHaveLength(1);
   });
 
-  it.each(orders())('is stopped exactly once, from the first event that carries its digest: $name', async ({ stages }) => {
-    const actions = await run(stages.map((s) => stageEvent(s, 'unsigned')));
-    expect(actions).toEqual(expectedActions(stages, 'stopped'));
-    expect(stops()).toHaveLength(1);
-    expect(stops()[0]!.reason).toContain(`@${digests.unsigned} SIGNATURE_MISSING`);
-    expect(publishes()).toHaveLength(1);
-  });
+  it.each(orders())(
+    'is stopped exactly once, from the first event that carries its digest: $name',
+    async ({ stages }) => {
+      const actions = await run(stages.map((s) => stageEvent(s, 'unsigned')));
+      expect(actions).toEqual(expectedActions(stages, 'stopped'));
+      expect(stops()).toHaveLength(1);
+      expect(stops()[0]!.reason).toContain(`@${digests.unsigned} SIGNATURE_MISSING`);
+      expect(publishes()).toHaveLength(1);
+    },
+  );
 
   it('is never stopped in audit mode, in any order, and alerted once', async () => {
     for (const { stages } of orders()) {
@@ -213,7 +231,12 @@ describe('a RunTask of an unsigned image named by tag', () => {
     expect(stops()).toHaveLength(0);
     // the same override for another task family does not apply
     const other = [{ taskFamilies: ['nightly-*'], mode: 'audit' as const }];
-    expect(await run(STAGES.map((s) => stageEvent(s, 'unsigned')), { policy: policy({ overrides: other }) })).toEqual(['not-yet', 'stopped', 'duplicate']);
+    expect(
+      await run(
+        STAGES.map((s) => stageEvent(s, 'unsigned')),
+        { policy: policy({ overrides: other }) },
+      ),
+    ).toEqual(['not-yet', 'stopped', 'duplicate']);
   });
 
   it('cannot choose the overrides of a service by claiming it in group (RunTask sets group freely)', async () => {
@@ -227,10 +250,16 @@ describe('a RunTask of an unsigned image named by tag', () => {
         e.detail.taskArn = e.detail.taskArn.replace(/[0-9a-f]{4}$/, TASK_SCOPE === 'all' ? 'aaaa' : 'bbbb');
         return e;
       });
-      expect(await run(events, { policy: policy({ overrides }), env: { TASK_SCOPE } })).toEqual(['not-yet', 'stopped', 'duplicate']);
+      expect(await run(events, { policy: policy({ overrides }), env: { TASK_SCOPE } })).toEqual([
+        'not-yet',
+        'stopped',
+        'duplicate',
+      ]);
     }
     expect(stops()).toHaveLength(2);
-    expect(parseAlertBody(publishes()[0]!.Message!)!.note).toContain("the policy's overrides for service web do not apply");
+    expect(parseAlertBody(publishes()[0]!.Message!)!.note).toContain(
+      "the policy's overrides for service web do not apply",
+    );
   });
 });
 
@@ -240,7 +269,9 @@ describe('a registry that never reports a digest (outside ECR)', () => {
     const events = STAGES.map((s) => stageEvent(s, tag));
     for (const e of events) delete e.detail.containers[0].imageDigest;
     ecsMock.on(DescribeTasksCommand).resolves({
-      tasks: [{ taskArn: events[0]!.detail.taskArn, containers: [{ name: 'app', image: `${reg.host}/${REPO}:${tag}` }] }],
+      tasks: [
+        { taskArn: events[0]!.detail.taskArn, containers: [{ name: 'app', image: `${reg.host}/${REPO}:${tag}` }] },
+      ],
     });
     return events;
   }
@@ -252,10 +283,18 @@ describe('a registry that never reports a digest (outside ECR)', () => {
     expect(summaries.map((s) => s.action)).toEqual(['not-yet', 'not-yet', 'stopped']);
     expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(1);
     const decision = summaries[2]!.decisions[0]!;
-    expect(decision).toMatchObject({ reason: 'SIGNATURE_MISSING', digest: digests.unsigned, digestResolvedFromTag: 'unsigned' });
-    expect(decision.detail).toContain('digest resolved by the gate from tag unsigned at the registry, not reported by ECS');
+    expect(decision).toMatchObject({
+      reason: 'SIGNATURE_MISSING',
+      digest: digests.unsigned,
+      digestResolvedFromTag: 'unsigned',
+    });
+    expect(decision.detail).toContain(
+      'digest resolved by the gate from tag unsigned at the registry, not reported by ECS',
+    );
     expect(stops()).toHaveLength(1);
-    expect(stops()[0]!.reason).toBe(`ecs-image-gate: app ${reg.host}/${REPO}:unsigned@${digests.unsigned} SIGNATURE_MISSING`);
+    expect(stops()[0]!.reason).toBe(
+      `ecs-image-gate: app ${reg.host}/${REPO}:unsigned@${digests.unsigned} SIGNATURE_MISSING`,
+    );
     const alert = parseAlertBody(publishes()[0]!.Message!)!;
     expect(alert.note).toContain('ECS reported no digest for app by RUNNING');
     expect(alert.note).toContain('not one reported by ECS');
@@ -264,11 +303,15 @@ describe('a registry that never reports a digest (outside ECR)', () => {
 
   it('admits a signed image whose tag the gate resolved, and records that the gate resolved it', async () => {
     const handle = watchdog({ env: { DECISION_EVENTS: 'all' } });
-    const actions = [];
-    let last;
+    const actions: string[] = [];
+    let last: WatchSummary | undefined;
     for (const event of withoutDigests('signed')) actions.push((last = await handle(event, context)).action);
     expect(actions).toEqual(['not-yet', 'not-yet', 'allowed']);
-    expect(last!.decisions[0]).toMatchObject({ reason: 'VERIFIED', digest: digests.signed, digestResolvedFromTag: 'signed' });
+    expect(last!.decisions[0]).toMatchObject({
+      reason: 'VERIFIED',
+      digest: digests.signed,
+      digestResolvedFromTag: 'signed',
+    });
     expect(last!.decisions[0]!.detail).toContain('not reported by ECS');
     expect(stops()).toHaveLength(0);
     const detail = JSON.parse(ebMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);

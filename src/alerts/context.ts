@@ -68,7 +68,10 @@ export function regionOf(ctx: AlertContext): string | undefined {
 }
 
 function partitionOf(ctx: AlertContext): string {
-  return [ctx.taskArn, ctx.serviceRevisionArn, ctx.service, ctx.cluster].map((a) => parseArn(a)?.partition).find(Boolean) ?? 'aws';
+  return (
+    [ctx.taskArn, ctx.serviceRevisionArn, ctx.service, ctx.cluster].map((a) => parseArn(a)?.partition).find(Boolean) ??
+    'aws'
+  );
 }
 
 /** The console origin differs per partition; the commercial one is per region. */

@@ -73,7 +73,11 @@ export interface AlertOutcome {
   events: number;
 }
 
-export async function sendAlerts(decisions: Decision[], ctx: AlertContext, deps: AlertDeps = {}): Promise<AlertOutcome> {
+export async function sendAlerts(
+  decisions: Decision[],
+  ctx: AlertContext,
+  deps: AlertDeps = {},
+): Promise<AlertOutcome> {
   try {
     return await sendBounded(decisions, ctx, deps);
   } catch (error) {
@@ -117,7 +121,12 @@ async function sendBounded(decisions: Decision[], given: AlertContext, deps: Ale
  * Runs one channel; its failure is logged with `content` and reported as 'failed'.
  * Racing against the abort signal bounds the time even if a client ignores it.
  */
-async function channel(name: ChannelName, content: object, signal: AbortSignal, send: () => Promise<void>): Promise<ChannelResult> {
+async function channel(
+  name: ChannelName,
+  content: object,
+  signal: AbortSignal,
+  send: () => Promise<void>,
+): Promise<ChannelResult> {
   try {
     await raceSignal(send(), signal, (reason) => (reason instanceof Error ? reason : new Error('aborted')));
     return 'sent';
@@ -139,7 +148,9 @@ function clientOf<C>(client: C | undefined, name: string): C {
 
 /** Name and message only: SDK errors carry request metadata we do not need in the log. */
 function describe(error: unknown): { name: string; message: string } {
-  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: 'Error', message: String(error) };
 }
 
 function sendSns(

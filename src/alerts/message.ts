@@ -195,7 +195,8 @@ function buildText(
   if (ctx.note) lines.push(`Note: ${ctx.note}`);
   lines.push('', 'Denied:', ...alerted.slice(0, deniedShown).map((d) => `  - [${severityOf(d)}] ${decisionLine(d)}`));
   const omitted = alerted.length - deniedShown + allowed.length - allowedShown;
-  if (allowedShown > 0) lines.push('', 'Allowed:', ...allowed.slice(0, allowedShown).map((d) => `  - ${decisionLine(d)}`));
+  if (allowedShown > 0)
+    lines.push('', 'Allowed:', ...allowed.slice(0, allowedShown).map((d) => `  - ${decisionLine(d)}`));
   if (omitted > 0) lines.push('', omittedLine(omitted, alerted.length - deniedShown, ctx));
   if (record.consoleUrl) lines.push('', `Open in the ECS console: ${record.consoleUrl}`);
   return lines.join('\n');

@@ -21,7 +21,12 @@ export class SlackError extends Error {
   override name = 'SlackError';
 }
 
-export async function webhookUrl(ssm: SSMClient, parameterName: string, abortSignal: AbortSignal, urls: TtlCache<URL>): Promise<URL> {
+export async function webhookUrl(
+  ssm: SSMClient,
+  parameterName: string,
+  abortSignal: AbortSignal,
+  urls: TtlCache<URL>,
+): Promise<URL> {
   const hit = urls.get(parameterName);
   if (hit) return hit;
   const out = await ssm.send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }), { abortSignal });
@@ -46,11 +51,11 @@ function checkedUrl(value: string | undefined): URL {
 /** Slack mrkdwn treats &, < and > as markup: escape them in our text. */
 export function slackText(alert: AlertMessage): string {
   const escaped = alert.text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const text = `*${escape(alert.subject)}*\n${escaped}`;
+  const text = `*${escapeMrkdwn(alert.subject)}*\n${escaped}`;
   return text.length <= SLACK_TEXT_MAX ? text : `${text.slice(0, SLACK_TEXT_MAX - 20)}\n… (truncated)`;
 }
 
-function escape(s: string): string {
+function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 

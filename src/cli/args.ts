@@ -41,11 +41,15 @@ export const TIMEOUT_OPTION = { timeout: { type: 'string' } } as const;
 export function timeoutSeconds(option: unknown, fallback: number): number {
   if (option === undefined) return fallback;
   const n = Number(option);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout needs a number of seconds above 0, not "${String(option)}"`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--timeout needs a number of seconds above 0, not "${String(option)}"`);
   return n;
 }
 
 /** "a,b , c" → ["a","b","c"] */
 export function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -10,7 +10,13 @@
  * the service is sent (no forceNewDeployment, task definition or desired count). A
  * service already as wanted gets no call at all, so attach and detach are idempotent.
  */
-import { UpdateServiceCommand, type DeploymentLifecycleHook, type DeploymentLifecycleHookStage, type ECSClient, type Service } from '@aws-sdk/client-ecs';
+import {
+  UpdateServiceCommand,
+  type DeploymentLifecycleHook,
+  type DeploymentLifecycleHookStage,
+  type ECSClient,
+  type Service,
+} from '@aws-sdk/client-ecs';
 import { makeAwsClients } from '../core/aws.js';
 import { LIFECYCLE_STAGES } from '../deployment/hook-event.js';
 import { list, parseOptions, UsageError, type ExitCode, type Io } from './args.js';
@@ -23,7 +29,11 @@ export const DEFAULT_STAGES: DeploymentLifecycleHookStage[] = ['PRE_SCALE_UP', '
 /** Strategies of the ECS deployment controller that run lifecycle hooks. */
 export const HOOK_STRATEGIES = ['BLUE_GREEN', 'LINEAR', 'CANARY'] as const;
 
-const ARN_OPTIONS = { stack: { type: 'string' }, 'function-arn': { type: 'string' }, 'role-arn': { type: 'string' } } as const;
+const ARN_OPTIONS = {
+  stack: { type: 'string' },
+  'function-arn': { type: 'string' },
+  'role-arn': { type: 'string' },
+} as const;
 
 interface Ours {
   functionArn: string;
@@ -62,7 +72,8 @@ async function change(action: 'attach' | 'detach', args: string[], io: Io): Prom
   const ecs = makeAwsClients().ecs;
   const { services, missing } = await describeServices(ecs, cluster, names);
   // a misspelt service changes nothing anywhere: fix the command first
-  if (missing.length) throw new UsageError(`cluster ${cluster}: no active service ${missing.map(lastSegment).join(', ')}`);
+  if (missing.length)
+    throw new UsageError(`cluster ${cluster}: no active service ${missing.map(lastSegment).join(', ')}`);
   const plans = services.map((s) => (action === 'attach' ? planAttach(s, ours) : planDetach(s, ours)));
   for (const plan of plans) {
     io.out(`${plan.service.serviceName}: ${plan.summary}`);
@@ -84,7 +95,9 @@ function parseStages(value: string | undefined): DeploymentLifecycleHookStage[] 
   const stages = list(value);
   const unknown = stages.filter((s) => !(LIFECYCLE_STAGES as readonly string[]).includes(s));
   if (!stages.length || unknown.length) {
-    throw new UsageError(`--stages: ${unknown.length ? `unknown stage ${unknown.join(', ')}` : 'none given'}; stages are ${LIFECYCLE_STAGES.join(', ')}`);
+    throw new UsageError(
+      `--stages: ${unknown.length ? `unknown stage ${unknown.join(', ')}` : 'none given'}; stages are ${LIFECYCLE_STAGES.join(', ')}`,
+    );
   }
   return stages as DeploymentLifecycleHookStage[];
 }
@@ -102,11 +115,20 @@ function planAttach(service: Service, ours: Ours): Plan {
   const refusal = cannotRunHooks(service);
   if (refusal) return { kind: 'refused', service, summary: refusal };
   const hooks = service.deploymentConfiguration?.lifecycleHooks ?? [];
-  const wanted: DeploymentLifecycleHook = { hookTargetArn: ours.functionArn, roleArn: ours.roleArn, lifecycleStages: ours.stages };
+  const wanted: DeploymentLifecycleHook = {
+    hookTargetArn: ours.functionArn,
+    roleArn: ours.roleArn,
+    lifecycleStages: ours.stages,
+  };
   const at = hooks.findIndex((h) => h.hookTargetArn === ours.functionArn);
   const where = `at ${ours.stages.join(',')}`;
   if (at < 0) {
-    return { kind: 'update', service, hooks: [...hooks, wanted], summary: `attach ${ours.functionArn} ${where} (lifecycleHooks: ${hooks.length} → ${hooks.length + 1}, the others kept)` };
+    return {
+      kind: 'update',
+      service,
+      hooks: [...hooks, wanted],
+      summary: `attach ${ours.functionArn} ${where} (lifecycleHooks: ${hooks.length} → ${hooks.length + 1}, the others kept)`,
+    };
   }
   const current = hooks[at]!;
   if (current.roleArn === ours.roleArn && sameStages(current.lifecycleStages, ours.stages)) {
@@ -114,14 +136,24 @@ function planAttach(service: Service, ours: Ours): Plan {
   }
   const replaced = hooks.map((h, i) => (i === at ? wanted : h));
   const before = `${current.lifecycleStages?.join(',') ?? ''} role ${current.roleArn ?? '-'}`;
-  return { kind: 'update', service, hooks: replaced, summary: `update ${ours.functionArn}: ${before} → ${ours.stages.join(',')} role ${ours.roleArn} (in place, the others kept)` };
+  return {
+    kind: 'update',
+    service,
+    hooks: replaced,
+    summary: `update ${ours.functionArn}: ${before} → ${ours.stages.join(',')} role ${ours.roleArn} (in place, the others kept)`,
+  };
 }
 
 function planDetach(service: Service, ours: Ours): Plan {
   const hooks = service.deploymentConfiguration?.lifecycleHooks ?? [];
   const kept = hooks.filter((h) => h.hookTargetArn !== ours.functionArn);
   if (kept.length === hooks.length) return { kind: 'unchanged', service, summary: 'not attached: nothing to change' };
-  return { kind: 'update', service, hooks: kept, summary: `detach ${ours.functionArn} (lifecycleHooks: ${hooks.length} → ${kept.length}, the others kept)` };
+  return {
+    kind: 'update',
+    service,
+    hooks: kept,
+    summary: `detach ${ours.functionArn} (lifecycleHooks: ${hooks.length} → ${kept.length}, the others kept)`,
+  };
 }
 
 function sameStages(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -165,7 +197,13 @@ export async function status(args: string[], io: Io): Promise<ExitCode> {
     .map((s) => {
       const ours = s.deploymentConfiguration?.lifecycleHooks?.find((h) => h.hookTargetArn === functionArn);
       const hook = ours ? 'attached' : cannotRunHooks(s) ? 'cannot run hooks' : 'not attached';
-      return [s.serviceName ?? '?', s.deploymentController?.type ?? 'ECS', s.deploymentConfiguration?.strategy ?? 'ROLLING', hook, ours?.lifecycleStages?.join(',') ?? '-'];
+      return [
+        s.serviceName ?? '?',
+        s.deploymentController?.type ?? 'ECS',
+        s.deploymentConfiguration?.strategy ?? 'ROLLING',
+        hook,
+        ours?.lifecycleStages?.join(',') ?? '-',
+      ];
     });
   for (const line of table(['SERVICE', 'CONTROLLER', 'STRATEGY', 'HOOK', 'STAGES'], rows)) io.out(line);
   const attached = rows.filter((r) => r[3] === 'attached').length;

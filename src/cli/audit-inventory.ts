@@ -63,17 +63,30 @@ export async function inventory(ecs: ECSClient, clusters: string[]): Promise<Inv
 
 async function serviceWorkloads(ecs: ECSClient, cluster: string, name: string): Promise<Workload[]> {
   const { services } = await describeServices(ecs, cluster, await listServiceArns(ecs, cluster));
-  const revisions = await describeRevisions(ecs, services.flatMap((s) => (s.currentServiceRevisions ?? []).flatMap((r) => (r.arn ? [r.arn] : []))));
+  const revisions = await describeRevisions(
+    ecs,
+    services.flatMap((s) => (s.currentServiceRevisions ?? []).flatMap((r) => (r.arn ? [r.arn] : []))),
+  );
   const taskDefs = new TaskDefinitions(ecs);
   const workloads: Workload[] = [];
   for (const s of services) {
     const containers: WorkloadContainer[] = [];
     let family: string | undefined;
     const controller = s.deploymentController?.type ?? 'ECS';
-    const revs = controller === 'ECS' ? (s.currentServiceRevisions ?? []).flatMap((r) => (r.arn && revisions.has(r.arn) ? [revisions.get(r.arn)!] : [])) : [];
+    const revs =
+      controller === 'ECS'
+        ? (s.currentServiceRevisions ?? []).flatMap((r) =>
+            r.arn && revisions.has(r.arn) ? [revisions.get(r.arn)!] : [],
+          )
+        : [];
     for (const rev of revs) {
       family ??= familyOf(rev.taskDefinition);
-      for (const c of rev.containerImages ?? []) containers.push({ name: c.containerName ?? '?', image: c.image ?? '', ...(c.imageDigest ? { digest: c.imageDigest } : {}) });
+      for (const c of rev.containerImages ?? [])
+        containers.push({
+          name: c.containerName ?? '?',
+          image: c.image ?? '',
+          ...(c.imageDigest ? { digest: c.imageDigest } : {}),
+        });
     }
     if (!revs.length) {
       for (const arn of taskDefinitionsOf(s)) {
@@ -81,20 +94,30 @@ async function serviceWorkloads(ecs: ECSClient, cluster: string, name: string): 
         for (const c of await taskDefs.containers(arn)) containers.push(c);
       }
     }
-    workloads.push({ cluster: name, service: s.serviceName ?? lastSegment(s.serviceArn ?? '?'), ...(family ? { taskFamily: family } : {}), containers: unique(containers) });
+    workloads.push({
+      cluster: name,
+      service: s.serviceName ?? lastSegment(s.serviceArn ?? '?'),
+      ...(family ? { taskFamily: family } : {}),
+      containers: unique(containers),
+    });
   }
   return workloads;
 }
 
 /** Task sets (CODE_DEPLOY, EXTERNAL) or, failing revisions, the service's own task definition. */
 function taskDefinitionsOf(s: Service): string[] {
-  const fromSets = (s.taskSets ?? []).filter((t) => t.status !== 'DRAINING').flatMap((t) => (t.taskDefinition ? [t.taskDefinition] : []));
+  const fromSets = (s.taskSets ?? [])
+    .filter((t) => t.status !== 'DRAINING')
+    .flatMap((t) => (t.taskDefinition ? [t.taskDefinition] : []));
   if (fromSets.length) return [...new Set(fromSets)];
   return s.taskDefinition ? [s.taskDefinition] : [];
 }
 
 async function describeRevisions(ecs: ECSClient, arns: string[]) {
-  const found = new Map<string, { taskDefinition?: string; containerImages?: { containerName?: string; image?: string; imageDigest?: string }[] }>();
+  const found = new Map<
+    string,
+    { taskDefinition?: string; containerImages?: { containerName?: string; image?: string; imageDigest?: string }[] }
+  >();
   for (let i = 0; i < arns.length; i += 20) {
     const chunk = arns.slice(i, i + 20);
     const out = await retrying(() => ecs.send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: chunk })));
@@ -118,7 +141,9 @@ class TaskDefinitions {
 }
 
 async function standaloneTasks(ecs: ECSClient, cluster: string, name: string): Promise<Workload[]> {
-  const pages = await allPages((nextToken) => ecs.send(new ListTasksCommand({ cluster, desiredStatus: 'RUNNING', ...(nextToken ? { nextToken } : {}) })));
+  const pages = await allPages((nextToken) =>
+    ecs.send(new ListTasksCommand({ cluster, desiredStatus: 'RUNNING', ...(nextToken ? { nextToken } : {}) })),
+  );
   const arns = pages.flatMap((p) => p.taskArns ?? []);
   const workloads: Workload[] = [];
   for (let i = 0; i < arns.length; i += 100) {
@@ -131,7 +156,11 @@ async function standaloneTasks(ecs: ECSClient, cluster: string, name: string): P
         cluster: name,
         taskArn: t.taskArn ?? '?',
         ...(family ? { taskFamily: family } : {}),
-        containers: (t.containers ?? []).map((c) => ({ name: c.name ?? '?', image: c.image ?? '', ...(c.imageDigest ? { digest: c.imageDigest } : {}) })),
+        containers: (t.containers ?? []).map((c) => ({
+          name: c.name ?? '?',
+          image: c.image ?? '',
+          ...(c.imageDigest ? { digest: c.imageDigest } : {}),
+        })),
       });
     }
   }

@@ -15,7 +15,15 @@ import { TtlCache } from '../core/cache.js';
 import { decide, type Gate, type ImageInput, type RuleOutcome } from '../gate/decide.js';
 import { decisionLine, type Decision } from '../core/decision.js';
 import { settingsFor, type Scope } from '../policy/overrides.js';
-import { EnvironmentError, parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
+import {
+  EnvironmentError,
+  parseOptions,
+  TIMEOUT_OPTION,
+  timeoutSeconds,
+  UsageError,
+  type ExitCode,
+  type Io,
+} from './args.js';
 import { clustersOf, inventory, type Inventory, type Workload } from './audit-inventory.js';
 import { runtimeFor } from './gate.js';
 import { summarize, type AuditRow, type Summary } from './audit-summary.js';
@@ -25,7 +33,19 @@ import { describeStack, stackParameter } from './stack.js';
 
 export type { AuditRow } from './audit-summary.js';
 
-export const CSV_COLUMNS = ['decision', 'reason', 'cluster', 'service', 'taskArn', 'container', 'image', 'digest', 'rule', 'mode', 'detail'] as const;
+export const CSV_COLUMNS = [
+  'decision',
+  'reason',
+  'cluster',
+  'service',
+  'taskArn',
+  'container',
+  'image',
+  'digest',
+  'rule',
+  'mode',
+  'detail',
+] as const;
 
 export async function audit(args: string[], io: Io): Promise<ExitCode> {
   const { values } = parseOptions(args, {
@@ -40,19 +60,27 @@ export async function audit(args: string[], io: Io): Promise<ExitCode> {
     ...TIMEOUT_OPTION,
   });
   const clusters = values.cluster ?? [];
-  if (!clusters.length === !values['all-clusters']) throw new UsageError('audit needs --cluster C… or --all-clusters (one of them)');
-  if ([values.json, values.csv, values.html !== undefined].filter(Boolean).length > 1) throw new UsageError('give one of --json, --csv, --html');
+  if (!clusters.length === !values['all-clusters'])
+    throw new UsageError('audit needs --cluster C… or --all-clusters (one of them)');
+  if ([values.json, values.csv, values.html !== undefined].filter(Boolean).length > 1)
+    throw new UsageError('give one of --json, --csv, --html');
   if (values.policy && values.stack) throw new UsageError('give --policy or --stack, not both');
   const deadline = Date.now() + timeoutSeconds(values.timeout, 600) * 1000;
   if (values.stack) await useStackPolicy(io, values.stack);
   const runtime = runtimeFor(io, values.policy);
   const gate = await runtime.gate();
   const progress = new Progress(io);
-  const inv = await readEstate(values.region ?? [], clusters, Boolean(values['all-clusters']), progress, runtime.clients);
+  const inv = await readEstate(
+    values.region ?? [],
+    clusters,
+    Boolean(values['all-clusters']),
+    progress,
+    runtime.clients,
+  );
   const rows = await decideAll(inv, gate, deadline, progress);
   progress.done();
   const summary = summarize(rows, inv.counts);
-  if (values.json) rows.forEach((r) => io.out(JSON.stringify(r)));
+  if (values.json) for (const r of rows) io.out(JSON.stringify(r));
   else if (values.csv) writeCsv(rows, io);
   else {
     printSummary(summary, rows, io);
@@ -67,7 +95,16 @@ export async function audit(args: string[], io: Io): Promise<ExitCode> {
 /** The policy the deployed stack decides with: its SSM document, or its parameters. */
 async function useStackPolicy(io: Io, name: string): Promise<void> {
   const stack = await describeStack(name);
-  for (const v of ['POLICY', 'POLICY_FILE', 'POLICY_PARAMETER', 'COSIGN_KEY_PEM', 'COSIGN_KEY_ARN', 'TRUSTED_SIGNING_PROFILES', 'FAILURE_BEHAVIOR']) delete io.env[v];
+  for (const v of [
+    'POLICY',
+    'POLICY_FILE',
+    'POLICY_PARAMETER',
+    'COSIGN_KEY_PEM',
+    'COSIGN_KEY_ARN',
+    'TRUSTED_SIGNING_PROFILES',
+    'FAILURE_BEHAVIOR',
+  ])
+    delete io.env[v];
   const parameter = stackParameter(stack, 'PolicyParameterName');
   if (parameter) {
     io.env.POLICY_PARAMETER = parameter;
@@ -83,7 +120,13 @@ async function useStackPolicy(io: Io, name: string): Promise<void> {
   set('FAILURE_BEHAVIOR', 'FailureBehavior');
 }
 
-async function readEstate(regions: string[], clusters: string[], all: boolean, progress: Progress, aws: AwsClients): Promise<Inventory> {
+async function readEstate(
+  regions: string[],
+  clusters: string[],
+  all: boolean,
+  progress: Progress,
+  aws: AwsClients,
+): Promise<Inventory> {
   const clients = regions.length ? regions.map((region) => new ECSClient({ region })) : [aws.ecs];
   const merged: Inventory = { workloads: [], counts: new Map() };
   for (const ecs of clients) {
@@ -115,7 +158,11 @@ async function decideAll(inv: Inventory, base: Gate, deadline: number, progress:
     w.containers.map((c) => {
       const scope = scopeOf(w);
       const key = `${c.image}|${c.digest ?? ''}|${settingsFor(policy, scope).override ?? -1}`;
-      if (!distinct.has(key)) distinct.set(key, { input: { container: key, image: c.image, digest: c.digest ?? null, resolveTag: !c.digest }, scope });
+      if (!distinct.has(key))
+        distinct.set(key, {
+          input: { container: key, image: c.image, digest: c.digest ?? null, resolveTag: !c.digest },
+          scope,
+        });
       return { w, c, key, scope };
     }),
   );
@@ -124,40 +171,83 @@ async function decideAll(inv: Inventory, base: Gate, deadline: number, progress:
   progress.start(todo.length);
   for (let i = 0; i < todo.length; i += 32) {
     const batch = todo.slice(i, i + 32);
-    const out = await Promise.all(batch.map(({ input, scope }) => decide([input], gate, { deadline, scope }).then((d) => d[0]!)));
-    out.forEach((d) => decided.set(d.container, d));
+    const out = await Promise.all(
+      batch.map(({ input, scope }) => decide([input], gate, { deadline, scope }).then((d) => d[0]!)),
+    );
+    for (const d of out) decided.set(d.container, d);
     progress.advance(batch.length);
   }
   return keyed.map(({ w, c, key, scope }) => {
     const d = decided.get(key)!;
     const where = w.service !== undefined ? { service: w.service } : { taskArn: w.taskArn! };
-    return { ...d, container: c.name, image: c.image, mode: settingsFor(policy, scope).mode, cluster: w.cluster, ...where };
+    return {
+      ...d,
+      container: c.name,
+      image: c.image,
+      mode: settingsFor(policy, scope).mode,
+      cluster: w.cluster,
+      ...where,
+    };
   });
 }
 
 function scopeOf(w: Workload): Scope {
-  return { cluster: w.cluster, ...(w.service ? { service: w.service } : {}), ...(w.taskFamily ? { taskFamily: w.taskFamily } : {}) };
+  return {
+    cluster: w.cluster,
+    ...(w.service ? { service: w.service } : {}),
+    ...(w.taskFamily ? { taskFamily: w.taskFamily } : {}),
+  };
 }
 
 function writeCsv(rows: AuditRow[], io: Io): void {
   io.out(CSV_COLUMNS.join(','));
   for (const r of rows) {
-    io.out(csvLine([r.decision, r.reason, r.cluster, r.service, r.taskArn, r.container, r.image, r.digest, r.rule, r.mode, r.detail]));
+    io.out(
+      csvLine([
+        r.decision,
+        r.reason,
+        r.cluster,
+        r.service,
+        r.taskArn,
+        r.container,
+        r.image,
+        r.digest,
+        r.rule,
+        r.mode,
+        r.detail,
+      ]),
+    );
   }
 }
 
 function printSummary(s: Summary, rows: AuditRow[], io: Io): void {
-  const line = (name: string, c: Summary['total']) => [name, String(c.services), String(c.tasks), String(c.containers), String(c.images), String(c.denied)];
+  const line = (name: string, c: Summary['total']) => [
+    name,
+    String(c.services),
+    String(c.tasks),
+    String(c.containers),
+    String(c.images),
+    String(c.denied),
+  ];
   const clusterRows = [...s.clusters.entries()].map(([name, c]) => line(name, c));
-  for (const l of table(['CLUSTER', 'SERVICES', 'TASKS', 'CONTAINERS', 'IMAGES', 'WOULD BE DENIED'], [...clusterRows, line('total', s.total)])) io.out(l);
+  for (const l of table(
+    ['CLUSTER', 'SERVICES', 'TASKS', 'CONTAINERS', 'IMAGES', 'WOULD BE DENIED'],
+    [...clusterRows, line('total', s.total)],
+  ))
+    io.out(l);
   if (!s.byReason.size) {
     io.out('nothing would be denied');
     return;
   }
   io.out('');
-  for (const l of table(['REASON', 'WOULD BE DENIED'], [...s.byReason.entries()].map(([r, n]) => [r, String(n)]))) io.out(l);
+  for (const l of table(
+    ['REASON', 'WOULD BE DENIED'],
+    [...s.byReason.entries()].map(([r, n]) => [r, String(n)]),
+  ))
+    io.out(l);
   io.out('');
-  for (const r of rows.filter((x) => x.decision === 'deny')) io.out(`${r.cluster} ${r.service ?? r.taskArn}: ${decisionLine(r)}`);
+  for (const r of rows.filter((x) => x.decision === 'deny'))
+    io.out(`${r.cluster} ${r.service ?? r.taskArn}: ${decisionLine(r)}`);
 }
 
 /** A progress bar on stderr, only when stderr is a terminal (never in a pipe or a log). */
@@ -188,6 +278,8 @@ class Progress {
     if (!this.io.tty || !this.#total) return;
     const width = 30;
     const filled = Math.round((this.#done / this.#total) * width);
-    process.stderr.write(`\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.#done}/${this.#total} images`);
+    process.stderr.write(
+      `\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.#done}/${this.#total} images`,
+    );
   }
 }

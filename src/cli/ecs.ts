@@ -28,7 +28,9 @@ function delay(ms: number): Promise<void> {
 }
 
 /** Every page of a nextToken-paginated call. */
-export async function allPages<P extends { nextToken?: string | undefined }>(page: (nextToken: string | undefined) => Promise<P>): Promise<P[]> {
+export async function allPages<P extends { nextToken?: string | undefined }>(
+  page: (nextToken: string | undefined) => Promise<P>,
+): Promise<P[]> {
   const pages: P[] = [];
   let token: string | undefined;
   do {
@@ -40,7 +42,9 @@ export async function allPages<P extends { nextToken?: string | undefined }>(pag
 }
 
 export async function listServiceArns(ecs: ECSClient, cluster: string): Promise<string[]> {
-  const pages = await allPages((nextToken) => ecs.send(new ListServicesCommand({ cluster, ...(nextToken ? { nextToken } : {}) })));
+  const pages = await allPages((nextToken) =>
+    ecs.send(new ListServicesCommand({ cluster, ...(nextToken ? { nextToken } : {}) })),
+  );
   return pages.flatMap((p) => p.serviceArns ?? []);
 }
 
@@ -56,7 +60,8 @@ export async function describeServices(ecs: ECSClient, cluster: string, names: s
   for (let i = 0; i < names.length; i += 10) {
     const chunk = names.slice(i, i + 10);
     const out = await retrying(() => ecs.send(new DescribeServicesCommand({ cluster, services: chunk })));
-    for (const s of out.services ?? []) (s.status === 'INACTIVE' ? missing.push(s.serviceName ?? s.serviceArn ?? '?') : services.push(s));
+    for (const s of out.services ?? [])
+      s.status === 'INACTIVE' ? missing.push(s.serviceName ?? s.serviceArn ?? '?') : services.push(s);
     missing.push(...(out.failures ?? []).map((f) => f.arn ?? '?'));
   }
   return { services, missing };

@@ -15,7 +15,10 @@ export interface ReportInput {
 }
 
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(value ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 const STYLE = `
@@ -46,7 +49,12 @@ export function renderReport(input: ReportInput): string {
     '<h2 id="summary">Summary</h2>',
     summaryTable(summary),
     byReason(summary),
-    ...[...summary.clusters.keys()].map((c) => clusterSection(c, rows.filter((r) => r.cluster === c))),
+    ...[...summary.clusters.keys()].map((c) =>
+      clusterSection(
+        c,
+        rows.filter((r) => r.cluster === c),
+      ),
+    ),
     '<h2 id="denials">Denial details</h2>',
     denied.length ? denials(denied) : '<p>Nothing would be denied.</p>',
     '</body></html>',
@@ -55,7 +63,8 @@ export function renderReport(input: ReportInput): string {
 }
 
 function cards(total: Counts): string {
-  const card = (label: string, n: number, bad = false) => `<div class="card${bad && n ? ' bad' : ''}"><b>${n}</b>${escapeHtml(label)}</div>`;
+  const card = (label: string, n: number, bad = false) =>
+    `<div class="card${bad && n ? ' bad' : ''}"><b>${n}</b>${escapeHtml(label)}</div>`;
   return `<div class="cards">${card('services', total.services)}${card('standalone tasks', total.tasks)}${card('images', total.images)}${card('would be denied', total.denied, true)}</div>`;
 }
 
@@ -72,8 +81,14 @@ function summaryTable(s: Summary): string {
 
 function byReason(s: Summary): string {
   if (!s.byReason.size) return '<p>Nothing would be denied.</p>';
-  const rows = [...s.byReason.entries()].map(([reason, n]) => `<tr><td><code>${escapeHtml(reason)}</code></td><td class="num">${n}</td></tr>`);
-  return ['<table><thead><tr><th>Reason</th><th>Would be denied</th></tr></thead><tbody>', ...rows, '</tbody></table>'].join('\n');
+  const rows = [...s.byReason.entries()].map(
+    ([reason, n]) => `<tr><td><code>${escapeHtml(reason)}</code></td><td class="num">${n}</td></tr>`,
+  );
+  return [
+    '<table><thead><tr><th>Reason</th><th>Would be denied</th></tr></thead><tbody>',
+    ...rows,
+    '</tbody></table>',
+  ].join('\n');
 }
 
 function clusterSection(cluster: string, rows: AuditRow[]): string {
@@ -107,5 +122,9 @@ function denials(rows: AuditRow[]): string {
       `<td>${where.map(escapeHtml).join('<br>')}</td></tr>`
     );
   });
-  return ['<table><thead><tr><th>Image</th><th>Reason</th><th>Detail</th><th>Where it runs</th></tr></thead><tbody>', ...body, '</tbody></table>'].join('\n');
+  return [
+    '<table><thead><tr><th>Image</th><th>Reason</th><th>Detail</th><th>Where it runs</th></tr></thead><tbody>',
+    ...body,
+    '</tbody></table>',
+  ].join('\n');
 }

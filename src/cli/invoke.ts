@@ -27,7 +27,10 @@ export async function invoke(args: string[], io: Io): Promise<ExitCode> {
   const end = Date.now() + timeoutSeconds(values.timeout, runtime.config.invokeTimeoutSeconds) * 1000;
   const context = { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
   try {
-    const answer = kind === 'hook' ? await makeLifecycleHook(runtime)(event, context) : await makeTaskStateChange(runtime)(event, context);
+    const answer =
+      kind === 'hook'
+        ? await makeLifecycleHook(runtime)(event, context)
+        : await makeTaskStateChange(runtime)(event, context);
     io.out(JSON.stringify(answer));
     return 0;
   } catch (e) {

@@ -3,7 +3,7 @@
  * this one only dispatches and maps errors to the exit codes of the contract.
  */
 import { PolicyError } from '../policy/load.js';
-import { ReferenceError } from '../core/reference.js';
+import { ImageReferenceError } from '../core/reference.js';
 import { EnvironmentError, UsageError, type ExitCode, type Io } from './args.js';
 import { attach, detach, status } from './attach.js';
 import { audit } from './audit.js';
@@ -68,7 +68,12 @@ export async function main(argv: string[], io: Io): Promise<ExitCode> {
     if (!run) throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
     return await run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof EnvironmentError || e instanceof PolicyError || e instanceof ReferenceError) {
+    if (
+      e instanceof UsageError ||
+      e instanceof EnvironmentError ||
+      e instanceof PolicyError ||
+      e instanceof ImageReferenceError
+    ) {
       io.err(`ecs-image-gate: ${e.message}`);
       if (e instanceof UsageError) io.err(USAGE);
       return 2;

@@ -12,7 +12,7 @@
  * Prints the before and after.
  */
 import { UpdateStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { GetParameterCommand, PutParameterCommand, type ParameterType } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, PutParameterCommand, type Parameter, type ParameterType } from '@aws-sdk/client-ssm';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { makeAwsClients } from '../core/aws.js';
 import { PolicyError, validate } from '../policy/load.js';
@@ -35,7 +35,9 @@ export async function mode(args: string[], io: Io): Promise<ExitCode> {
   const parameter = stackParameter(stack, 'PolicyParameterName');
   if (parameter) return switchDocument(parameter, wanted, scope, io);
   if (scope) {
-    throw new UsageError(`stack ${values.stack} keeps its mode in the FailureBehavior parameter, which has no scopes: --scope needs a policy document (PolicyParameterName)`);
+    throw new UsageError(
+      `stack ${values.stack} keeps its mode in the FailureBehavior parameter, which has no scopes: --scope needs a policy document (PolicyParameterName)`,
+    );
   }
   return switchParameter(stack, wanted, io);
 }
@@ -43,19 +45,23 @@ export async function mode(args: string[], io: Io): Promise<ExitCode> {
 /** "cluster=prod-*,service=web" → {clusters: ["prod-*"], services: ["web"]} */
 function parseScope(text: string): ScopeGlobs {
   const globs: ScopeGlobs = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [k, v] = part.split('=', 2) as [string, string | undefined];
     const key = SCOPE_KEYS[k as keyof typeof SCOPE_KEYS];
     if (!key || !v) throw new UsageError(`--scope: "${part}" is not cluster=GLOB, service=GLOB or taskFamily=GLOB`);
     (globs[key] ??= []).push(v);
   }
-  if (!Object.keys(globs).length) throw new UsageError('--scope needs at least one of cluster=GLOB, service=GLOB, taskFamily=GLOB');
+  if (!Object.keys(globs).length)
+    throw new UsageError('--scope needs at least one of cluster=GLOB, service=GLOB, taskFamily=GLOB');
   return globs;
 }
 
 async function switchDocument(name: string, wanted: Mode, scope: ScopeGlobs | undefined, io: Io): Promise<ExitCode> {
   const ssm = makeAwsClients().ssm;
-  let parameter;
+  let parameter: Parameter | undefined;
   try {
     parameter = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter;
   } catch (e) {
@@ -91,7 +97,10 @@ async function switchDocument(name: string, wanted: Mode, scope: ScopeGlobs | un
 /** The override for exactly these globs, replaced in place or added first (first match wins). */
 function withOverride(doc: Record<string, unknown>, scope: ScopeGlobs, wanted: Mode): Record<string, unknown> {
   const overrides = Array.isArray(doc.overrides) ? [...(doc.overrides as Record<string, unknown>[])] : [];
-  const same = (o: Record<string, unknown>) => (Object.values(SCOPE_KEYS) as string[]).every((k) => JSON.stringify(o[k] ?? null) === JSON.stringify(scope[k as keyof ScopeGlobs] ?? null));
+  const same = (o: Record<string, unknown>) =>
+    (Object.values(SCOPE_KEYS) as string[]).every(
+      (k) => JSON.stringify(o[k] ?? null) === JSON.stringify(scope[k as keyof ScopeGlobs] ?? null),
+    );
   const at = overrides.findIndex(same);
   if (at >= 0) overrides[at] = { ...overrides[at], mode: wanted };
   else overrides.unshift({ ...scope, mode: wanted });
@@ -100,16 +109,21 @@ function withOverride(doc: Record<string, unknown>, scope: ScopeGlobs, wanted: M
 
 function describeModes(doc: Record<string, unknown>): string {
   const overrides = Array.isArray(doc.overrides) ? (doc.overrides as Record<string, unknown>[]) : [];
-  const scoped = overrides.filter((o) => o.mode).map((o) => {
-    const where = (Object.entries(SCOPE_KEYS) as [string, string][]).flatMap(([k, key]) => (o[key] ? [`${k}=${(o[key] as string[]).join('|')}`] : []));
-    return `${where.join(',')}: ${String(o.mode)}`;
-  });
+  const scoped = overrides
+    .filter((o) => o.mode)
+    .map((o) => {
+      const where = (Object.entries(SCOPE_KEYS) as [string, string][]).flatMap(([k, key]) =>
+        o[key] ? [`${k}=${(o[key] as string[]).join('|')}`] : [],
+      );
+      return `${where.join(',')}: ${String(o.mode)}`;
+    });
   return `mode ${String(doc.mode ?? 'enforce')}${scoped.length ? `; overrides ${scoped.join('; ')}` : ''}`;
 }
 
 async function switchParameter(stack: Stack, wanted: Mode, io: Io): Promise<ExitCode> {
   const before = stackParameter(stack, 'FailureBehavior');
-  if (before === undefined) throw new UsageError(`stack ${stack.StackName} has no FailureBehavior parameter (is it the ecs-image-gate stack?)`);
+  if (before === undefined)
+    throw new UsageError(`stack ${stack.StackName} has no FailureBehavior parameter (is it the ecs-image-gate stack?)`);
   const after = FAILURE_BEHAVIOR[wanted];
   io.out(`stack ${stack.StackName} parameter FailureBehavior`);
   io.out(`  before: ${before}`);
@@ -119,11 +133,18 @@ async function switchParameter(stack: Stack, wanted: Mode, io: Io): Promise<Exit
     return 0;
   }
   const parameters = (stack.Parameters ?? []).map((p) =>
-    p.ParameterKey === 'FailureBehavior' ? { ParameterKey: p.ParameterKey, ParameterValue: after } : { ParameterKey: p.ParameterKey, UsePreviousValue: true },
+    p.ParameterKey === 'FailureBehavior'
+      ? { ParameterKey: p.ParameterKey, ParameterValue: after }
+      : { ParameterKey: p.ParameterKey, UsePreviousValue: true },
   );
   try {
     await cloudFormation().send(
-      new UpdateStackCommand({ StackName: stack.StackName, UsePreviousTemplate: true, Parameters: parameters, Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'] }),
+      new UpdateStackCommand({
+        StackName: stack.StackName,
+        UsePreviousTemplate: true,
+        Parameters: parameters,
+        Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'],
+      }),
     );
   } catch (e) {
     throw new EnvironmentError(`UpdateStack ${stack.StackName} failed: ${(e as Error).message}`);

@@ -33,6 +33,7 @@ export function csvLine(fields: (string | number | null | undefined)[]): string 
  * attestation: the bundle and the condition that failed, or why none counted).
  */
 export function explainLines(d: Decision): string[] {
-  const pieces = d.decision === 'allow' && d.verifiedBy.length ? d.verifiedBy.flatMap((v) => v.split(' + ')) : d.detail.split('; ');
+  const pieces =
+    d.decision === 'allow' && d.verifiedBy.length ? d.verifiedBy.flatMap((v) => v.split(' + ')) : d.detail.split('; ');
   return pieces.map((p) => `  ${d.decision === 'allow' ? 'passed' : 'failed'}: ${p}`);
 }

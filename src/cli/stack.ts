@@ -32,14 +32,23 @@ export function stackParameter(stack: Stack, key: string): string | undefined {
 }
 
 /** The hook's ARNs: from --stack's outputs, or --function-arn / --role-arn. */
-export async function hookArns(values: { stack?: string; 'function-arn'?: string; 'role-arn'?: string }, needRole: boolean): Promise<{ functionArn: string; roleArn?: string }> {
+export async function hookArns(
+  values: { stack?: string; 'function-arn'?: string; 'role-arn'?: string },
+  needRole: boolean,
+): Promise<{ functionArn: string; roleArn?: string }> {
   if (values.stack) {
-    if (values['function-arn'] || values['role-arn']) throw new UsageError('give --stack or --function-arn/--role-arn, not both');
+    if (values['function-arn'] || values['role-arn'])
+      throw new UsageError('give --stack or --function-arn/--role-arn, not both');
     const stack = await describeStack(values.stack);
-    return { functionArn: stackOutput(stack, 'HookFunctionArn'), ...(needRole ? { roleArn: stackOutput(stack, 'HookInvokeRoleArn') } : {}) };
+    return {
+      functionArn: stackOutput(stack, 'HookFunctionArn'),
+      ...(needRole ? { roleArn: stackOutput(stack, 'HookInvokeRoleArn') } : {}),
+    };
   }
   const functionArn = values['function-arn'];
-  if (!functionArn) throw new UsageError(`name the hook with --stack NAME or --function-arn ARN${needRole ? ' --role-arn ARN' : ''}`);
-  if (needRole && !values['role-arn']) throw new UsageError('--function-arn needs --role-arn (the role ECS assumes to invoke the hook)');
+  if (!functionArn)
+    throw new UsageError(`name the hook with --stack NAME or --function-arn ARN${needRole ? ' --role-arn ARN' : ''}`);
+  if (needRole && !values['role-arn'])
+    throw new UsageError('--function-arn needs --role-arn (the role ECS assumes to invoke the hook)');
   return { functionArn, ...(values['role-arn'] ? { roleArn: values['role-arn'] } : {}) };
 }

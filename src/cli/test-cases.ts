@@ -13,7 +13,7 @@ import { decide, outcomeCache, type Gate } from '../gate/decide.js';
 import { REASON_CODES, type Decision } from '../core/decision.js';
 import { describeIssues } from '../policy/schema.js';
 import { OciLayoutRepository } from '../registry/oci-layout.js';
-import { parseReference, ReferenceError, repositoryPath } from '../core/reference.js';
+import { type ImageReference, ImageReferenceError, parseReference, repositoryPath } from '../core/reference.js';
 import { parseOptions, TIMEOUT_OPTION, timeoutSeconds, UsageError, type ExitCode, type Io } from './args.js';
 import { cliImage, runtimeFor } from './gate.js';
 import { table } from './output.js';
@@ -59,7 +59,13 @@ function matches(c: Case, d: Decision): boolean {
 
 function report(results: { case: Case; decision: Decision; pass: boolean }[], io: Io): void {
   const expected = (c: Case) => `${c.expect}${c.reason ? ` ${c.reason}` : ''}`;
-  const rows = results.map((r) => [r.pass ? 'PASS' : 'FAIL', r.case.name, r.case.image, expected(r.case), `${r.decision.decision} ${r.decision.reason}`]);
+  const rows = results.map((r) => [
+    r.pass ? 'PASS' : 'FAIL',
+    r.case.name,
+    r.case.image,
+    expected(r.case),
+    `${r.decision.decision} ${r.decision.reason}`,
+  ]);
   for (const line of table(['RESULT', 'CASE', 'IMAGE', 'EXPECTED', 'ACTUAL'], rows)) io.out(line);
   const failed = results.filter((r) => !r.pass);
   for (const r of failed) {
@@ -95,11 +101,11 @@ function parseLayout(spec: string): Layout {
   const eq = spec.indexOf('=');
   if (eq <= 0 || eq === spec.length - 1) throw new UsageError(`--layout needs REGISTRY/REPOSITORY=DIR, not "${spec}"`);
   const name = spec.slice(0, eq);
-  let ref;
+  let ref: ImageReference;
   try {
     ref = parseReference(name);
   } catch (e) {
-    if (e instanceof ReferenceError) throw new UsageError(`--layout ${spec}: ${e.message}`);
+    if (e instanceof ImageReferenceError) throw new UsageError(`--layout ${spec}: ${e.message}`);
     throw e;
   }
   if (ref.tag || ref.digest) throw new UsageError(`--layout ${spec}: name a repository, without tag or digest`);
@@ -109,10 +115,15 @@ function parseLayout(spec: string): Layout {
 /** The gate, with the repositories given by --layout read from their directories. */
 function withLayouts(gate: Gate, layouts: Layout[]): Gate {
   if (!layouts.length) return gate;
-  const served = new Map(layouts.map((l) => [repositoryPath(l), new OciLayoutRepository(l.registry, l.repository, l.dir)]));
+  const served = new Map(
+    layouts.map((l) => [repositoryPath(l), new OciLayoutRepository(l.registry, l.repository, l.dir)]),
+  );
   return {
     policy: gate.policy,
-    registry: { repository: (registry, repository) => served.get(repositoryPath({ registry, repository })) ?? gate.registry.repository(registry, repository) },
+    registry: {
+      repository: (registry, repository) =>
+        served.get(repositoryPath({ registry, repository })) ?? gate.registry.repository(registry, repository),
+    },
     // a cache of its own: what a layout says is never served to a later network decision
     cache: outcomeCache(60_000, 10_000),
   };

@@ -12,16 +12,22 @@ import { decideImages, runtimeFor } from './gate.js';
 import { explainLines } from './output.js';
 
 export async function verify(args: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseOptions(args, { policy: { type: 'string' }, json: { type: 'boolean' }, explain: { type: 'boolean' }, ...TIMEOUT_OPTION });
+  const { values, positionals } = parseOptions(args, {
+    policy: { type: 'string' },
+    json: { type: 'boolean' },
+    explain: { type: 'boolean' },
+    ...TIMEOUT_OPTION,
+  });
   if (!positionals.length) throw new UsageError('verify needs at least one IMAGE');
   const runtime = runtimeFor(io, values.policy);
   const deadline = Date.now() + timeoutSeconds(values.timeout, runtime.config.verifyTimeoutSeconds) * 1000;
   const gate = await runtime.gate();
   const decisions = await decideImages(positionals, gate, deadline);
-  if (values.json && values.explain) throw new UsageError('--json already carries the evidence (verifiedBy, detail): use --json or --explain');
+  if (values.json && values.explain)
+    throw new UsageError('--json already carries the evidence (verifiedBy, detail): use --json or --explain');
   for (const d of decisions) {
     io.out(values.json ? JSON.stringify(d) : decisionLine(d).replace(/^image-\d+: /, ''));
-    if (values.explain) explainLines(d).forEach((line) => io.out(line));
+    if (values.explain) for (const line of explainLines(d)) io.out(line);
   }
   return decisions.some((d) => d.decision === 'deny') ? 1 : 0;
 }

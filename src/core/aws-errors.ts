@@ -25,7 +25,13 @@ const AUTH = new Set([
   'CredentialsProviderError',
 ]);
 /** server-side trouble some services name without a 5xx (KMS answers these as 4xx or 5xx) */
-const SERVER = new Set(['DependencyTimeoutException', 'KMSInternalException', 'KeyUnavailableException', 'InternalFailure', 'ServiceUnavailable']);
+const SERVER = new Set([
+  'DependencyTimeoutException',
+  'KMSInternalException',
+  'KeyUnavailableException',
+  'InternalFailure',
+  'ServiceUnavailable',
+]);
 
 interface SdkErrorShape {
   name?: unknown;
@@ -41,7 +47,8 @@ export function classifyAwsError(e: unknown): AwsErrorKind {
   if (THROTTLING.has(name) || status === 429) return 'throttled';
   if (TIMEOUTS.has(name)) return 'timeout';
   if (AUTH.has(name) || status === 401 || status === 403) return 'auth';
-  if (SERVER.has(name) || err.$retryable || err.$fault === 'server' || (status !== undefined && status >= 500)) return 'server';
+  if (SERVER.has(name) || err.$retryable || err.$fault === 'server' || (status !== undefined && status >= 500))
+    return 'server';
   if (status === undefined && !err.$fault) return 'no-answer';
   return 'client';
 }

@@ -18,7 +18,7 @@ export interface ImageReference {
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const DOCKER_HUB = 'docker.io';
 
-export class ReferenceError extends Error {}
+export class ImageReferenceError extends Error {}
 
 export function isDigest(s: string): boolean {
   return DIGEST_RE.test(s);
@@ -26,14 +26,14 @@ export function isDigest(s: string): boolean {
 
 export function parseReference(original: string): ImageReference {
   const text = original.trim();
-  if (!text || /\s/.test(text)) throw new ReferenceError(`not an image reference: "${original}"`);
+  if (!text || /\s/.test(text)) throw new ImageReferenceError(`not an image reference: "${original}"`);
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw new ReferenceError(`"${original}" has a digest that is not sha256:<64 hex>`);
+    if (!isDigest(digest)) throw new ImageReferenceError(`"${original}" has a digest that is not sha256:<64 hex>`);
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -41,11 +41,11 @@ export function parseReference(original: string): ImageReference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw new ReferenceError(`"${original}" has an invalid tag "${tag}"`);
+    if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw new ImageReferenceError(`"${original}" has an invalid tag "${tag}"`);
   }
   const { registry, repository } = splitRegistry(rest);
   if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repository)) {
-    throw new ReferenceError(`"${original}" has an invalid repository name "${repository}"`);
+    throw new ImageReferenceError(`"${original}" has an invalid repository name "${repository}"`);
   }
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), original: text };
 }

@@ -76,7 +76,8 @@ export class RegistryError extends Error {
 
 /** For raceSignal: a caller that gave up waiting (its signal aborted) gets a TIMEOUT. */
 export function cancelled(what: string): (reason: unknown) => RegistryError {
-  return (reason) => new RegistryError('TIMEOUT', `${what}: cancelled (${reason instanceof Error ? reason.message : String(reason)})`);
+  return (reason) =>
+    new RegistryError('TIMEOUT', `${what}: cancelled (${reason instanceof Error ? reason.message : String(reason)})`);
 }
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;

@@ -42,7 +42,14 @@ export type Verdict = VerifierVerdict;
 /** The codes a verifier may return as a failed verdict (bad or absent evidence). */
 export type FailureReason = Extract<
   ReasonCode,
-  'SIGNATURE_MISSING' | 'SIGNATURE_INVALID' | 'UNTRUSTED_SIGNER' | 'DIGEST_MISMATCH' | 'EXPIRED' | 'REVOKED' | 'ATTESTATION_MISSING' | 'ATTESTATION_FAILED'
+  | 'SIGNATURE_MISSING'
+  | 'SIGNATURE_INVALID'
+  | 'UNTRUSTED_SIGNER'
+  | 'DIGEST_MISMATCH'
+  | 'EXPIRED'
+  | 'REVOKED'
+  | 'ATTESTATION_MISSING'
+  | 'ATTESTATION_FAILED'
 >;
 
 export interface Verifier {
@@ -54,7 +61,10 @@ export interface Verifier {
 /** An error while verifying that is not the signature's fault. */
 export class VerifierError extends Error {
   constructor(
-    readonly reason: Extract<ReasonCode, 'KEY_ERROR' | 'REVOCATION_UNKNOWN' | 'TIMEOUT' | 'REGISTRY_ERROR' | 'INTERNAL_ERROR' | 'POLICY_ERROR'>,
+    readonly reason: Extract<
+      ReasonCode,
+      'KEY_ERROR' | 'REVOCATION_UNKNOWN' | 'TIMEOUT' | 'REGISTRY_ERROR' | 'INTERNAL_ERROR' | 'POLICY_ERROR'
+    >,
     message: string,
     readonly transient = false,
   ) {
@@ -76,5 +86,8 @@ const FAILURE_RANK: Record<FailureReason, number> = {
 };
 
 export function worstFailure<T extends { reason: FailureReason }>(failures: T[]): T | undefined {
-  return failures.reduce<T | undefined>((worst, f) => (!worst || FAILURE_RANK[f.reason] > FAILURE_RANK[worst.reason] ? f : worst), undefined);
+  return failures.reduce<T | undefined>(
+    (worst, f) => (!worst || FAILURE_RANK[f.reason] > FAILURE_RANK[worst.reason] ? f : worst),
+    undefined,
+  );
 }

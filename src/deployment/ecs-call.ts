@@ -16,7 +16,11 @@ export class EcsDeadlineError extends Error {
 }
 
 /** `call` gets the signal to hand to the SDK: `(abortSignal) => ecs.send(command, { abortSignal })`. */
-export async function sendBounded<T>(operation: string, abortSignal: AbortSignal, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+export async function sendBounded<T>(
+  operation: string,
+  abortSignal: AbortSignal,
+  call: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
   if (abortSignal.aborted) throw new EcsDeadlineError(operation);
   try {
     return await raceSignal(call(abortSignal), abortSignal, () => new EcsDeadlineError(operation));

@@ -28,12 +28,21 @@ export type KnownLifecycleStage = (typeof LIFECYCLE_STAGES)[number];
  * saved on the stages the gate is attached to by default); at every other stage,
  * unknown ones included, it is.
  */
-const BEFORE_TRAFFIC_STAGES: ReadonlySet<string> = new Set<KnownLifecycleStage>(['RECONCILE_SERVICE', 'PRE_SCALE_UP', 'POST_SCALE_UP']);
+const BEFORE_TRAFFIC_STAGES: ReadonlySet<string> = new Set<KnownLifecycleStage>([
+  'RECONCILE_SERVICE',
+  'PRE_SCALE_UP',
+  'POST_SCALE_UP',
+]);
 
 const weights = z.record(z.number()).optional();
 const details = z.object({
   serviceArn: z.string().optional(),
-  targetServiceRevisionArn: z.string().regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-revision\/[^/]+\/[^/]+\/\S+$/, 'must be a service-revision ARN'),
+  targetServiceRevisionArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-revision\/[^/]+\/[^/]+\/\S+$/,
+      'must be a service-revision ARN',
+    ),
   testTrafficWeights: weights,
   productionTrafficWeights: weights,
 });
@@ -64,11 +73,14 @@ export class HookEventError extends Error {}
 export function parseHookEvent(raw: unknown): HookEvent {
   const outer = eventSchema.safeParse(raw);
   if (!outer.success || typeof raw !== 'object' || raw === null) {
-    throw new HookEventError(`not an ECS lifecycle hook event: ${outer.success ? 'not an object' : issues(outer.error)}`);
+    throw new HookEventError(
+      `not an ECS lifecycle hook event: ${outer.success ? 'not an object' : issues(outer.error)}`,
+    );
   }
   const source = outer.data.executionDetails ?? raw; // the wrapper, or the flat form
   const inner = details.safeParse(source);
-  if (!inner.success) throw new HookEventError(`lifecycle hook event without a usable target revision: ${issues(inner.error)}`);
+  if (!inner.success)
+    throw new HookEventError(`lifecycle hook event without a usable target revision: ${issues(inner.error)}`);
   return {
     ...(outer.data.executionId ? { executionId: outer.data.executionId } : {}),
     ...(outer.data.lifecycleStage ? { stage: outer.data.lifecycleStage } : {}),
@@ -99,7 +111,9 @@ function issues(error: z.ZodError): string {
 /** "arn:aws:ecs:r:a:task-definition/web:12" (or "web:12") → "web"; undefined when it is neither. */
 export function taskFamilyOf(taskDefinition: string | undefined): string | undefined {
   if (!taskDefinition) return undefined;
-  const familyAndRevision = taskDefinition.includes(':task-definition/') ? taskDefinition.split(':task-definition/')[1] : taskDefinition;
+  const familyAndRevision = taskDefinition.includes(':task-definition/')
+    ? taskDefinition.split(':task-definition/')[1]
+    : taskDefinition;
   const family = familyAndRevision?.split(':')[0];
   return family && /^[A-Za-z0-9_-]+$/.test(family) ? family : undefined;
 }

@@ -24,7 +24,14 @@ import { decide, type Gate, type ImageInput } from '../gate/decide.js';
 import { blocks, ERROR_REASONS, type Decision } from '../core/decision.js';
 import { settingsFor, type Scope } from '../policy/overrides.js';
 import { EcsDeadlineError } from './ecs-call.js';
-import { HookEventError, mayBeRollback, parseHookEvent, serviceOf, taskFamilyOf, type HookEvent } from './hook-event.js';
+import {
+  HookEventError,
+  mayBeRollback,
+  parseHookEvent,
+  serviceOf,
+  taskFamilyOf,
+  type HookEvent,
+} from './hook-event.js';
 import { describeRevision, RevisionError, type ServiceRevision } from './revision.js';
 import { checkRollback } from './rollback.js';
 import { versionConsistency } from './version-consistency.js';
@@ -38,7 +45,11 @@ export interface HookAnswer {
 export interface HookDeps {
   getGate: () => Promise<Gate>;
   ecs: ECSClient;
-  sendAlerts: (decisions: Decision[], ctx: AlertContext, opts: { timeoutMs: number }) => Promise<AlertOutcome | void>;
+  sendAlerts: (
+    decisions: Decision[],
+    ctx: AlertContext,
+    opts: { timeoutMs: number },
+  ) => Promise<AlertOutcome | undefined>;
   /** milliseconds left before Lambda ends the invocation */
   remainingMs: () => number;
   config: Pick<Config, 'hookMaxRetries' | 'hookRetryDelaySeconds' | 'failureBehavior'>;
@@ -73,7 +84,10 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
   if (mayBeRollback(event)) {
     const check = await checkRollback(event, deps.ecs, ecsSignal);
     if (check.rollback) {
-      logger.info(`rollback confirmed by ECS: admitted without verification, a rollback is never failed (${check.why})`, where.log);
+      logger.info(
+        `rollback confirmed by ECS: admitted without verification, a rollback is never failed (${check.why})`,
+        where.log,
+      );
       return { hookStatus: 'SUCCEEDED' };
     }
     logger.info(`not a rollback, verifying: ${check.why}`, where.log);
@@ -91,14 +105,27 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
   }
 }
 
-async function gateRevision(event: HookEvent, gate: Gate, deps: HookDeps, budget: Budget, ecsSignal: AbortSignal, where: Where): Promise<HookAnswer> {
+async function gateRevision(
+  event: HookEvent,
+  gate: Gate,
+  deps: HookDeps,
+  budget: Budget,
+  ecsSignal: AbortSignal,
+  where: Where,
+): Promise<HookAnswer> {
   const revision = await describeRevision(event.targetServiceRevisionArn, deps.ecs, ecsSignal);
   const taskFamily = taskFamilyOf(revision.taskDefinition);
   if (taskFamily) where.scope.taskFamily = taskFamily;
   const { images, notes } = await imagesToVerify(revision, gate, deps.ecs, ecsSignal, where);
   const decided = await decide(images, gate, { deadline: budget.decideBy, scope: where.scope });
-  const decisions = decided.map((d) => (notes.has(d.container) ? { ...d, detail: `${d.detail} (${notes.get(d.container)})` } : d));
-  logDecisions(decisions, { source: 'deployment-gate', serviceRevisionArn: event.targetServiceRevisionArn, ...where.log });
+  const decisions = decided.map((d) =>
+    notes.has(d.container) ? { ...d, detail: `${d.detail} (${notes.get(d.container)})` } : d,
+  );
+  logDecisions(decisions, {
+    source: 'deployment-gate',
+    serviceRevisionArn: event.targetServiceRevisionArn,
+    ...where.log,
+  });
   const blocking = decisions.filter(blocks);
   const { mode } = settingsFor(gate.policy.document, where.scope);
   // cluster and service come from the revision ARN inside the alert code
@@ -106,7 +133,8 @@ async function gateRevision(event: HookEvent, gate: Gate, deps: HookDeps, budget
   const alertOpts = { timeoutMs: msUntil(budget.finishBy) };
   if (!blocking.length) {
     const admittedError = decisions.some((d) => d.decision === 'allow' && ERROR_REASONS.has(d.reason));
-    const action = mode === 'audit' ? 'none (audit mode)' : admittedError ? 'none (admitted on error)' : 'none (allowed)';
+    const action =
+      mode === 'audit' ? 'none (audit mode)' : admittedError ? 'none (admitted on error)' : 'none (allowed)';
     await deps.sendAlerts(decisions, { ...alertCtx, action }, alertOpts);
     return { hookStatus: 'SUCCEEDED' };
   }
@@ -142,7 +170,8 @@ async function imagesToVerify(
   });
   const missing = revision.containers.filter((c) => !c.digest);
   // resolveTags in the policy already resolves every missing digest: no need to ask ECS why it is missing.
-  if (!missing.length || gate.policy.document.resolveTags) return { images: revision.containers.map((c) => withDigest(c, false)), notes };
+  if (!missing.length || gate.policy.document.resolveTags)
+    return { images: revision.containers.map((c) => withDigest(c, false)), notes };
   const consistency = await versionConsistency(revision.taskDefinition, ecs, signal);
   if (!consistency.known) {
     logger.warn(`versionConsistency unknown, resolving tags as if enabled: ${consistency.why}`, where.log);
@@ -150,9 +179,16 @@ async function imagesToVerify(
     return { images: revision.containers.map((c) => withDigest(c, !c.digest)), notes };
   }
   for (const c of missing) {
-    if (consistency.disabled.has(c.container)) notes.set(c.container, `versionConsistency is disabled for this container in ${revision.taskDefinition}: ECS pulls the tag at every task start`);
+    if (consistency.disabled.has(c.container))
+      notes.set(
+        c.container,
+        `versionConsistency is disabled for this container in ${revision.taskDefinition}: ECS pulls the tag at every task start`,
+      );
   }
-  return { images: revision.containers.map((c) => withDigest(c, !c.digest && !consistency.disabled.has(c.container))), notes };
+  return {
+    images: revision.containers.map((c) => withDigest(c, !c.digest && !consistency.disabled.has(c.container))),
+    notes,
+  };
 }
 
 /**
@@ -163,15 +199,22 @@ async function imagesToVerify(
  */
 function answerError(e: unknown, event: HookEvent, gate: Gate, deps: HookDeps, where: Where): HookAnswer {
   const { mode, onError } = settingsFor(gate.policy.document, where.scope);
-  const kind = e instanceof RevisionError ? 'unusable' : e instanceof EcsDeadlineError ? 'timeout' : isSdkError(e) ? 'ecs' : 'bug';
+  const kind =
+    e instanceof RevisionError ? 'unusable' : e instanceof EcsDeadlineError ? 'timeout' : isSdkError(e) ? 'ecs' : 'bug';
   const reason = { unusable: 'POLICY_ERROR', timeout: 'TIMEOUT', ecs: undefined, bug: 'INTERNAL_ERROR' }[kind];
   const fields = { ...where.log, mode, onError, ...(reason ? { reason } : {}) };
-  if (kind === 'bug') logger.error('deployment gate: unexpected error while reading the revision', { ...fields, error: e as Error });
+  if (kind === 'bug')
+    logger.error('deployment gate: unexpected error while reading the revision', { ...fields, error: e as Error });
   else logger.error(`deployment gate: ${(e as Error).message}`, fields);
   if (mode === 'audit') return { hookStatus: 'SUCCEEDED' };
   const transient = e instanceof RevisionError ? e.transient : kind !== 'bug' && isTransient(e);
   if (transient) {
-    const answer = waitOrFail(event, deps, where, kind === 'unusable' ? 'the service revision is not visible yet' : 'the ECS API is unavailable');
+    const answer = waitOrFail(
+      event,
+      deps,
+      where,
+      kind === 'unusable' ? 'the service revision is not visible yet' : 'the ECS API is unavailable',
+    );
     if (answer.hookStatus === 'IN_PROGRESS') return answer;
   }
   const admissible = kind === 'ecs' || kind === 'timeout';
@@ -187,7 +230,10 @@ function waitOrFail(event: HookEvent, deps: HookDeps, where: Where, why: string)
     return { hookStatus: 'FAILED' };
   }
   const callBackDelay = deps.config.hookRetryDelaySeconds;
-  logger.warn(`transient error, asking ECS to call again in ${callBackDelay}s (retry ${attempt + 1} of ${maxRetries})`, { ...where.log, why });
+  logger.warn(
+    `transient error, asking ECS to call again in ${callBackDelay}s (retry ${attempt + 1} of ${maxRetries})`,
+    { ...where.log, why },
+  );
   return { hookStatus: 'IN_PROGRESS', callBackDelay, hookDetails: { [ATTEMPT_KEY]: attempt + 1 } };
 }
 

@@ -13,7 +13,11 @@
  * like any other: a false "rollback" would skip verification, a missed one only
  * verifies a revision that was admitted before.
  */
-import { DescribeServiceDeploymentsCommand, type DescribeServiceDeploymentsCommandOutput, type ECSClient } from '@aws-sdk/client-ecs';
+import {
+  DescribeServiceDeploymentsCommand,
+  type DescribeServiceDeploymentsCommandOutput,
+  type ECSClient,
+} from '@aws-sdk/client-ecs';
 import { z } from 'zod';
 import { sendBounded } from './ecs-call.js';
 import type { HookEvent } from './hook-event.js';
@@ -33,24 +37,37 @@ const deploymentSchema = z.object({
   rollback: z.object({ reason: z.string().nullish(), serviceRevisionArn: z.string().nullish() }).nullish(),
 });
 
-export async function checkRollback(event: HookEvent, ecs: ECSClient, abortSignal: AbortSignal): Promise<RollbackCheck> {
+export async function checkRollback(
+  event: HookEvent,
+  ecs: ECSClient,
+  abortSignal: AbortSignal,
+): Promise<RollbackCheck> {
   const arn = event.resourceArn;
-  if (!arn || !SERVICE_DEPLOYMENT_ARN.test(arn)) return { rollback: false, why: 'the event names no service deployment (resourceArn) to ask about' };
+  if (!arn || !SERVICE_DEPLOYMENT_ARN.test(arn))
+    return { rollback: false, why: 'the event names no service deployment (resourceArn) to ask about' };
   let out: DescribeServiceDeploymentsCommandOutput;
   try {
     const command = new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] });
-    out = await sendBounded('DescribeServiceDeployments', abortSignal, (signal) => ecs.send(command, { abortSignal: signal }));
+    out = await sendBounded('DescribeServiceDeployments', abortSignal, (signal) =>
+      ecs.send(command, { abortSignal: signal }),
+    );
   } catch (e) {
     return { rollback: false, why: `ecs:DescribeServiceDeployments failed: ${(e as Error).message}` };
   }
   const listed: unknown[] = Array.isArray(out?.serviceDeployments) ? out.serviceDeployments : [];
-  const found = listed.map((d) => deploymentSchema.safeParse(d)).find((d) => d.success && d.data.serviceDeploymentArn === arn);
+  const found = listed
+    .map((d) => deploymentSchema.safeParse(d))
+    .find((d) => d.success && d.data.serviceDeploymentArn === arn);
   if (!found?.success) return { rollback: false, why: `ECS did not describe service deployment ${arn}` };
   const { status, rollback } = found.data;
   const reason = rollback?.reason ? ` (${rollback.reason})` : '';
-  if (status && ROLLING_BACK.has(status)) return { rollback: true, why: `service deployment ${arn} is ${status}${reason}` };
+  if (status && ROLLING_BACK.has(status))
+    return { rollback: true, why: `service deployment ${arn} is ${status}${reason}` };
   if (rollback?.serviceRevisionArn && rollback.serviceRevisionArn === event.targetServiceRevisionArn) {
-    return { rollback: true, why: `service deployment ${arn} is rolling back to ${rollback.serviceRevisionArn}${reason}` };
+    return {
+      rollback: true,
+      why: `service deployment ${arn} is rolling back to ${rollback.serviceRevisionArn}${reason}`,
+    };
   }
   return { rollback: false, why: `service deployment ${arn} is ${status ?? 'of unknown status'}, not rolling back` };
 }

@@ -10,7 +10,11 @@
  * consistency were enabled and says so in the decision, rather than fail every
  * tag-based deployment on an ECS hiccup or a missing permission.
  */
-import { DescribeTaskDefinitionCommand, type DescribeTaskDefinitionCommandOutput, type ECSClient } from '@aws-sdk/client-ecs';
+import {
+  DescribeTaskDefinitionCommand,
+  type DescribeTaskDefinitionCommandOutput,
+  type ECSClient,
+} from '@aws-sdk/client-ecs';
 import { z } from 'zod';
 import { sendBounded } from './ecs-call.js';
 
@@ -22,17 +26,29 @@ const answerSchema = z.object({
   }),
 });
 
-export async function versionConsistency(taskDefinition: string | undefined, ecs: ECSClient, abortSignal: AbortSignal): Promise<Consistency> {
+export async function versionConsistency(
+  taskDefinition: string | undefined,
+  ecs: ECSClient,
+  abortSignal: AbortSignal,
+): Promise<Consistency> {
   if (!taskDefinition) return { known: false, why: 'the service revision names no task definition' };
   let out: DescribeTaskDefinitionCommandOutput;
   try {
     const command = new DescribeTaskDefinitionCommand({ taskDefinition });
-    out = await sendBounded('DescribeTaskDefinition', abortSignal, (signal) => ecs.send(command, { abortSignal: signal }));
+    out = await sendBounded('DescribeTaskDefinition', abortSignal, (signal) =>
+      ecs.send(command, { abortSignal: signal }),
+    );
   } catch (e) {
     return { known: false, why: `ecs:DescribeTaskDefinition ${taskDefinition} failed: ${(e as Error).message}` };
   }
   const answer = answerSchema.safeParse(out);
-  if (!answer.success) return { known: false, why: `ecs:DescribeTaskDefinition ${taskDefinition} answered without readable container definitions` };
-  const disabled = answer.data.taskDefinition.containerDefinitions.filter((c) => c.versionConsistency === 'disabled').map((c) => c.name);
+  if (!answer.success)
+    return {
+      known: false,
+      why: `ecs:DescribeTaskDefinition ${taskDefinition} answered without readable container definitions`,
+    };
+  const disabled = answer.data.taskDefinition.containerDefinitions
+    .filter((c) => c.versionConsistency === 'disabled')
+    .map((c) => c.name);
   return { known: true, disabled: new Set(disabled) };
 }

@@ -17,10 +17,22 @@
  * back by an old deny.
  */
 import { RegistryError, type RepositoryClient } from '../core/registry.js';
-import { isDigest, parseReference, ReferenceError, repositoryPath, type ImageReference } from '../core/reference.js';
+import {
+  isDigest,
+  parseReference,
+  ImageReferenceError,
+  repositoryPath,
+  type ImageReference,
+} from '../core/reference.js';
 import { withinDeadline } from '../core/abort.js';
 import { TtlCache } from '../core/cache.js';
-import { VerifierError, worstFailure, type FailureReason, type Verifier, type VerifyContext } from '../core/verifier.js';
+import {
+  VerifierError,
+  worstFailure,
+  type FailureReason,
+  type Verifier,
+  type VerifyContext,
+} from '../core/verifier.js';
 import { ruleFor, type CompiledPolicy, type CompiledRule } from '../policy/compile.js';
 import type { Decision, ReasonCode } from '../core/decision.js';
 import { matchAllowList } from '../policy/match.js';
@@ -62,7 +74,13 @@ export interface DecideOptions {
 
 type ErrorReason = Extract<
   ReasonCode,
-  'REGISTRY_AUTH_FAILURE' | 'REGISTRY_ERROR' | 'KEY_ERROR' | 'REVOCATION_UNKNOWN' | 'TIMEOUT' | 'INTERNAL_ERROR' | 'POLICY_ERROR'
+  | 'REGISTRY_AUTH_FAILURE'
+  | 'REGISTRY_ERROR'
+  | 'KEY_ERROR'
+  | 'REVOCATION_UNKNOWN'
+  | 'TIMEOUT'
+  | 'INTERNAL_ERROR'
+  | 'POLICY_ERROR'
 >;
 
 /** What the signature check of one image came to; cached when verified. */
@@ -139,18 +157,28 @@ async function judge(input: ImageInput, gate: Gate, settings: Settings, options:
   try {
     ref = parseReference(input.image);
   } catch (e) {
-    if (!(e instanceof ReferenceError)) throw e;
+    if (!(e instanceof ImageReferenceError)) throw e;
     return { allow: false, reason: 'POLICY_ERROR', detail: e.message };
   }
   if (input.digest && !isDigest(input.digest)) {
-    return { allow: false, reason: 'POLICY_ERROR', detail: `the digest given for the image, "${input.digest}", is not sha256:<64 hex>` };
+    return {
+      allow: false,
+      reason: 'POLICY_ERROR',
+      detail: `the digest given for the image, "${input.digest}", is not sha256:<64 hex>`,
+    };
   }
   const digest = input.digest || ref.digest;
   if (input.digest && ref.digest && input.digest !== ref.digest) {
-    return { allow: false, reason: 'DIGEST_MISMATCH', digest: input.digest, detail: `ECS reports ${input.digest} but the reference pins ${ref.digest}` };
+    return {
+      allow: false,
+      reason: 'DIGEST_MISMATCH',
+      digest: input.digest,
+      detail: `ECS reports ${input.digest} but the reference pins ${ref.digest}`,
+    };
   }
   const allowed = matchAllowList(policy.allow, ref, digest);
-  if (allowed) return { allow: true, reason: 'ALLOWLISTED', digest, detail: `allow.${allowed.by} entry ${allowed.entry}` };
+  if (allowed)
+    return { allow: true, reason: 'ALLOWLISTED', digest, detail: `allow.${allowed.by} entry ${allowed.entry}` };
   const path = repositoryPath(ref);
   const rule = ruleFor(gate.policy, path);
   if (!rule) {
@@ -165,7 +193,13 @@ async function judge(input: ImageInput, gate: Gate, settings: Settings, options:
       verifyWithRule(rule, ref, resolved.digest, gate, options),
     ),
     options.deadline,
-    (): RuleOutcome => ({ kind: 'error', reason: 'TIMEOUT', detail: 'the decision did not finish before the deadline', retryable: true, admissible: true }),
+    (): RuleOutcome => ({
+      kind: 'error',
+      reason: 'TIMEOUT',
+      detail: 'the decision did not finish before the deadline',
+      retryable: true,
+      admissible: true,
+    }),
   );
   const ruling = fromOutcome(outcome, settings, { rule: rule.name, digest: resolved.digest });
   if (!('tag' in resolved)) return ruling;
@@ -193,7 +227,10 @@ async function resolveDigest(
   }
   const signal = AbortSignal.timeout(Math.max(1, options.deadline - Date.now()));
   try {
-    return { digest: await gate.registry.repository(ref.registry, ref.repository).resolveTag(ref.tag, signal), tag: ref.tag };
+    return {
+      digest: await gate.registry.repository(ref.registry, ref.repository).resolveTag(ref.tag, signal),
+      tag: ref.tag,
+    };
   } catch (e) {
     return { ruling: fromOutcome(errorOutcome(e), settings, { rule: rule.name }) };
   }
@@ -242,13 +279,26 @@ async function runVerifier(verifier: Verifier, ctx: VerifyContext): Promise<Veri
 function combine(results: VerifierRun[], rule: CompiledRule): RuleOutcome {
   const passed = results.flatMap((r) => (r.ok === true ? [r.by] : []));
   if (passed.length >= rule.require) {
-    return { kind: 'verified', verifiedBy: passed, detail: `${passed.length} of ${rule.verifiers.length} verifiers passed (require ${rule.require})` };
+    return {
+      kind: 'verified',
+      verifiedBy: passed,
+      detail: `${passed.length} of ${rule.verifiers.length} verifiers passed (require ${rule.require})`,
+    };
   }
   const errors = results.flatMap((r) => (r.ok === 'error' ? [r.outcome] : []));
   if (errors.length && passed.length + errors.length >= rule.require) return errors[0]!;
   const failures = results.flatMap((r) => (r.ok === false ? [r] : []));
   const worst = worstFailure(failures);
-  if (!worst) return errors[0] ?? { kind: 'error', reason: 'INTERNAL_ERROR', detail: 'no verifier gave a verdict', retryable: false, admissible: false };
+  if (!worst)
+    return (
+      errors[0] ?? {
+        kind: 'error',
+        reason: 'INTERNAL_ERROR',
+        detail: 'no verifier gave a verdict',
+        retryable: false,
+        admissible: false,
+      }
+    );
   const shortfall = rule.require > 1 ? ` (${passed.length} of required ${rule.require} passed)` : '';
   return { kind: 'failed', reason: worst.reason, detail: `${worst.detail}${shortfall}` };
 }
@@ -281,18 +331,40 @@ function fromOutcome(outcome: RuleOutcome, policy: Settings, where: { rule?: str
  * that fails its digest, size cap or parse (BAD_RESPONSE), is not an outage, and anyone
  * who can push can provoke it. Listed by what may pass, so a new kind is not admitted.
  */
-const ADMISSIBLE_REGISTRY_ERRORS: ReadonlySet<RegistryError['kind']> = new Set(['UNAVAILABLE', 'TIMEOUT', 'AUTH'] as const);
+const ADMISSIBLE_REGISTRY_ERRORS: ReadonlySet<RegistryError['kind']> = new Set([
+  'UNAVAILABLE',
+  'TIMEOUT',
+  'AUTH',
+] as const);
 
 export function errorOutcome(e: unknown): Extract<RuleOutcome, { kind: 'error' }> {
   if (e instanceof RegistryError) {
     const reason = e.kind === 'AUTH' ? 'REGISTRY_AUTH_FAILURE' : e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'REGISTRY_ERROR';
-    return { kind: 'error', reason, detail: e.message, retryable: e.transient, admissible: ADMISSIBLE_REGISTRY_ERRORS.has(e.kind) };
+    return {
+      kind: 'error',
+      reason,
+      detail: e.message,
+      retryable: e.transient,
+      admissible: ADMISSIBLE_REGISTRY_ERRORS.has(e.kind),
+    };
   }
   if (e instanceof VerifierError) {
-    return { kind: 'error', reason: e.reason, detail: e.message, retryable: e.transient, admissible: e.reason !== 'POLICY_ERROR' };
+    return {
+      kind: 'error',
+      reason: e.reason,
+      detail: e.message,
+      retryable: e.transient,
+      admissible: e.reason !== 'POLICY_ERROR',
+    };
   }
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
-    return { kind: 'error', reason: 'TIMEOUT', detail: 'the decision ran out of time', retryable: true, admissible: true };
+    return {
+      kind: 'error',
+      reason: 'TIMEOUT',
+      detail: 'the decision ran out of time',
+      retryable: true,
+      admissible: true,
+    };
   }
   // A bug or an exception nobody planned for: we cannot tell what the evidence says, so
   // no setting (not even onError: allow) admits it.

@@ -19,7 +19,7 @@ import { makeAwsClients, type AwsClients } from '../core/aws.js';
 import type { TtlCache } from '../core/cache.js';
 import { readConfig, type Config, type Env } from '../core/config.js';
 import { logger } from '../core/observability.js';
-import { compilePolicy, type VerifierFactories } from '../policy/compile.js';
+import { type CompiledPolicy, compilePolicy, type VerifierFactories } from '../policy/compile.js';
 import { outcomeCache, type Gate, type RuleOutcome } from './decide.js';
 import { loadPolicy, PolicyError } from '../policy/load.js';
 import { RegistryClient } from '../registry/client.js';
@@ -79,7 +79,14 @@ export class Runtime {
   /** What sendAlerts needs: the clients, the channels from the config, the Slack URL cache. */
   alertDeps(): Omit<AlertDeps, 'timeoutMs'> {
     const { sns, eventBridge, ssm } = this.clients;
-    return { sns, eventBridge, ssm, channels: this.config.alerts, slackUrls: this.slackUrls, region: this.config.region };
+    return {
+      sns,
+      eventBridge,
+      ssm,
+      channels: this.config.alerts,
+      slackUrls: this.slackUrls,
+      region: this.config.region,
+    };
   }
 
   /**
@@ -88,7 +95,10 @@ export class Runtime {
    * worse than deciding one more minute under the previous, valid policy. Logged loudly.
    */
   #keepPrevious(current: Built, error: unknown): Gate {
-    logger.error('policy refresh failed: keeping the previous policy in force', { error: error as Error, policyHash: current.gate.policy.hash });
+    logger.error('policy refresh failed: keeping the previous policy in force', {
+      error: error as Error,
+      policyHash: current.gate.policy.hash,
+    });
     this.#built = Promise.resolve({ ...current, builtAt: Date.now() });
     return current.gate;
   }
@@ -107,7 +117,7 @@ export class Runtime {
         sigstoreEnv: config.sigstore,
         ...(config.region ? { region: config.region } : {}),
       });
-    let policy;
+    let policy: CompiledPolicy;
     try {
       policy = compilePolicy(loaded, factories);
     } catch (e) {

@@ -14,7 +14,10 @@ import { Runtime } from '../gate/runtime.js';
 
 /** The handler's logic bound to a Runtime; tests, the CLI's `invoke` and the demo bind their own. */
 export function makeLifecycleHook(runtime: Runtime) {
-  return async function lifecycleHook(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<HookAnswer> {
+  return async function lifecycleHook(
+    event: unknown,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<HookAnswer> {
     return answerHook(event, {
       getGate: () => runtime.gate(),
       ecs: runtime.clients.ecs,

@@ -21,7 +21,13 @@ import { Runtime } from '../gate/runtime.js';
 import { HandledTasks } from '../watchdog/handled-tasks.js';
 import { confirmedClaimsCache, type ConfirmedClaims } from '../watchdog/scope.js';
 import { policyErrorDecisions } from '../watchdog/policy-error.js';
-import { StopTaskFailed, watchTask, type WatchAction, type WatchdogDeps, type WatchSummary } from '../watchdog/watch-task.js';
+import {
+  StopTaskFailed,
+  watchTask,
+  type WatchAction,
+  type WatchdogDeps,
+  type WatchSummary,
+} from '../watchdog/watch-task.js';
 
 /** What differs from the Runtime's own (its gate, clients, memories); tests pass some. */
 export interface TaskWatchdogOptions {
@@ -45,8 +51,14 @@ interface WatchdogMemory {
  * Lambda container (below); tests and the demo bind their own.
  */
 export function makeTaskStateChange(runtime: Runtime, options: TaskWatchdogOptions = {}) {
-  const memory: WatchdogMemory = { handled: options.handled ?? new HandledTasks(), confirmedClaims: confirmedClaimsCache() };
-  return async function taskStateChange(event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<WatchSummary> {
+  const memory: WatchdogMemory = {
+    handled: options.handled ?? new HandledTasks(),
+    confirmedClaims: confirmedClaimsCache(),
+  };
+  return async function taskStateChange(
+    event: unknown,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<WatchSummary> {
     try {
       const summary = await watchTask(event, watchdogDeps(context, runtime, memory, options));
       countAction(summary.action);
@@ -90,7 +102,13 @@ function watchdogDeps(
     alert: async (decisions, ctx, timeoutMs) => {
       const sent = await sendAlerts(decisions, ctx, { ...runtime.alertDeps(), ...options.alertDeps, timeoutMs });
       // the summary stays small: what went where, and the subject to recognise it by
-      return { sns: sent.sns, eventBridge: sent.eventBridge, slack: sent.slack, events: sent.events, subject: sent.message?.subject ?? null };
+      return {
+        sns: sent.sns,
+        eventBridge: sent.eventBridge,
+        slack: sent.slack,
+        events: sent.events,
+        subject: sent.message?.subject ?? null,
+      };
     },
     handled: memory.handled,
     confirmedClaims: memory.confirmedClaims,

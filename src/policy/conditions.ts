@@ -103,7 +103,13 @@ export function lookup(root: unknown, segments: PathSegment[]): Lookup {
       if (!Array.isArray(current) || segment.index >= current.length) return { found: false };
       current = current[segment.index];
     } else {
-      if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, segment.key)) return { found: false };
+      if (
+        typeof current !== 'object' ||
+        current === null ||
+        Array.isArray(current) ||
+        !Object.hasOwn(current, segment.key)
+      )
+        return { found: false };
       current = (current as Record<string, unknown>)[segment.key];
     }
   }
@@ -159,7 +165,8 @@ export function conditionProblem(spec: ConditionSpec): string | undefined {
       return `regExp ${JSON.stringify(spec.regExp)} is not a valid regular expression`;
     }
   }
-  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) return `min ${spec.min} is above max ${spec.max}`;
+  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max)
+    return `min ${spec.min} is above max ${spec.max}`;
   return undefined;
 }
 
@@ -176,11 +183,17 @@ function compileChecks(spec: ConditionSpec): Check[] {
   }
   if (spec.regExp !== undefined) {
     const re = anchored(spec.regExp);
-    checks.push({ expected: `matches /${spec.regExp}/`, holds: (f) => present(f) && typeof f.value === 'string' && re.test(f.value) });
+    checks.push({
+      expected: `matches /${spec.regExp}/`,
+      holds: (f) => present(f) && typeof f.value === 'string' && re.test(f.value),
+    });
   }
   if (spec.oneOf !== undefined) {
     const options = spec.oneOf;
-    checks.push({ expected: `one of ${show(options)}`, holds: (f) => present(f) && options.some((o) => o === f.value) });
+    checks.push({
+      expected: `one of ${show(options)}`,
+      holds: (f) => present(f) && options.some((o) => o === f.value),
+    });
   }
   if (spec.min !== undefined) {
     const min = spec.min;

@@ -7,7 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { parse as parseYaml } from 'yaml';
-import { parseFailureBehavior, POLICY_DOCUMENT_SOURCES, POLICY_SHORTCUTS, type Mode, type PolicyVariables } from '../core/config.js';
+import {
+  parseFailureBehavior,
+  POLICY_DOCUMENT_SOURCES,
+  POLICY_SHORTCUTS,
+  type Mode,
+  type PolicyVariables,
+} from '../core/config.js';
 import { describeIssues, policySchema, type PolicyDocument, type PolicyInput } from './schema.js';
 
 export class PolicyError extends Error {
@@ -34,7 +40,9 @@ export function boundedMessage(message: string): string {
   const shortened = escaped
     .replace(LONG_QUOTED, (quoted) => `${quoted[0]}${cutEcho(quoted.slice(1, -1))}${quoted[0]}`)
     .replace(LONG_RUN, cutEcho);
-  return shortened.length <= MESSAGE_MAX ? shortened : `${shortened.slice(0, MESSAGE_MAX)}… (message cut at ${MESSAGE_MAX} characters)`;
+  return shortened.length <= MESSAGE_MAX
+    ? shortened
+    : `${shortened.slice(0, MESSAGE_MAX)}… (message cut at ${MESSAGE_MAX} characters)`;
 }
 
 const LONG_QUOTED = new RegExp(`'[^']{${ECHO_MAX + 1},}'|"[^"]{${ECHO_MAX + 1},}"`, 'g');
@@ -122,7 +130,9 @@ export const MAX_POLICY_BYTES = 1024 * 1024;
 function parseText(text: string, origin: string): unknown {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_POLICY_BYTES) {
-    throw new PolicyError(`${origin}: the policy document has ${bytes} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`);
+    throw new PolicyError(
+      `${origin}: the policy document has ${bytes} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`,
+    );
   }
   try {
     return parseYaml(text);
@@ -140,7 +150,8 @@ export function validate(raw: unknown, origin: string): PolicyDocument {
 /** With a policy to load, a FAILURE_BEHAVIOR that is neither mode is a policy error. */
 function failureBehaviorMode(env: Env): Mode | undefined {
   const behavior = parseFailureBehavior(env.FAILURE_BEHAVIOR);
-  if (behavior.kind === 'invalid') throw new PolicyError(`FAILURE_BEHAVIOR: "${behavior.value}" is not one of BLOCK_ON_FAILURE, LOG_ON_FAILURE`);
+  if (behavior.kind === 'invalid')
+    throw new PolicyError(`FAILURE_BEHAVIOR: "${behavior.value}" is not one of BLOCK_ON_FAILURE, LOG_ON_FAILURE`);
   return behavior.kind === 'mode' ? behavior.mode : undefined;
 }
 
@@ -153,14 +164,16 @@ function applyFailureBehavior(raw: unknown, env: Env, source: string): unknown {
   if (!mode || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const stated = (raw as { mode?: unknown }).mode;
   if (stated === undefined) return { ...raw, mode };
-  if (stated !== mode) throw conflict('FAILURE_BEHAVIOR', `${source} (mode: ${String(stated)})`, 'set the mode in one place only');
+  if (stated !== mode)
+    throw conflict('FAILURE_BEHAVIOR', `${source} (mode: ${String(stated)})`, 'set the mode in one place only');
   return raw;
 }
 
 function fromShortcuts(env: Env): LoadedPolicy {
   const list = (name: keyof Env) => (env[name] ?? '').split(/[,\s]+/).filter(Boolean);
   const verifiers: NonNullable<PolicyInput['rules']>[number]['verifiers'] = [];
-  if (nonBlank(env.COSIGN_KEY_PEM)) verifiers.push({ type: 'cosign', publicKey: env.COSIGN_KEY_PEM!.replace(/\\n/g, '\n') });
+  if (nonBlank(env.COSIGN_KEY_PEM))
+    verifiers.push({ type: 'cosign', publicKey: env.COSIGN_KEY_PEM!.replace(/\\n/g, '\n') });
   if (nonBlank(env.COSIGN_KEY_ARN)) verifiers.push({ type: 'cosign', kmsKey: env.COSIGN_KEY_ARN!.trim() });
   const profiles = list('TRUSTED_SIGNING_PROFILES');
   if (profiles.length) verifiers.push({ type: 'aws-signer', signingProfiles: profiles });

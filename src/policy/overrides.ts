@@ -22,7 +22,10 @@ export interface Settings {
 }
 
 /** The mode and onError in force for this scope. */
-export function settingsFor(policy: Pick<PolicyDocument, 'mode' | 'onError' | 'overrides'>, scope: Scope = {}): Settings {
+export function settingsFor(
+  policy: Pick<PolicyDocument, 'mode' | 'onError' | 'overrides'>,
+  scope: Scope = {},
+): Settings {
   const index = policy.overrides.findIndex((o) => covers(o, scope));
   const override = policy.overrides[index];
   if (!override) return { mode: policy.mode, onError: policy.onError };

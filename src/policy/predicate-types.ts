@@ -23,5 +23,7 @@ export function resolvePredicateType(name: string): { uri: string } | { problem:
   const mapped = Object.hasOwn(PREDICATE_SHORT_NAMES, name) ? PREDICATE_SHORT_NAMES[name] : undefined;
   if (mapped) return { uri: mapped };
   if (URI.test(name)) return { uri: name };
-  return { problem: `"${name.slice(0, 100)}" is neither a URI nor one of cosign's short names (${Object.keys(PREDICATE_SHORT_NAMES).join(', ')})` };
+  return {
+    problem: `"${name.slice(0, 100)}" is neither a URI nor one of cosign's short names (${Object.keys(PREDICATE_SHORT_NAMES).join(', ')})`,
+  };
 }

@@ -21,7 +21,10 @@ const imageGlob = nonEmpty.superRefine((glob, ctx) => {
       ? 'has a scheme (write host/repository, without https://)'
       : glob.includes('@')
         ? 'has a digest (a rule matches registry/repository; pin digests in allow.digests)'
-        : glob.split('/').slice(1).some((segment) => segment.includes(':'))
+        : glob
+              .split('/')
+              .slice(1)
+              .some((segment) => segment.includes(':'))
           ? 'has a tag (a rule matches registry/repository, whatever the tag)'
           : undefined;
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `image glob "${glob.slice(0, 200)}" ${problem}` });
@@ -49,7 +52,12 @@ const keylessIdentity = z
     subjectRegExp: regExp.optional(),
     /** Fulcio's GitHub workflow claims (OIDs 1.3.6.1.4.1.57264.1.*), compared exactly */
     github: z
-      .object({ repository: nonEmpty.optional(), ref: nonEmpty.optional(), trigger: nonEmpty.optional(), sha: nonEmpty.optional() })
+      .object({
+        repository: nonEmpty.optional(),
+        ref: nonEmpty.optional(),
+        trigger: nonEmpty.optional(),
+        sha: nonEmpty.optional(),
+      })
       .strict()
       .optional(),
   })
@@ -57,7 +65,9 @@ const keylessIdentity = z
   .refine((i) => [i.subject, i.subjectRegExp].filter((v) => v !== undefined).length === 1, {
     message: 'an identity needs exactly one of subject, subjectRegExp',
   })
-  .refine((i) => !(i.issuer !== undefined && i.issuerRegExp !== undefined), { message: 'an identity takes issuer or issuerRegExp, not both' });
+  .refine((i) => !(i.issuer !== undefined && i.issuerRegExp !== undefined), {
+    message: 'an identity takes issuer or issuerRegExp, not both',
+  });
 
 const keyless = z
   .object({
@@ -68,11 +78,17 @@ const keyless = z
     caIntermediates: nonEmpty.optional(),
   })
   .strict()
-  .refine((k) => k.caRoots !== undefined || k.caIntermediates === undefined, { message: 'caIntermediates needs caRoots', path: ['caIntermediates'] })
-  .refine((k) => k.caRoots !== undefined || k.identities.every((i) => i.issuer !== undefined || i.issuerRegExp !== undefined), {
-    message: 'a Fulcio identity needs an issuer or issuerRegExp (the OIDC provider that vouched for the subject)',
-    path: ['identities'],
-  });
+  .refine((k) => k.caRoots !== undefined || k.caIntermediates === undefined, {
+    message: 'caIntermediates needs caRoots',
+    path: ['caIntermediates'],
+  })
+  .refine(
+    (k) => k.caRoots !== undefined || k.identities.every((i) => i.issuer !== undefined || i.issuerRegExp !== undefined),
+    {
+      message: 'a Fulcio identity needs an issuer or issuerRegExp (the OIDC provider that vouched for the subject)',
+      path: ['identities'],
+    },
+  );
 
 /** A condition on the signed in-toto statement: a path and at least one operator (conditions.ts). */
 const scalar = z.union([z.string(), z.number().finite(), z.boolean()]);
@@ -97,7 +113,8 @@ const attestation = z
     /** a URI, or cosign's short names (slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, openvex, custom) */
     predicateType: nonEmpty.superRefine((t, ctx) => {
       const resolved = resolvePredicateType(t);
-      if ('problem' in resolved) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `predicateType ${resolved.problem}` });
+      if ('problem' in resolved)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `predicateType ${resolved.problem}` });
     }),
     conditions: z.array(attestationCondition).default([]),
   })
@@ -231,7 +248,5 @@ export type RegistrySettings = z.infer<typeof registrySettings>;
 
 /** "rules.0.verifiers.1: a cosign verifier needs exactly one of ..." */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.length ? i.path.join('.') : '(document)'}: ${i.message}`)
-    .join('; ');
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(document)'}: ${i.message}`).join('; ');
 }

@@ -104,12 +104,17 @@ export class RegistryAuth {
   async challenged(header: string | null, scope: string, signal?: AbortSignal): Promise<string> {
     const challenge = parseChallenge(header);
     if (!challenge) {
-      throw new RegistryError('AUTH', `registry ${this.registry} answered 401 without a usable WWW-Authenticate challenge`, 401);
+      throw new RegistryError(
+        'AUTH',
+        `registry ${this.registry} answered 401 without a usable WWW-Authenticate challenge`,
+        401,
+      );
     }
     this.#learned = challenge;
     if (challenge.scheme === 'basic') {
       const basic = this.#basic();
-      if (!basic) throw new RegistryError('AUTH', `registry ${this.registry} requires credentials and none are configured`, 401);
+      if (!basic)
+        throw new RegistryError('AUTH', `registry ${this.registry} requires credentials and none are configured`, 401);
       return basic;
     }
     this.#tokens.delete(scope); // a cached token that earned a 401 is no good
@@ -123,9 +128,18 @@ export class RegistryAuth {
   }
 
   /** One token request per scope at a time; waiters share it. */
-  async #token(challenge: Extract<Challenge, { scheme: 'bearer' }>, scope: string, signal?: AbortSignal): Promise<string> {
+  async #token(
+    challenge: Extract<Challenge, { scheme: 'bearer' }>,
+    scope: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     // the shared request is not tied to one caller's signal; the request timeout bounds it
-    const fetched = this.#tokens.getOrCompute(scope, () => this.#fetchToken(challenge, scope), signal, cancelled(`token for ${this.registry}`));
+    const fetched = this.#tokens.getOrCompute(
+      scope,
+      () => this.#fetchToken(challenge, scope),
+      signal,
+      cancelled(`token for ${this.registry}`),
+    );
     return (await fetched).token;
   }
 
@@ -154,7 +168,8 @@ export class RegistryAuth {
     }
     const token = typeof parsed.token === 'string' && parsed.token ? parsed.token : parsed.access_token;
     if (typeof token !== 'string' || !token) throw new RegistryError('BAD_RESPONSE', `${what}: answer has no token`);
-    const seconds = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_SECONDS;
+    const seconds =
+      typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_SECONDS;
     // renew a little early so a token does not expire between check and use
     const margin = Math.min(10, seconds / 4);
     return { token, expiresAt: Date.now() + (seconds - margin) * 1000 };
@@ -170,7 +185,10 @@ export class RegistryAuth {
     }
     const loopbackHttp = url.protocol === 'http:' && this.loopbackHttp && isLoopbackHost(url.host);
     if (url.protocol !== 'https:' && !loopbackHttp) {
-      throw new RegistryError('INSECURE', `registry ${this.registry} named a token realm that is not HTTPS: ${url.origin}`);
+      throw new RegistryError(
+        'INSECURE',
+        `registry ${this.registry} named a token realm that is not HTTPS: ${url.origin}`,
+      );
     }
     return url;
   }

@@ -10,7 +10,15 @@ import { RegistryAuth } from './auth.js';
 import { InFlight } from './in-flight.js';
 import { descriptorList, parseManifestJson, tryParseIndex } from './manifest-json.js';
 import { EcrAuth, parseEcrHost, type EcrHost } from './ecr.js';
-import { discard, Http, isLoopbackHost, registryOrigin, type RegistrySettings, type Sent, statusError } from './http.js';
+import {
+  discard,
+  Http,
+  isLoopbackHost,
+  registryOrigin,
+  type RegistrySettings,
+  type Sent,
+  statusError,
+} from './http.js';
 import {
   cancelled,
   type Descriptor,
@@ -40,7 +48,8 @@ export interface RegistryClientOptions {
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+const REGISTRY_HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 const MAX_REFERRER_PAGES = 20;
 
 export class RegistryClient {
@@ -124,7 +133,8 @@ class OciRepository implements RepositoryClient {
 
   async listReferrers(digest: string, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
     this.#checkDigest(digest);
-    const all = (await this.#referrersApi(digest, artifactType, signal)) ?? (await this.#referrersTagSchema(digest, signal));
+    const all =
+      (await this.#referrersApi(digest, artifactType, signal)) ?? (await this.#referrersTagSchema(digest, signal));
     if (artifactType === undefined) return all;
     const matched = await Promise.all(all.map((d) => this.#withArtifactType(d, signal)));
     return matched.filter((d): d is Descriptor => d !== null && d.artifactType === artifactType);
@@ -137,7 +147,8 @@ class OciRepository implements RepositoryClient {
     const header = sent.response.headers.get('docker-content-digest');
     if (sent.response.ok && header && DIGEST.test(header)) return header;
     if (sent.response.status === 404) throw this.#notFound(tag);
-    if (!sent.response.ok && sent.response.status !== 405) throw statusError(sent.response.status, `HEAD ${this.#name(tag)}`);
+    if (!sent.response.ok && sent.response.status !== 405)
+      throw statusError(sent.response.status, `HEAD ${this.#name(tag)}`);
     // no digest header (or no HEAD): fetch the bytes and hash them ourselves
     return (await this.getManifest(tag, signal)).descriptor.digest;
   }
@@ -164,11 +175,17 @@ class OciRepository implements RepositoryClient {
     const bytes = await this.#okBody(sent, MAX_MANIFEST_BYTES);
     const digest = sha256(bytes);
     if (DIGEST.test(reference) && digest !== reference) {
-      throw new RegistryError('BAD_RESPONSE', `${what}: digest mismatch, the registry sent bytes with digest ${digest}`);
+      throw new RegistryError(
+        'BAD_RESPONSE',
+        `${what}: digest mismatch, the registry sent bytes with digest ${digest}`,
+      );
     }
     const claimed = sent.response.headers.get('docker-content-digest');
     if (claimed?.startsWith('sha256:') && claimed !== digest) {
-      throw new RegistryError('BAD_RESPONSE', `${what}: digest mismatch, Docker-Content-Digest says ${claimed} but the bytes are ${digest}`);
+      throw new RegistryError(
+        'BAD_RESPONSE',
+        `${what}: digest mismatch, Docker-Content-Digest says ${claimed} but the bytes are ${digest}`,
+      );
     }
     const json = parseManifestJson(bytes, what);
     const mediaType = json.mediaType ?? contentType(sent.response) ?? MEDIA_TYPES.ociManifest;
@@ -189,7 +206,10 @@ class OciRepository implements RepositoryClient {
     const bytes = await this.#okBody(sent, maxBytes);
     const actual = sha256(bytes);
     if (actual !== digest) {
-      throw new RegistryError('BAD_RESPONSE', `blob ${this.#name(digest)}: digest mismatch, the registry sent bytes with digest ${actual}`);
+      throw new RegistryError(
+        'BAD_RESPONSE',
+        `blob ${this.#name(digest)}: digest mismatch, the registry sent bytes with digest ${actual}`,
+      );
     }
     return bytes;
   }
@@ -197,20 +217,31 @@ class OciRepository implements RepositoryClient {
   // --- referrers ---
 
   /** OCI 1.1 referrers API; null when the registry does not have it. */
-  async #referrersApi(digest: string, artifactType: string | undefined, signal?: AbortSignal): Promise<Descriptor[] | null> {
+  async #referrersApi(
+    digest: string,
+    artifactType: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Descriptor[] | null> {
     if (this.deps.referrersApi.get(this.registry) === false) return null;
     const found = await this.#referrersApiPages(digest, artifactType, signal);
     this.deps.referrersApi.set(this.registry, found !== null);
     return found;
   }
 
-  async #referrersApiPages(digest: string, artifactType: string | undefined, signal?: AbortSignal): Promise<Descriptor[] | null> {
+  async #referrersApiPages(
+    digest: string,
+    artifactType: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Descriptor[] | null> {
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     let path: string | null = `referrers/${digest}${query}`;
     const found: Descriptor[] = [];
     for (let page = 0; path; page++) {
       if (page >= MAX_REFERRER_PAGES) {
-        throw new RegistryError('BAD_RESPONSE', `referrers of ${this.#name(digest)}: more than ${MAX_REFERRER_PAGES} pages`);
+        throw new RegistryError(
+          'BAD_RESPONSE',
+          `referrers of ${this.#name(digest)}: more than ${MAX_REFERRER_PAGES} pages`,
+        );
       }
       const sent: Sent = await this.#request(path, { accept: MEDIA_TYPES.ociIndex, signal });
       const { status } = sent.response;
@@ -222,7 +253,10 @@ class OciRepository implements RepositoryClient {
       const index = tryParseIndex(bytes);
       if (!index) {
         if (page === 0) return null; // not an OCI index: a registry without the API answering something else
-        throw new RegistryError('BAD_RESPONSE', `referrers of ${this.#name(digest)}: page ${page + 1} is not an OCI index`);
+        throw new RegistryError(
+          'BAD_RESPONSE',
+          `referrers of ${this.#name(digest)}: page ${page + 1} is not an OCI index`,
+        );
       }
       found.push(...descriptorList(index.manifests, `referrers of ${this.#name(digest)}`));
       path = this.#nextPage(sent);
@@ -297,7 +331,11 @@ class OciRepository implements RepositoryClient {
     const { status } = sent.response;
     if (status === 401 || status === 403) {
       await discard(sent.response);
-      throw new RegistryError('AUTH', `${this.registry}/${this.repository}: access denied (HTTP ${status}) for ${path}`, status);
+      throw new RegistryError(
+        'AUTH',
+        `${this.registry}/${this.repository}: access denied (HTTP ${status}) for ${path}`,
+        status,
+      );
     }
     return sent;
   }
@@ -314,16 +352,26 @@ class OciRepository implements RepositoryClient {
   }
 
   #currentAuthorization(signal?: AbortSignal): Promise<string | undefined> {
-    if (this.#ecrHost) return withOptionalSignal(this.deps.ecr.authorization(this.registry, this.#ecrHost), signal, 'ECR token');
+    if (this.#ecrHost)
+      return withOptionalSignal(this.deps.ecr.authorization(this.registry, this.#ecrHost), signal, 'ECR token');
     return this.deps.auth.current(this.#scope, signal);
   }
 
-  async #challengedAuthorization(response: Response, sentAuth: string | undefined, signal?: AbortSignal): Promise<string> {
+  async #challengedAuthorization(
+    response: Response,
+    sentAuth: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
     if (this.#ecrHost) {
       // the cached ECR token was refused: fetch a new one, once
       this.deps.ecr.invalidate(this.registry);
-      const fresh = await withOptionalSignal(this.deps.ecr.authorization(this.registry, this.#ecrHost), signal, 'ECR token');
-      if (fresh === sentAuth) throw new RegistryError('AUTH', `${this.registry}: ECR refused its own authorization token`, 401);
+      const fresh = await withOptionalSignal(
+        this.deps.ecr.authorization(this.registry, this.#ecrHost),
+        signal,
+        'ECR token',
+      );
+      if (fresh === sentAuth)
+        throw new RegistryError('AUTH', `${this.registry}: ECR refused its own authorization token`, 401);
       return fresh;
     }
     return this.deps.auth.challenged(response.headers.get('www-authenticate'), this.#scope, signal);

@@ -3,7 +3,7 @@
  * with `ecr:GetAuthorizationToken`, cached per registry until shortly before they expire
  * (tokens last 12 hours), with concurrent misses sharing one API call.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { type AuthorizationData, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { classifyAwsError } from '../core/aws-errors.js';
 import { TtlCache } from '../core/cache.js';
 import { RegistryError } from '../core/registry.js';
@@ -58,9 +58,11 @@ export class EcrAuth {
 
   async #fetch(registry: string, host: EcrHost): Promise<CachedAuthorization> {
     const client = this.#client(host.region);
-    let data;
+    let data: AuthorizationData | undefined;
     try {
-      const out = await client.send(new GetAuthorizationTokenCommand({}), { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      const out = await client.send(new GetAuthorizationTokenCommand({}), {
+        abortSignal: AbortSignal.timeout(this.timeoutMs),
+      });
       data = out.authorizationData?.[0];
     } catch (err) {
       throw ecrError(err, registry);

@@ -37,11 +37,7 @@ export function isLoopbackHost(hostPort: string): boolean {
   else if (host.includes(':')) host = host.slice(0, host.lastIndexOf(':'));
   if (host === 'localhost' || host === '::1') return true;
   const octets = host.split('.');
-  return (
-    octets.length === 4 &&
-    octets[0] === '127' &&
-    octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255)
-  );
+  return octets.length === 4 && octets[0] === '127' && octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255);
 }
 
 export interface SendOptions {
@@ -162,8 +158,10 @@ export async function discard(response: Response): Promise<void> {
 /** The RegistryError for a non-2xx status. */
 export function statusError(status: number, what: string): RegistryError {
   if (status === 404) return new RegistryError('NOT_FOUND', `${what}: not found (HTTP 404)`, status);
-  if (status === 401 || status === 403) return new RegistryError('AUTH', `${what}: access denied (HTTP ${status})`, status);
-  if (status === 429 || status >= 500) return new RegistryError('UNAVAILABLE', `${what}: registry unavailable (HTTP ${status})`, status);
+  if (status === 401 || status === 403)
+    return new RegistryError('AUTH', `${what}: access denied (HTTP ${status})`, status);
+  if (status === 429 || status >= 500)
+    return new RegistryError('UNAVAILABLE', `${what}: registry unavailable (HTTP ${status})`, status);
   return new RegistryError('BAD_RESPONSE', `${what}: unexpected HTTP ${status}`, status);
 }
 

@@ -61,6 +61,9 @@ function descriptor(value: unknown, what: string): Descriptor {
 
 function stringMap(value: unknown, what: string): void {
   const ok =
-    typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string');
   if (!ok) throw new RegistryError('BAD_RESPONSE', `${what}: must map strings to strings`);
 }

@@ -20,7 +20,14 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { descriptorList, parseManifestJson } from './manifest-json.js';
-import { type Descriptor, type Manifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, RegistryError, type RepositoryClient } from '../core/registry.js';
+import {
+  type Descriptor,
+  type Manifest,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPES,
+  RegistryError,
+  type RepositoryClient,
+} from '../core/registry.js';
 
 export const KIND_ANNOTATION = 'kind';
 export const COSIGN_KINDS = {
@@ -45,7 +52,12 @@ export class OciLayoutRepository implements RepositoryClient {
 
   async getManifest(reference: string, signal?: AbortSignal): Promise<Manifest> {
     const found = await this.findManifest(reference, signal);
-    if (!found) throw new RegistryError('NOT_FOUND', `manifest ${this.#name(reference)} not found in the layout ${this.dir}`, 404);
+    if (!found)
+      throw new RegistryError(
+        'NOT_FOUND',
+        `manifest ${this.#name(reference)} not found in the layout ${this.dir}`,
+        404,
+      );
     return found;
   }
 
@@ -58,7 +70,12 @@ export class OciLayoutRepository implements RepositoryClient {
     const json = parseManifestJson(bytes, `manifest ${this.#name(reference)}`);
     const entry = (await this.#entries()).find((d) => d.digest === digest);
     const mediaType = json.mediaType ?? entry?.mediaType ?? MEDIA_TYPES.ociManifest;
-    const descriptor: Descriptor = { mediaType, digest, size: bytes.length, ...(json.artifactType ? { artifactType: json.artifactType } : {}) };
+    const descriptor: Descriptor = {
+      mediaType,
+      digest,
+      size: bytes.length,
+      ...(json.artifactType ? { artifactType: json.artifactType } : {}),
+    };
     return { descriptor, bytes, json };
   }
 
@@ -66,7 +83,8 @@ export class OciLayoutRepository implements RepositoryClient {
     signal?.throwIfAborted();
     if (!DIGEST.test(digest)) throw new RegistryError('BAD_RESPONSE', `"${digest}" is not a sha256 digest`);
     const bytes = await this.#readBlob(digest, maxBytes, `blob ${this.#name(digest)}`);
-    if (!bytes) throw new RegistryError('NOT_FOUND', `blob ${this.#name(digest)} not found in the layout ${this.dir}`, 404);
+    if (!bytes)
+      throw new RegistryError('NOT_FOUND', `blob ${this.#name(digest)} not found in the layout ${this.dir}`, 404);
     return bytes;
   }
 
@@ -95,7 +113,8 @@ export class OciLayoutRepository implements RepositoryClient {
   async resolveTag(tag: string, signal?: AbortSignal): Promise<string> {
     signal?.throwIfAborted();
     const digest = await this.#tagged(tag);
-    if (!digest) throw new RegistryError('NOT_FOUND', `tag ${this.#name(tag)} not found in the layout ${this.dir}`, 404);
+    if (!digest)
+      throw new RegistryError('NOT_FOUND', `tag ${this.#name(tag)} not found in the layout ${this.dir}`, 404);
     return digest;
   }
 
@@ -128,7 +147,10 @@ export class OciLayoutRepository implements RepositoryClient {
     try {
       bytes = await readFile(file);
     } catch (e) {
-      throw new RegistryError('NOT_FOUND', `${this.dir} is not an OCI image layout: cannot read index.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new RegistryError(
+        'NOT_FOUND',
+        `${this.dir} is not an OCI image layout: cannot read index.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
     const json = parseManifestJson(bytes, file);
     return descriptorList(json.manifests ?? [], `${file}: manifests`);
@@ -146,7 +168,8 @@ export class OciLayoutRepository implements RepositoryClient {
     if (size > maxBytes) throw new RegistryError('BAD_RESPONSE', `${what}: ${size} bytes, over the cap of ${maxBytes}`);
     const bytes = await readFile(file);
     const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    if (actual !== digest) throw new RegistryError('BAD_RESPONSE', `${what}: digest mismatch, the layout holds bytes with digest ${actual}`);
+    if (actual !== digest)
+      throw new RegistryError('BAD_RESPONSE', `${what}: digest mismatch, the layout holds bytes with digest ${actual}`);
     return bytes;
   }
 

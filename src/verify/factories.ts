@@ -54,7 +54,11 @@ export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
   };
 }
 
-export function cosignKeySource(config: CosignVerifierConfig, deps: Pick<FactoryDeps, 'kmsKeys'>, path: (p: string) => string) {
+export function cosignKeySource(
+  config: CosignVerifierConfig,
+  deps: Pick<FactoryDeps, 'kmsKeys'>,
+  path: (p: string) => string,
+) {
   if (config.publicKey) return pemKeySource(config.publicKey);
   if (config.publicKeyFile) return pemFileKeySource(path(config.publicKeyFile));
   return kmsKeySource(deps.kmsKeys, config.kmsKey!);

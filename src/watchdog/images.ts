@@ -62,7 +62,12 @@ export async function completeAtRunning(
   const error = described.error ? { describeError: described.error } : {};
   if (merged.length === 0) return { kind: 'no-containers', ...error };
   const images = merged.map((i) => (lacksDigest(i) ? { ...i, resolveTag: true } : i));
-  return { kind: 'ready', images, resolvedByGate: images.filter((i) => i.resolveTag).map((i) => i.container), ...error };
+  return {
+    kind: 'ready',
+    images,
+    resolvedByGate: images.filter((i) => i.resolveTag).map((i) => i.container),
+    ...error,
+  };
 }
 
 function lacksDigest(i: ImageInput): boolean {
@@ -70,7 +75,8 @@ function lacksDigest(i: ImageInput): boolean {
 }
 
 function notYet(task: TaskEvent, missing: ImageInput[]): string {
-  if (missing.length === 0) return `the event lists no containers at ${task.lastStatus}; waiting for a later event of the task`;
+  if (missing.length === 0)
+    return `the event lists no containers at ${task.lastStatus}; waiting for a later event of the task`;
   const names = missing.map((i) => i.container);
   const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
   return (
@@ -86,7 +92,9 @@ async function describeContainers(
 ): Promise<{ containers: DescribedContainer[]; error?: string }> {
   let answer: unknown;
   try {
-    answer = await ecs.send(new DescribeTasksCommand({ cluster: task.clusterArn, tasks: [task.taskArn] }), { abortSignal });
+    answer = await ecs.send(new DescribeTasksCommand({ cluster: task.clusterArn, tasks: [task.taskArn] }), {
+      abortSignal,
+    });
   } catch (error) {
     return { containers: [], error: `ecs:DescribeTasks failed (${errorSentence(error)})` };
   }

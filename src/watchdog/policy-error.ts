@@ -9,7 +9,11 @@ import { modeWithoutPolicy, type FailureBehavior } from '../core/config.js';
 import type { ImageInput } from '../gate/decide.js';
 import type { Decision } from '../core/decision.js';
 
-export function policyErrorDecisions(images: ImageInput[], error: unknown, failureBehavior: FailureBehavior): Decision[] {
+export function policyErrorDecisions(
+  images: ImageInput[],
+  error: unknown,
+  failureBehavior: FailureBehavior,
+): Decision[] {
   const mode = modeWithoutPolicy(failureBehavior);
   const detail = `the policy cannot be loaded: ${error instanceof Error ? error.message : String(error)}`;
   return images.map((i) => ({

@@ -57,7 +57,11 @@ export async function checkServiceClaim(
 ): Promise<ClaimCheck> {
   const { service, startedBy } = claim;
   if (!service) return { genuine: false, why: `startedBy ${startedBy} without group service:<name>` };
-  if (!startedBy) return { genuine: false, why: `group service:${service} but startedBy is ${task.startedBy ?? 'absent'}, not a deployment id` };
+  if (!startedBy)
+    return {
+      genuine: false,
+      why: `group service:${service} but startedBy is ${task.startedBy ?? 'absent'}, not a deployment id`,
+    };
   if (!task.taskDefinitionArn) return { genuine: false, why: 'the event has no taskDefinitionArn to compare' };
   const key = [task.clusterArn, service, startedBy, task.taskDefinitionArn].join(' ');
   if (confirmed.get(key)) return { genuine: true, service, deploymentId: startedBy };
@@ -94,7 +98,12 @@ async function describeAndMatch(
  * `taskSets`. Both carry the id that ECS writes into startedBy, and the task
  * definition they run.
  */
-function matchDeployment(service: DescribedService, name: string, startedBy: string, taskDefinitionArn: string): ClaimCheck {
+function matchDeployment(
+  service: DescribedService,
+  name: string,
+  startedBy: string,
+  taskDefinitionArn: string,
+): ClaimCheck {
   const candidates = [...(service.deployments ?? []), ...(service.taskSets ?? [])];
   const deployment = candidates.find((d) => d.id === startedBy);
   if (!deployment) return { genuine: false, why: `service ${name} has no deployment ${startedBy}` };

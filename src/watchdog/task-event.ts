@@ -99,7 +99,8 @@ const WATCHED: ReadonlySet<string> = new Set(WATCHED_STATUSES);
 /** Undefined when the watchdog should look at this event, else why not. */
 export function whyIgnored(task: TaskEvent): string | undefined {
   if (task.desiredStatus !== 'RUNNING') return `desiredStatus is ${task.desiredStatus}, not RUNNING`;
-  if (!WATCHED.has(task.lastStatus)) return `lastStatus is ${task.lastStatus}: the watchdog acts on ${WATCHED_STATUSES.join(', ')}`;
+  if (!WATCHED.has(task.lastStatus))
+    return `lastStatus is ${task.lastStatus}: the watchdog acts on ${WATCHED_STATUSES.join(', ')}`;
   return undefined;
 }
 

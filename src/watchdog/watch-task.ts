@@ -103,13 +103,24 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
     logger.error(error.message, { event: excerpt(event) });
     return { taskArn: taskArnOf(event), action: 'rejected', why: error.message, decisions: [] };
   }
-  const where = { taskArn: task.taskArn, cluster: task.clusterArn, lastStatus: task.lastStatus, source: 'task-watchdog' as const };
+  const where = {
+    taskArn: task.taskArn,
+    cluster: task.clusterArn,
+    lastStatus: task.lastStatus,
+    source: 'task-watchdog' as const,
+  };
 
   const ignored = whyIgnored(task);
   if (ignored) return { taskArn: task.taskArn, action: 'ignored', why: ignored, decisions: [] };
 
   const previous = deps.handled.get(task.taskArn);
-  if (previous) return { taskArn: task.taskArn, action: 'duplicate', why: `this container already handled the task (${previous})`, decisions: [] };
+  if (previous)
+    return {
+      taskArn: task.taskArn,
+      action: 'duplicate',
+      why: `this container already handled the task (${previous})`,
+      decisions: [],
+    };
 
   // before the scope check: an event without digests costs no AWS call at all
   const fromEvent = eventImages(task);
@@ -164,7 +175,11 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
   if (blocking.length === 0) {
     const denied = decisions.some((d) => d.decision === 'deny');
     const action: WatchAction = denied ? 'audit-denied' : 'allowed';
-    const alerts = await deps.alert(decisions, ctx(denied ? 'none (audit mode)' : admittedAction(decisions), modeOf(decisions)), alertBudget());
+    const alerts = await deps.alert(
+      decisions,
+      ctx(denied ? 'none (audit mode)' : admittedAction(decisions), modeOf(decisions)),
+      alertBudget(),
+    );
     deps.handled.add(task.taskArn, action);
     return { taskArn: task.taskArn, action, decisions, alerts };
   }
@@ -174,7 +189,14 @@ export async function watchTask(event: unknown, deps: WatchdogDeps): Promise<Wat
   if (stopError) {
     logger.error(`ecs:StopTask failed; the task may still be running: ${stopError}`, { ...where, stopReason: reason });
     const alerts = await deps.alert(decisions, ctx('stop-failed', 'enforce'), alertBudget());
-    const summary: WatchSummary = { taskArn: task.taskArn, action: 'stop-failed', why: stopError, decisions, stopReason: reason, alerts };
+    const summary: WatchSummary = {
+      taskArn: task.taskArn,
+      action: 'stop-failed',
+      why: stopError,
+      decisions,
+      stopReason: reason,
+      alerts,
+    };
     throw new StopTaskFailed(`could not stop task ${task.taskArn}: ${stopError}`, summary);
   }
   logger.warn(`task stopped: ${reason}`, where);
@@ -192,7 +214,10 @@ function stopSignal(budget: Budget): AbortSignal {
 /** What the decision detail says per image, said once for the alert's reader. */
 function gateResolvedNote(containers: string[]): string | undefined {
   if (containers.length === 0) return undefined;
-  const which = containers.length > 5 ? `${containers.slice(0, 5).join(', ')} and ${containers.length - 5} more` : containers.join(', ');
+  const which =
+    containers.length > 5
+      ? `${containers.slice(0, 5).join(', ')} and ${containers.length - 5} more`
+      : containers.join(', ');
   return (
     `ECS reported no digest for ${which} by RUNNING (it reports them for ECR images; other registries may never): ` +
     'the gate resolved the tag at the registry itself, so the digest verified is the one the tag named then, not one reported by ECS.'
@@ -220,9 +245,16 @@ async function inScope(task: TaskEvent, deps: WatchdogDeps, abortSignal: AbortSi
     if (deps.scope === 'all') return { service: check.service };
     return { skip: `task of service ${check.service} (deployment ${check.deploymentId}); TASK_SCOPE is standalone` };
   }
-  const claimed = [claim.service ? `group service:${claim.service}` : '', claim.startedBy ? `startedBy ${claim.startedBy}` : ''].filter(Boolean).join(', ');
+  const claimed = [
+    claim.service ? `group service:${claim.service}` : '',
+    claim.startedBy ? `startedBy ${claim.startedBy}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   const overrides = claim.service ? ` (the policy's overrides for service ${claim.service} do not apply)` : '';
-  return { note: `the task claims to be a service task (${claimed}), but ${check.why}: verified as a standalone task${overrides}.` };
+  return {
+    note: `the task claims to be a service task (${claimed}), but ${check.why}: verified as a standalone task${overrides}.`,
+  };
 }
 
 /**
@@ -230,7 +262,12 @@ async function inScope(task: TaskEvent, deps: WatchdogDeps, abortSignal: AbortSi
  * verifies it: blocking decisions marked retryable get one more decide() when
  * there is time. Whatever the second answer is, it stands.
  */
-async function decideWithOneRetry(images: ImageInput[], deps: WatchdogDeps, decideBy: number, scope: Scope): Promise<Decision[]> {
+async function decideWithOneRetry(
+  images: ImageInput[],
+  deps: WatchdogDeps,
+  decideBy: number,
+  scope: Scope,
+): Promise<Decision[]> {
   const first = await deps.decide(images, decideBy, scope);
   const retry = first.flatMap((d, i) => (blocks(d) && d.retryable ? [i] : []));
   if (retry.length === 0 || decideBy - Date.now() < RETRY_MIN_MS) return first;
@@ -247,7 +284,12 @@ async function decideWithOneRetry(images: ImageInput[], deps: WatchdogDeps, deci
 }
 
 /** Resolves to undefined when stopped, else the error in one line. */
-async function stopTask(ecs: ECSClient, task: TaskEvent, reason: string, abortSignal: AbortSignal): Promise<string | undefined> {
+async function stopTask(
+  ecs: ECSClient,
+  task: TaskEvent,
+  reason: string,
+  abortSignal: AbortSignal,
+): Promise<string | undefined> {
   try {
     await ecs.send(new StopTaskCommand({ cluster: task.clusterArn, task: task.taskArn, reason }), { abortSignal });
     return undefined;

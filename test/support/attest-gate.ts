@@ -13,10 +13,16 @@ import type { TestRegistry } from './registry.js';
 
 /** A gate with one rule `app` over every repository of the registry. */
 export function attestGate(reg: Pick<TestRegistry, 'host' | 'settings'>, verifiers: Record<string, unknown>[]): Gate {
-  const document = validate({ version: 1, registries: reg.settings, rules: [{ name: 'app', images: [`${reg.host}/**`], verifiers }] }, 'test');
+  const document = validate(
+    { version: 1, registries: reg.settings, rules: [{ name: 'app', images: [`${reg.host}/**`], verifiers }] },
+    'test',
+  );
   const clients = makeAwsClients();
   return {
-    policy: compilePolicy({ document, origin: 'test' }, realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' })),
+    policy: compilePolicy(
+      { document, origin: 'test' },
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.' }),
+    ),
     registry: new RegistryClient({ registries: document.registries }),
     cache: outcomeCache(60_000, 100),
   };

@@ -119,10 +119,15 @@ export async function signImage(
   privateKey: KeyObject,
   opts: SignOptions = {},
 ): Promise<SignedImage> {
-  const payload = opts.payload ?? cosignPayload(opts.dockerReference ?? `${reg.host}/${repo}`, opts.bindDigest ?? image.digest);
-  const layers = [privateKey, ...(opts.alsoSignedBy ?? [])].map((key) => ({ payload, signature: signPayload(key, payload) }));
+  const payload =
+    opts.payload ?? cosignPayload(opts.dockerReference ?? `${reg.host}/${repo}`, opts.bindDigest ?? image.digest);
+  const layers = [privateKey, ...(opts.alsoSignedBy ?? [])].map((key) => ({
+    payload,
+    signature: signPayload(key, payload),
+  }));
   const first = layers[0]!;
-  if (opts.tamper) first.payload = opts.tamper === true ? pointAtAnotherDigest(first.payload) : opts.tamper(first.payload);
+  if (opts.tamper)
+    first.payload = opts.tamper === true ? pointAtAnotherDigest(first.payload) : opts.tamper(first.payload);
   if (opts.annotation !== undefined) first.signature = opts.annotation;
   return pushSignatureManifest(reg, repo, image.digest, layers);
 }
@@ -151,7 +156,12 @@ export async function pushSignatureManifest(
   const tag = signatureTag(digest);
   const manifest = await reg.pushManifest(
     repo,
-    { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, size: config.size, digest: config.digest }, layers: descriptors },
+    {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, size: config.size, digest: config.digest },
+      layers: descriptors,
+    },
     { mediaType: OCI_MANIFEST, tag },
   );
   return { tag, manifest, layers };

@@ -70,7 +70,13 @@ type Kind = 'ROLLING' | 'BLUE_GREEN' | 'CODE_DEPLOY';
  * services. 4 tasks per service, and 40 standalone tasks (every 8th unsigned).
  */
 export function buildEstate(host: string, signed: EstateImage[], unsigned: EstateImage[]): Estate {
-  const estate: Estate = { services: new Map(), revisions: new Map(), taskDefinitions: new Map(), tasks: new Map(), expected: [] };
+  const estate: Estate = {
+    services: new Map(),
+    revisions: new Map(),
+    taskDefinitions: new Map(),
+    tasks: new Map(),
+    expected: [],
+  };
   for (const c of CLUSTERS) {
     estate.services.set(c, []);
     estate.tasks.set(c, []);
@@ -84,11 +90,17 @@ export function buildEstate(host: string, signed: EstateImage[], unsigned: Estat
     const containers = [{ name: 'app', image: `${host}/${img.repo}:${img.tag}`, digest: img.digest }];
     if (kind === 'BLUE_GREEN') containers.push({ name: 'otel', image: SIDECAR, digest: `sha256:${'e'.repeat(64)}` });
     const taskDef = `${ACCOUNT}:task-definition/${name}:${i + 1}`;
-    estate.taskDefinitions.set(taskDef, { taskDefinitionArn: taskDef, family: name, containerDefinitions: containers.map((c) => ({ name: c.name, image: c.image })) });
+    estate.taskDefinitions.set(taskDef, {
+      taskDefinitionArn: taskDef,
+      family: name,
+      containerDefinitions: containers.map((c) => ({ name: c.name, image: c.image })),
+    });
     const service = makeService(cluster, name, kind, taskDef, i);
     if (kind !== 'CODE_DEPLOY') {
       const revision = `${ACCOUNT}:service-revision/${cluster}/${name}/${1000 + i}`;
-      service.currentServiceRevisions = [{ arn: revision, requestedTaskCount: 4, runningTaskCount: 4, pendingTaskCount: 0 }];
+      service.currentServiceRevisions = [
+        { arn: revision, requestedTaskCount: 4, runningTaskCount: 4, pendingTaskCount: 0 },
+      ];
       estate.revisions.set(revision, {
         serviceRevisionArn: revision,
         taskDefinition: taskDef,
@@ -96,9 +108,18 @@ export function buildEstate(host: string, signed: EstateImage[], unsigned: Estat
       });
     }
     estate.services.get(cluster)!.push(service);
-    for (const c of containers) estate.expected.push({ cluster, service: name, container: c.name, image: c.image, unsigned: bad && c.name === 'app' });
+    for (const c of containers)
+      estate.expected.push({
+        cluster,
+        service: name,
+        container: c.name,
+        image: c.image,
+        unsigned: bad && c.name === 'app',
+      });
     for (let t = 0; t < 4; t++) {
-      estate.tasks.get(cluster)!.push(makeTask(cluster, `${name}-${t}`, taskDef, `service:${name}`, 'ecs-svc/123', containers));
+      estate.tasks
+        .get(cluster)!
+        .push(makeTask(cluster, `${name}-${t}`, taskDef, `service:${name}`, 'ecs-svc/123', containers));
     }
   }
   for (let j = 0; j < 40; j++) {
@@ -109,7 +130,13 @@ export function buildEstate(host: string, signed: EstateImage[], unsigned: Estat
     const containers = [{ name: 'job', image: `${host}/${img.repo}:${img.tag}`, digest: img.digest }];
     const task = makeTask(cluster, `job-${j}`, taskDef, `family:job-${j % 4}`, 'events-rule/nightly', containers);
     estate.tasks.get(cluster)!.push(task);
-    estate.expected.push({ cluster, taskArn: task.taskArn!, container: 'job', image: containers[0]!.image, unsigned: bad });
+    estate.expected.push({
+      cluster,
+      taskArn: task.taskArn!,
+      container: 'job',
+      image: containers[0]!.image,
+      unsigned: bad,
+    });
   }
   return estate;
 }
@@ -129,16 +156,32 @@ function makeService(cluster: string, name: string, kind: Kind, taskDefinition: 
       deploymentCircuitBreaker: { enable: true, rollback: true },
       alarms: { alarmNames: [`${name}-5xx`], enable: true, rollback: true },
       ...(kind === 'CODE_DEPLOY' ? {} : { strategy: kind }),
-      ...(kind === 'BLUE_GREEN' ? { bakeTimeInMinutes: 10, lifecycleHooks: i % 2 ? [structuredClone(OTHER_HOOK)] : [] } : {}),
+      ...(kind === 'BLUE_GREEN'
+        ? { bakeTimeInMinutes: 10, lifecycleHooks: i % 2 ? [structuredClone(OTHER_HOOK)] : [] }
+        : {}),
     },
   };
   if (kind === 'CODE_DEPLOY') {
-    service.taskSets = [{ id: `ecs-svc/${i}`, taskSetArn: `${ACCOUNT}:task-set/${cluster}/${name}/ecs-svc/${i}`, status: 'PRIMARY', taskDefinition }];
+    service.taskSets = [
+      {
+        id: `ecs-svc/${i}`,
+        taskSetArn: `${ACCOUNT}:task-set/${cluster}/${name}/ecs-svc/${i}`,
+        status: 'PRIMARY',
+        taskDefinition,
+      },
+    ];
   }
   return service;
 }
 
-function makeTask(cluster: string, id: string, taskDefinitionArn: string, group: string, startedBy: string, containers: { name: string; image: string; digest: string }[]): Task {
+function makeTask(
+  cluster: string,
+  id: string,
+  taskDefinitionArn: string,
+  group: string,
+  startedBy: string,
+  containers: { name: string; image: string; digest: string }[],
+): Task {
   return {
     taskArn: `${ACCOUNT}:task/${cluster}/${id}`,
     clusterArn: `${ACCOUNT}:cluster/${cluster}`,
@@ -153,7 +196,12 @@ function makeTask(cluster: string, id: string, taskDefinitionArn: string, group:
 
 export interface ServeOptions {
   /** each listed command throws ThrottlingException on its first n calls */
-  throttle?: Partial<Record<'ListServices' | 'DescribeServices' | 'ListTasks' | 'DescribeTasks' | 'DescribeServiceRevisions' | 'ListClusters', number>>;
+  throttle?: Partial<
+    Record<
+      'ListServices' | 'DescribeServices' | 'ListTasks' | 'DescribeTasks' | 'DescribeServiceRevisions' | 'ListClusters',
+      number
+    >
+  >;
 }
 
 export function throttlingError(): Error {
@@ -163,7 +211,11 @@ export function throttlingError(): Error {
 const clusterOf = (c: string | undefined) => (c ?? 'default').replace(/^.*:cluster\//, '');
 
 /** Answers the stand-in ECS calls from the estate. */
-export function serveEstate(ecs: AwsStub<ServiceInputTypes, ServiceOutputTypes, ECSClientResolvedConfig>, estate: Estate, options: ServeOptions = {}): void {
+export function serveEstate(
+  ecs: AwsStub<ServiceInputTypes, ServiceOutputTypes, ECSClientResolvedConfig>,
+  estate: Estate,
+  options: ServeOptions = {},
+): void {
   const calls = new Map<string, number>();
   const throttled = (name: keyof NonNullable<ServeOptions['throttle']>) => {
     const n = (calls.get(name) ?? 0) + 1;
@@ -177,17 +229,26 @@ export function serveEstate(ecs: AwsStub<ServiceInputTypes, ServiceOutputTypes, 
   };
   ecs.on(ListClustersCommand).callsFake((input) => {
     throttled('ListClusters');
-    const p = page([...estate.services.keys()].map((c) => `${ACCOUNT}:cluster/${c}`), input.nextToken, 2);
+    const p = page(
+      [...estate.services.keys()].map((c) => `${ACCOUNT}:cluster/${c}`),
+      input.nextToken,
+      2,
+    );
     return { clusterArns: p.items, nextToken: p.nextToken };
   });
   ecs.on(ListServicesCommand).callsFake((input) => {
     throttled('ListServices');
-    const p = page((estate.services.get(clusterOf(input.cluster)) ?? []).map((s) => s.serviceArn!), input.nextToken, Math.min(input.maxResults ?? 10, 10));
+    const p = page(
+      (estate.services.get(clusterOf(input.cluster)) ?? []).map((s) => s.serviceArn!),
+      input.nextToken,
+      Math.min(input.maxResults ?? 10, 10),
+    );
     return { serviceArns: p.items, nextToken: p.nextToken };
   });
   ecs.on(DescribeServicesCommand).callsFake((input) => {
     throttled('DescribeServices');
-    if ((input.services ?? []).length > 10) throw Object.assign(new Error('services can have at most 10 items'), { name: 'InvalidParameterException' });
+    if ((input.services ?? []).length > 10)
+      throw Object.assign(new Error('services can have at most 10 items'), { name: 'InvalidParameterException' });
     const all = estate.services.get(clusterOf(input.cluster)) ?? [];
     const services: Service[] = [];
     const failures: { arn: string; reason: string }[] = [];
@@ -206,8 +267,13 @@ export function serveEstate(ecs: AwsStub<ServiceInputTypes, ServiceOutputTypes, 
   });
   ecs.on(DescribeServiceRevisionsCommand).callsFake((input) => {
     throttled('DescribeServiceRevisions');
-    if ((input.serviceRevisionArns ?? []).length > 20) throw Object.assign(new Error('at most 20 revisions'), { name: 'InvalidParameterException' });
-    return { serviceRevisions: (input.serviceRevisionArns ?? []).flatMap((a: string) => (estate.revisions.has(a) ? [structuredClone(estate.revisions.get(a)!)] : [])) };
+    if ((input.serviceRevisionArns ?? []).length > 20)
+      throw Object.assign(new Error('at most 20 revisions'), { name: 'InvalidParameterException' });
+    return {
+      serviceRevisions: (input.serviceRevisionArns ?? []).flatMap((a: string) =>
+        estate.revisions.has(a) ? [structuredClone(estate.revisions.get(a)!)] : [],
+      ),
+    };
   });
   ecs.on(DescribeTaskDefinitionCommand).callsFake((input) => {
     const td = estate.taskDefinitions.get(input.taskDefinition ?? '');
@@ -216,13 +282,23 @@ export function serveEstate(ecs: AwsStub<ServiceInputTypes, ServiceOutputTypes, 
   });
   ecs.on(ListTasksCommand).callsFake((input) => {
     throttled('ListTasks');
-    const p = page((estate.tasks.get(clusterOf(input.cluster)) ?? []).map((t) => t.taskArn!), input.nextToken, Math.min(input.maxResults ?? 100, 100));
+    const p = page(
+      (estate.tasks.get(clusterOf(input.cluster)) ?? []).map((t) => t.taskArn!),
+      input.nextToken,
+      Math.min(input.maxResults ?? 100, 100),
+    );
     return { taskArns: p.items, nextToken: p.nextToken };
   });
   ecs.on(DescribeTasksCommand).callsFake((input) => {
     throttled('DescribeTasks');
-    if ((input.tasks ?? []).length > 100) throw Object.assign(new Error('tasks can have at most 100 items'), { name: 'InvalidParameterException' });
+    if ((input.tasks ?? []).length > 100)
+      throw Object.assign(new Error('tasks can have at most 100 items'), { name: 'InvalidParameterException' });
     const all = estate.tasks.get(clusterOf(input.cluster)) ?? [];
-    return { tasks: (input.tasks ?? []).flatMap((arn: string) => all.filter((t) => t.taskArn === arn).map((t) => structuredClone(t))), failures: [] };
+    return {
+      tasks: (input.tasks ?? []).flatMap((arn: string) =>
+        all.filter((t) => t.taskArn === arn).map((t) => structuredClone(t)),
+      ),
+      failures: [],
+    };
   });
 }

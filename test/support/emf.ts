@@ -38,7 +38,9 @@ export function captureEmf(): () => EmittedMetric[] {
 function parseRecord(line: string): EmittedMetric[] {
   if (!line.includes('"_aws"')) return [];
   const record = JSON.parse(line) as Record<string, unknown> & {
-    _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+    _aws: {
+      CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+    };
   };
   return record._aws.CloudWatchMetrics.flatMap((directive) =>
     directive.Metrics.map((m) => ({

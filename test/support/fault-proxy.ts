@@ -7,7 +7,13 @@
  * Authorization header it carried, on itself and on the second origin, so tests can
  * check where credentials went. Loopback only; stop() ends every stalled answer.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -69,7 +75,15 @@ export interface FaultProxy {
 }
 
 const MAX_STORED = 64;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+]);
 
 export interface FaultProxyOptions {
   /**
@@ -211,7 +225,10 @@ export async function startFaultProxy(target?: string, options: FaultProxyOption
         return;
       }
       case 'huge-length':
-        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(action.bytes ?? 2 ** 40) });
+        res.writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          'content-length': String(action.bytes ?? 2 ** 40),
+        });
         res.write('{'); // and nothing more: the client must refuse by the declared length
         return;
       default:
@@ -245,7 +262,8 @@ export async function startFaultProxy(target?: string, options: FaultProxyOption
   };
 
   const fetchUpstream = async (req: IncomingMessage): Promise<Upstream> => {
-    if (!target) return { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('404 page not found\n') };
+    if (!target)
+      return { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('404 page not found\n') };
     // redirected answers are replayed as GETs; ask the registry with GET so the body exists
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     return new Promise<Upstream>((resolve, reject) => {
@@ -306,7 +324,9 @@ interface Upstream {
 }
 
 function sendOversized(res: ServerResponse, action: Extract<FaultAction, { type: 'oversize' }>): void {
-  const headers: Record<string, string> = { 'content-type': action.contentType ?? 'application/vnd.oci.image.manifest.v1+json' };
+  const headers: Record<string, string> = {
+    'content-type': action.contentType ?? 'application/vnd.oci.image.manifest.v1+json',
+  };
   if (action.declareLength !== false) headers['content-length'] = String(action.bytes);
   res.writeHead(200, headers);
   const chunk = Buffer.alloc(64 * 1024, 0x20); // spaces: "valid" JSON padding, so only the cap can stop it
@@ -328,7 +348,10 @@ function sendOversized(res: ServerResponse, action: Extract<FaultAction, { type:
   writeMore();
 }
 
-function withRealm(headers: Record<string, string | string[]>, realm: string | undefined): Record<string, string | string[]> {
+function withRealm(
+  headers: Record<string, string | string[]>,
+  realm: string | undefined,
+): Record<string, string | string[]> {
   const challenge = headers['www-authenticate'];
   if (!realm || typeof challenge !== 'string') return headers;
   return { ...headers, 'www-authenticate': challenge.replace(/realm="[^"]*"/i, `realm="${realm}"`) };

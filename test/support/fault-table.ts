@@ -33,7 +33,13 @@ export function renderFaultTable(rows: FaultRow[], deadlineMs: number): string {
       String(Math.round(row.medianMs)),
     ].join(' | ')} |`;
   });
-  return [...HEADER, ...lines, '', `Deadline ${deadlineMs} ms per decision; time is the median \`durationMs\` of the row's nine decisions.`, ''].join('\n');
+  return [
+    ...HEADER,
+    ...lines,
+    '',
+    `Deadline ${deadlineMs} ms per decision; time is the median \`durationMs\` of the row's nine decisions.`,
+    '',
+  ].join('\n');
 }
 
 /** Rows (without the time column) that differ between two renderings; [] when they agree. */

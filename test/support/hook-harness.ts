@@ -21,7 +21,8 @@ export const revisionArn = (cluster = 'demo-cluster', service = 'web', id = '409
   `${ACCOUNT_PREFIX}:service-revision/${cluster}/${service}/${id}`;
 export const deploymentArn = (cluster = 'demo-cluster', service = 'web') =>
   `${ACCOUNT_PREFIX}:service-deployment/${cluster}/${service}/Qm9qPvXrT4kC2hN8zLw1s`;
-export const taskDefinitionArn = (family = 'web', revision = 12) => `${ACCOUNT_PREFIX}:task-definition/${family}:${revision}`;
+export const taskDefinitionArn = (family = 'web', revision = 12) =>
+  `${ACCOUNT_PREFIX}:task-definition/${family}:${revision}`;
 
 export interface EventOptions {
   stage?: string;
@@ -104,12 +105,22 @@ export function setupHookHarness(): Harness {
       JSON.stringify({
         version: 1,
         registries: { [harness.reg.host]: { insecure: true } },
-        rules: [{ name: 'app', images: [`${harness.reg.host}/app/**`], verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }] }],
+        rules: [
+          {
+            name: 'app',
+            images: [`${harness.reg.host}/app/**`],
+            verifiers: [{ type: 'cosign', publicKey: key.publicKeyPem }],
+          },
+        ],
         ...extra,
       }),
     configure(env) {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-      Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ALERT_TOPIC_ARN: TOPIC }, env);
+      Object.assign(
+        process.env,
+        { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ALERT_TOPIC_ARN: TOPIC },
+        env,
+      );
       hook = makeLifecycleHook(new Runtime(process.env));
     },
     hook: (event, context) => {
@@ -119,13 +130,22 @@ export function setupHookHarness(): Harness {
     revision(containers, opts = {}) {
       const arn = opts.arn ?? revisionArn();
       ecs.on(DescribeServiceRevisionsCommand, { serviceRevisionArns: [arn] }).resolves({
-        serviceRevisions: [{ serviceRevisionArn: arn, taskDefinition: opts.taskDefinition ?? taskDefinitionArn(), containerImages: containers }],
+        serviceRevisions: [
+          {
+            serviceRevisionArn: arn,
+            taskDefinition: opts.taskDefinition ?? taskDefinitionArn(),
+            containerImages: containers,
+          },
+        ],
         failures: [],
       });
     },
     taskDefinition(containers) {
       ecs.on(DescribeTaskDefinitionCommand).resolves({
-        taskDefinition: { taskDefinitionArn: taskDefinitionArn(), containerDefinitions: containers.map((c) => ({ ...c, image: 'x' })) },
+        taskDefinition: {
+          taskDefinitionArn: taskDefinitionArn(),
+          containerDefinitions: containers.map((c) => ({ ...c, image: 'x' })),
+        },
       });
     },
     logged: () => spies.flatMap((s) => s.mock.calls.map((c: unknown[]) => String(c[0]))),

@@ -42,7 +42,11 @@ export class MemoryRegistry {
     return { mediaType: 'application/octet-stream', digest, size: bytes.length };
   }
 
-  async pushManifest(repo: string, manifest: object | Buffer, opts: { mediaType: string; tag?: string }): Promise<Descriptor> {
+  async pushManifest(
+    repo: string,
+    manifest: object | Buffer,
+    opts: { mediaType: string; tag?: string },
+  ): Promise<Descriptor> {
     const bytes = Buffer.isBuffer(manifest) ? manifest : Buffer.from(JSON.stringify(manifest));
     const digest = sha256Digest(bytes);
     this.manifests.set(`${repo}@${digest}`, { bytes, mediaType: opts.mediaType });
@@ -53,7 +57,12 @@ export class MemoryRegistry {
   /** A small random single-layer image, as the registry harness pushes one. */
   async pushImage(repo: string, tag?: string): Promise<Descriptor> {
     const layer = await this.pushBlob(repo, randomBytes(64));
-    const config = await this.pushBlob(repo, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+    const config = await this.pushBlob(
+      repo,
+      Buffer.from(
+        JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }),
+      ),
+    );
     return this.pushManifest(
       repo,
       {
@@ -145,14 +154,18 @@ class MemoryRepository implements RepositoryClient {
     signal?.throwIfAborted();
     const bytes = this.store.readBlob(this.repository, digest);
     if (!bytes) throw new RegistryError('NOT_FOUND', `blob ${digest} not found in ${this.repository}`, 404);
-    if (bytes.length > maxBytes) throw new RegistryError('BAD_RESPONSE', `blob ${digest} is larger than ${maxBytes} bytes`);
-    if (sha256Digest(bytes) !== digest) throw new RegistryError('BAD_RESPONSE', `blob ${digest} does not match its digest`);
+    if (bytes.length > maxBytes)
+      throw new RegistryError('BAD_RESPONSE', `blob ${digest} is larger than ${maxBytes} bytes`);
+    if (sha256Digest(bytes) !== digest)
+      throw new RegistryError('BAD_RESPONSE', `blob ${digest} does not match its digest`);
     return bytes;
   }
 
   async listReferrers(digest: string, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
     signal?.throwIfAborted();
-    return this.store.referrersOf(this.repository, digest).filter((d) => !artifactType || d.artifactType === artifactType);
+    return this.store
+      .referrersOf(this.repository, digest)
+      .filter((d) => !artifactType || d.artifactType === artifactType);
   }
 
   async resolveTag(tag: string, signal?: AbortSignal): Promise<string> {
@@ -161,7 +174,11 @@ class MemoryRepository implements RepositoryClient {
 }
 
 /** A VerifyContext for verifier tests: the image `digest` in `repo` (any RepositoryClient). */
-export function verifyContext(repo: RepositoryClient, digest: string, signal = new AbortController().signal): VerifyContext {
+export function verifyContext(
+  repo: RepositoryClient,
+  digest: string,
+  signal = new AbortController().signal,
+): VerifyContext {
   return {
     target: {
       ref: parseReference(`${repo.registry}/${repo.repository}@${digest}`),

@@ -9,19 +9,27 @@ import type { MemoryRepo } from './notation-memory-repo.js';
 import { EMPTY, signatureManifest } from './notation-signer.js';
 
 /** A notation-style trust store folder in a temp dir: {ca: {name: [pem or der, ...]}, ...} */
-export function makeTrustStore(stores: Partial<Record<'ca' | 'signingAuthority' | 'tsa', Record<string, Array<string | Buffer>>>>): string {
+export function makeTrustStore(
+  stores: Partial<Record<'ca' | 'signingAuthority' | 'tsa', Record<string, Array<string | Buffer>>>>,
+): string {
   const root = mkdtempSync(join(tmpdir(), 'notation-store-'));
   for (const [type, named] of Object.entries(stores)) {
     for (const [name, certs] of Object.entries(named ?? {})) {
       const dir = join(root, 'x509', type, name);
       mkdirSync(dir, { recursive: true });
-      certs.forEach((c, i) => writeFileSync(join(dir, `cert${i}.${typeof c === 'string' ? 'pem' : 'cer'}`), c));
+      for (const [i, c] of certs.entries())
+        writeFileSync(join(dir, `cert${i}.${typeof c === 'string' ? 'pem' : 'cer'}`), c);
     }
   }
   return root;
 }
 
-export function attachSignature(repo: MemoryRepo, subject: Descriptor, envelope: Buffer, mediaType: string): Descriptor {
+export function attachSignature(
+  repo: MemoryRepo,
+  subject: Descriptor,
+  envelope: Buffer,
+  mediaType: string,
+): Descriptor {
   repo.putBlob(EMPTY);
   repo.putBlob(envelope);
   return repo.putManifest(signatureManifest(subject, envelope, mediaType));
@@ -29,7 +37,11 @@ export function attachSignature(repo: MemoryRepo, subject: Descriptor, envelope:
 
 export function context(repo: RepositoryClient, descriptor: Descriptor, now = new Date()): VerifyContext {
   return {
-    target: { ref: parseReference(`${repo.registry}/${repo.repository}@${descriptor.digest}`), digest: descriptor.digest, descriptor: async () => descriptor },
+    target: {
+      ref: parseReference(`${repo.registry}/${repo.repository}@${descriptor.digest}`),
+      digest: descriptor.digest,
+      descriptor: async () => descriptor,
+    },
     repo,
     signal: new AbortController().signal,
     now,
@@ -39,6 +51,14 @@ export function context(repo: RepositoryClient, descriptor: Descriptor, now = ne
 export function policy(statement: Record<string, unknown>): Record<string, unknown> {
   return {
     version: '1.0',
-    trustPolicies: [{ name: 'test', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustedIdentities: ['*'], ...statement }],
+    trustPolicies: [
+      {
+        name: 'test',
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustedIdentities: ['*'],
+        ...statement,
+      },
+    ],
   };
 }

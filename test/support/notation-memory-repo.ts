@@ -19,7 +19,12 @@ export class MemoryRepo implements RepositoryClient {
     const json = JSON.parse(bytes.toString()) as { subject?: Descriptor; artifactType?: string };
     if (json.subject) {
       const list = this.referrers.get(json.subject.digest) ?? [];
-      list.push({ mediaType, digest, size: bytes.length, ...(json.artifactType ? { artifactType: json.artifactType } : {}) });
+      list.push({
+        mediaType,
+        digest,
+        size: bytes.length,
+        ...(json.artifactType ? { artifactType: json.artifactType } : {}),
+      });
       this.referrers.set(json.subject.digest, list);
     }
     return { mediaType, digest, size: bytes.length };
@@ -41,7 +46,11 @@ export class MemoryRepo implements RepositoryClient {
     this.requests++;
     const m = this.manifests.get(reference);
     if (!m) return null;
-    return { descriptor: { mediaType: m.mediaType, digest: reference, size: m.bytes.length }, bytes: m.bytes, json: JSON.parse(m.bytes.toString()) };
+    return {
+      descriptor: { mediaType: m.mediaType, digest: reference, size: m.bytes.length },
+      bytes: m.bytes,
+      json: JSON.parse(m.bytes.toString()),
+    };
   }
 
   async getBlob(digest: string, maxBytes: number): Promise<Buffer> {

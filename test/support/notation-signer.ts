@@ -44,7 +44,10 @@ export const der = {
   /** an OID whose last arc carries a leading 0x80 octet: BER allows it, DER does not */
   oidNonMinimal: (s: string): Buffer => {
     const good = der.oid(s);
-    return der.tlv(0x06, Buffer.concat([good.subarray(2, good.length - 1), Buffer.from([0x80, good[good.length - 1]!])]));
+    return der.tlv(
+      0x06,
+      Buffer.concat([good.subarray(2, good.length - 1), Buffer.from([0x80, good[good.length - 1]!])]),
+    );
   },
   bool: (b: boolean) => der.tlv(0x01, Buffer.from([b ? 0xff : 0])),
   null: () => Buffer.from([0x05, 0x00]),
@@ -52,13 +55,34 @@ export const der = {
   bits: (b: Buffer, unused = 0) => der.tlv(0x03, Buffer.from([unused]), b),
   utf8: (s: string) => der.tlv(0x0c, Buffer.from(s, 'utf8')),
   printable: (s: string) => der.tlv(0x13, Buffer.from(s, 'latin1')),
-  genTime: (d: Date) => der.tlv(0x18, Buffer.from(d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z'), 'latin1')),
+  genTime: (d: Date) =>
+    der.tlv(
+      0x18,
+      Buffer.from(
+        d
+          .toISOString()
+          .replace(/[-:T]/g, '')
+          .replace(/\.\d+Z$/, 'Z'),
+        'latin1',
+      ),
+    ),
   ctx: (n: number, constructed: boolean, ...parts: Buffer[]) => der.tlv(0x80 | (constructed ? 0x20 : 0) | n, ...parts),
 };
 
 // ---------- certificates ----------
-const NAME_OIDS: Record<string, string> = { CN: '2.5.4.3', C: '2.5.4.6', L: '2.5.4.7', ST: '2.5.4.8', O: '2.5.4.10', OU: '2.5.4.11' };
-export const EKU = { codeSigning: '1.3.6.1.5.5.7.3.3', serverAuth: '1.3.6.1.5.5.7.3.1', timeStamping: '1.3.6.1.5.5.7.3.8' };
+const NAME_OIDS: Record<string, string> = {
+  CN: '2.5.4.3',
+  C: '2.5.4.6',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+};
+export const EKU = {
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+};
 export const KU = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 };
 
 export type KeyKind = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'p256' | 'p384' | 'p521';
@@ -111,7 +135,9 @@ export interface IssuedCert {
 }
 
 function encodeName(attrs: Array<[string, string]>): Buffer {
-  return der.seq(...attrs.map(([k, v]) => der.set(der.seq(der.oid(NAME_OIDS[k]!), k === 'C' ? der.printable(v) : der.utf8(v)))));
+  return der.seq(
+    ...attrs.map(([k, v]) => der.set(der.seq(der.oid(NAME_OIDS[k]!), k === 'C' ? der.printable(v) : der.utf8(v)))),
+  );
 }
 
 const RSA_SIG_OID = { sha1: '1.2.840.113549.1.1.5', sha256: '1.2.840.113549.1.1.11', sha384: '1.2.840.113549.1.1.12' };
@@ -127,7 +153,17 @@ function sigAlgFor(k: KeyObject, hash?: 'sha1' | 'sha256' | 'sha384'): { alg: Bu
 
 function utcOrGen(d: Date): Buffer {
   if (d.getUTCFullYear() < 2050 && d.getUTCFullYear() >= 1950) {
-    return der.tlv(0x17, Buffer.from(d.toISOString().slice(2).replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z'), 'latin1'));
+    return der.tlv(
+      0x17,
+      Buffer.from(
+        d
+          .toISOString()
+          .slice(2)
+          .replace(/[-:T]/g, '')
+          .replace(/\.\d+Z$/, 'Z'),
+        'latin1',
+      ),
+    );
   }
   return der.genTime(d);
 }
@@ -142,7 +178,8 @@ export function makeCert(spec: CertSpec): IssuedCert {
     const bc = [...(spec.ca ? [der.bool(true)] : []), ...(spec.pathLen !== undefined ? [der.int(spec.pathLen)] : [])];
     exts.push(der.seq(der.oid('2.5.29.19'), der.bool(true), der.octets(der.seq(...bc))));
   }
-  const ku = spec.keyUsage === undefined ? (spec.ca ? [KU.keyCertSign, KU.cRLSign] : [KU.digitalSignature]) : spec.keyUsage;
+  const ku =
+    spec.keyUsage === undefined ? (spec.ca ? [KU.keyCertSign, KU.cRLSign] : [KU.digitalSignature]) : spec.keyUsage;
   if (ku) {
     const bytes = Buffer.alloc(2);
     for (const b of ku) bytes[b >> 3]! |= 0x80 >> (b & 7);
@@ -150,14 +187,25 @@ export function makeCert(spec: CertSpec): IssuedCert {
     exts.push(der.seq(der.oid('2.5.29.15'), der.bool(true), der.octets(der.bits(used))));
   }
   const eku = spec.eku === undefined ? (spec.ca ? null : [EKU.codeSigning]) : spec.eku;
-  if (eku) exts.push(der.seq(der.oid('2.5.29.37'), ...(spec.ekuCritical ? [der.bool(true)] : []), der.octets(der.seq(...eku.map(der.oid)))));
-  for (const e of spec.extra ?? []) exts.push(der.seq(der.oid(e.oid), ...(e.critical ? [der.bool(true)] : []), der.octets(e.value)));
+  if (eku)
+    exts.push(
+      der.seq(
+        der.oid('2.5.29.37'),
+        ...(spec.ekuCritical ? [der.bool(true)] : []),
+        der.octets(der.seq(...eku.map(der.oid))),
+      ),
+    );
+  for (const e of spec.extra ?? [])
+    exts.push(der.seq(der.oid(e.oid), ...(e.critical ? [der.bool(true)] : []), der.octets(e.value)));
   const tbs = der.seq(
     der.ctx(0, true, der.int(2)),
     der.int(spec.serial ?? serialCounter++),
     alg,
     spec.issuer?.name ?? name,
-    der.seq(spec.notBeforeRaw ?? utcOrGen(spec.notBefore ?? new Date('2020-01-01T00:00:00Z')), spec.notAfterRaw ?? utcOrGen(spec.notAfter ?? new Date('2120-01-01T00:00:00Z'))),
+    der.seq(
+      spec.notBeforeRaw ?? utcOrGen(spec.notBefore ?? new Date('2020-01-01T00:00:00Z')),
+      spec.notAfterRaw ?? utcOrGen(spec.notAfter ?? new Date('2120-01-01T00:00:00Z')),
+    ),
     name,
     spec.key.publicKey.export({ type: 'spki', format: 'der' }),
     ...(exts.length ? [der.ctx(3, true, der.seq(...exts))] : []),
@@ -176,27 +224,58 @@ export const SUBJECT = (cn: string): Array<[string, string]> => [
 /** root → intermediate → leaf, all valid 2020..2120 unless told otherwise */
 export function makeChain(
   leafKey: KeyPair,
-  opts: { rootKey?: KeyPair; leaf?: Partial<CertSpec>; intermediate?: Partial<CertSpec>; root?: IssuedCert; label?: string } = {},
+  opts: {
+    rootKey?: KeyPair;
+    leaf?: Partial<CertSpec>;
+    intermediate?: Partial<CertSpec>;
+    root?: IssuedCert;
+    label?: string;
+  } = {},
 ): { root: IssuedCert; intermediate: IssuedCert; leaf: IssuedCert; chain: Buffer[] } {
-  const root = opts.root ?? makeCert({ subject: SUBJECT(`Test Root ${opts.label ?? ''}`.trim()), key: opts.rootKey ?? key('p384', 'root'), ca: true, pathLen: 1 });
-  const intermediate = makeCert({ subject: SUBJECT('Test Intermediate'), key: key('p384', `int-${opts.label ?? ''}`), issuer: root, ca: true, pathLen: 0, ...opts.intermediate });
+  const root =
+    opts.root ??
+    makeCert({
+      subject: SUBJECT(`Test Root ${opts.label ?? ''}`.trim()),
+      key: opts.rootKey ?? key('p384', 'root'),
+      ca: true,
+      pathLen: 1,
+    });
+  const intermediate = makeCert({
+    subject: SUBJECT('Test Intermediate'),
+    key: key('p384', `int-${opts.label ?? ''}`),
+    issuer: root,
+    ca: true,
+    pathLen: 0,
+    ...opts.intermediate,
+  });
   const leaf = makeCert({ subject: SUBJECT('Test Signer'), key: leafKey, issuer: intermediate, ...opts.leaf });
   return { root, intermediate, leaf, chain: [leaf.der, intermediate.der, root.der] };
 }
 
 export function pem(der: Buffer): string {
   // 64 characters a line and no empty line (OpenSSL refuses one before the END line)
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  return `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 // ---------- envelopes ----------
 export type Alg = 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512';
-const HASH: Record<Alg, string> = { PS256: 'sha256', PS384: 'sha384', PS512: 'sha512', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' };
+const HASH: Record<Alg, string> = {
+  PS256: 'sha256',
+  PS384: 'sha384',
+  PS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+};
 const SALT: Record<Alg, number> = { PS256: 32, PS384: 48, PS512: 64, ES256: 0, ES384: 0, ES512: 0 };
 const COSE_ALG: Record<Alg, number> = { PS256: -37, PS384: -38, PS512: -39, ES256: -7, ES384: -35, ES512: -36 };
 
 export function rawSign(alg: Alg, k: KeyObject, data: Buffer): Buffer {
-  if (alg.startsWith('PS')) return cryptoSign(HASH[alg], data, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT[alg] });
+  if (alg.startsWith('PS'))
+    return cryptoSign(HASH[alg], data, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT[alg] });
   return cryptoSign(HASH[alg], data, { key: k, dsaEncoding: 'ieee-p1363' });
 }
 
@@ -232,14 +311,21 @@ function payloadOf(spec: EnvelopeSpec): Buffer {
 function timeAttrs(spec: EnvelopeSpec): Array<[string, Date]> {
   const scheme = spec.scheme ?? 'notary.x509';
   const t = spec.signingTime ?? new Date(Math.floor(Date.now() / 1000) * 1000);
-  const out: Array<[string, Date]> = [[scheme === 'notary.x509' ? 'io.cncf.notary.signingTime' : 'io.cncf.notary.authenticSigningTime', t]];
+  const out: Array<[string, Date]> = [
+    [scheme === 'notary.x509' ? 'io.cncf.notary.signingTime' : 'io.cncf.notary.authenticSigningTime', t],
+  ];
   if (spec.expiry) out.push(['io.cncf.notary.expiry', spec.expiry]);
   return out;
 }
 
 function critOf(spec: EnvelopeSpec): string[] {
   const scheme = spec.scheme ?? 'notary.x509';
-  return ['io.cncf.notary.signingScheme', ...(scheme !== 'notary.x509' ? ['io.cncf.notary.authenticSigningTime'] : []), ...(spec.expiry ? ['io.cncf.notary.expiry'] : []), ...(spec.crit ?? [])];
+  return [
+    'io.cncf.notary.signingScheme',
+    ...(scheme !== 'notary.x509' ? ['io.cncf.notary.authenticSigningTime'] : []),
+    ...(spec.expiry ? ['io.cncf.notary.expiry'] : []),
+    ...(spec.crit ?? []),
+  ];
 }
 
 export function signJws(spec: EnvelopeSpec): Buffer {
@@ -260,13 +346,21 @@ export function signJws(spec: EnvelopeSpec): Buffer {
     JSON.stringify({
       payload: sent,
       protected: p,
-      header: { x5c: spec.chain.map((c) => c.toString('base64')), 'io.cncf.notary.signingAgent': 'ecs-image-gate-test', ...(spec.timestamp ? { 'io.cncf.notary.timestampSignature': timestampOf(spec, signature)!.toString('base64') } : {}) },
+      header: {
+        x5c: spec.chain.map((c) => c.toString('base64')),
+        'io.cncf.notary.signingAgent': 'ecs-image-gate-test',
+        ...(spec.timestamp
+          ? { 'io.cncf.notary.timestampSignature': timestampOf(spec, signature)!.toString('base64') }
+          : {}),
+      },
       signature: signature.toString('base64url'),
     }),
   );
 }
 
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<typeof Encoder>[0]);
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<
+  typeof Encoder
+>[0]);
 
 export function signCose(spec: EnvelopeSpec): Buffer {
   const h = new Map<unknown, unknown>([
@@ -281,7 +375,10 @@ export function signCose(spec: EnvelopeSpec): Buffer {
   const payload = payloadOf(spec);
   const toSign = Buffer.from(cbor.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]));
   const signature = rawSign(spec.alg, spec.key, toSign);
-  const unprotected = new Map<unknown, unknown>([[33, spec.chain], ['io.cncf.notary.signingAgent', 'ecs-image-gate-test']]);
+  const unprotected = new Map<unknown, unknown>([
+    [33, spec.chain],
+    ['io.cncf.notary.signingAgent', 'ecs-image-gate-test'],
+  ]);
   if (spec.timestamp) unprotected.set('io.cncf.notary.timestampSignature', timestampOf(spec, signature));
   const sent = spec.tamperPayload ? spec.tamperPayload(payload) : payload;
   return Buffer.from(cbor.encode(new Tag([protectedBytes, unprotected, sent, signature], 18)));

@@ -37,8 +37,15 @@ export class LayoutWriter implements RepoPusher {
     return { mediaType: 'application/octet-stream', digest, size: buf.length };
   }
 
-  async pushManifest(repo: string, manifest: object | Buffer, opts: { mediaType: string; tag?: string }): Promise<Descriptor> {
-    const blob = await this.pushBlob(repo, Buffer.isBuffer(manifest) ? manifest : Buffer.from(JSON.stringify(manifest)));
+  async pushManifest(
+    repo: string,
+    manifest: object | Buffer,
+    opts: { mediaType: string; tag?: string },
+  ): Promise<Descriptor> {
+    const blob = await this.pushBlob(
+      repo,
+      Buffer.isBuffer(manifest) ? manifest : Buffer.from(JSON.stringify(manifest)),
+    );
     const descriptor = { ...blob, mediaType: opts.mediaType };
     if (opts.tag) this.tagged.push({ tag: opts.tag, descriptor });
     else this.untagged.push(descriptor);
@@ -49,7 +56,10 @@ export class LayoutWriter implements RepoPusher {
   /** A small random single-layer OCI image. */
   async pushImage(repo: string, tag?: string): Promise<Descriptor> {
     const layer = await this.pushBlob(repo, randomBytes(128));
-    const config = await this.pushBlob(repo, JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
+    const config = await this.pushBlob(
+      repo,
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }),
+    );
     return this.pushManifest(
       repo,
       {
@@ -71,12 +81,19 @@ export class LayoutWriter implements RepoPusher {
       ...this.tagged.map(({ tag, descriptor }) => ({ ...descriptor, annotations: this.annotationsFor(tag) })),
       ...this.untagged,
     ];
-    writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }));
+    writeFileSync(
+      path.join(this.dir, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }),
+    );
   }
 
   private annotationsFor(tag: string): Record<string, string> {
     if (this.style === 'oras') return { [REF_NAME_ANNOTATION]: tag };
-    const kind = tag.endsWith('.sig') ? COSIGN_KINDS.sigs : tag.endsWith('.att') ? COSIGN_KINDS.atts : COSIGN_KINDS.image;
+    const kind = tag.endsWith('.sig')
+      ? COSIGN_KINDS.sigs
+      : tag.endsWith('.att')
+        ? COSIGN_KINDS.atts
+        : COSIGN_KINDS.image;
     return { [KIND_ANNOTATION]: kind };
   }
 }

@@ -51,7 +51,10 @@ export interface RevocationServer {
   /** requests seen, as "OCSP <serial>" / "CRL <label>" */
   seen: string[];
   /** the AIA and CRL-DP extensions pointing a certificate at this server */
-  extensions(label: string, opts?: { ocsp?: boolean; crl?: boolean }): Array<{ oid: string; critical: boolean; value: Buffer }>;
+  extensions(
+    label: string,
+    opts?: { ocsp?: boolean; crl?: boolean },
+  ): Array<{ oid: string; critical: boolean; value: Buffer }>;
   close(): Promise<void>;
 }
 
@@ -90,7 +93,9 @@ export async function startRevocationServer(): Promise<RevocationServer> {
       if (answer === 'http-500') return void res.writeHead(500).end();
       const issuer = state.issuers.get(label);
       if (!issuer) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(crlFor(issuer, answer === 'revoked' ? [...state.revokedSerials] : [], answer));
+      res
+        .writeHead(200, { 'content-type': 'application/pkix-crl' })
+        .end(crlFor(issuer, answer === 'revoked' ? [...state.revokedSerials] : [], answer));
       return;
     }
     res.writeHead(404).end();
@@ -102,8 +107,20 @@ export async function startRevocationServer(): Promise<RevocationServer> {
     ...state,
     extensions(label, opts = {}) {
       const out: Array<{ oid: string; critical: boolean; value: Buffer }> = [];
-      if (opts.ocsp !== false) out.push({ oid: '1.3.6.1.5.5.7.1.1', critical: false, value: der.seq(der.seq(der.oid('1.3.6.1.5.5.7.48.1'), der.tlv(0x86, Buffer.from(`${url}/ocsp`)))) });
-      if (opts.crl !== false) out.push({ oid: '2.5.29.31', critical: false, value: der.seq(der.seq(der.ctx(0, true, der.ctx(0, true, der.tlv(0x86, Buffer.from(`${url}/crl/${label}.crl`)))))) });
+      if (opts.ocsp !== false)
+        out.push({
+          oid: '1.3.6.1.5.5.7.1.1',
+          critical: false,
+          value: der.seq(der.seq(der.oid('1.3.6.1.5.5.7.48.1'), der.tlv(0x86, Buffer.from(`${url}/ocsp`)))),
+        });
+      if (opts.crl !== false)
+        out.push({
+          oid: '2.5.29.31',
+          critical: false,
+          value: der.seq(
+            der.seq(der.ctx(0, true, der.ctx(0, true, der.tlv(0x86, Buffer.from(`${url}/crl/${label}.crl`))))),
+          ),
+        });
       return out;
     },
     close: async () => {
@@ -128,13 +145,24 @@ const stranger = makeCert({ subject: SUBJECT('Stranger'), key: key('p384', 'stra
 
 /** An OCSP responder certificate issued by `issuer` (RFC 6960 4.2.2.2), with or without id-kp-OCSPSigning. */
 function responderFor(issuer: IssuedCert, withEku: boolean): IssuedCert {
-  return makeCert({ subject: SUBJECT(`OCSP Responder ${withEku}`), key: key('p384', 'ocsp-responder'), issuer, keyUsage: [0], eku: withEku ? ['1.3.6.1.5.5.7.3.9'] : ['1.3.6.1.5.5.7.3.3'] });
+  return makeCert({
+    subject: SUBJECT(`OCSP Responder ${withEku}`),
+    key: key('p384', 'ocsp-responder'),
+    issuer,
+    keyUsage: [0],
+    eku: withEku ? ['1.3.6.1.5.5.7.3.9'] : ['1.3.6.1.5.5.7.3.3'],
+  });
 }
 
 /** A BasicOCSPResponse for `certId`, signed by the issuer (responder byName = issuer). */
 function ocspResponse(certId: pkijs.CertID, answer: Answer, issuer: IssuedCert): Buffer {
   const now = Date.now();
-  const status = answer === 'revoked' ? der.ctx(1, true, genTime(new Date(now - 24 * hour))) : answer === 'unknown' ? Buffer.from([0x82, 0x00]) : Buffer.from([0x80, 0x00]);
+  const status =
+    answer === 'revoked'
+      ? der.ctx(1, true, genTime(new Date(now - 24 * hour)))
+      : answer === 'unknown'
+        ? Buffer.from([0x82, 0x00])
+        : Buffer.from([0x80, 0x00]);
   let id = Buffer.from(certId.toSchema().toBER(false));
   if (answer === 'other-cert') {
     certId.serialNumber.valueBlock.valueHexView = new Uint8Array([0x01, 0x02, 0x03]);
@@ -142,11 +170,23 @@ function ocspResponse(certId: pkijs.CertID, answer: Answer, issuer: IssuedCert):
   }
   const [thisUpdate, nextUpdate] = answer === 'stale' ? [now - 3 * hour, now - 2 * hour] : [now - hour, now + hour];
   const single = der.seq(id, status, genTime(new Date(thisUpdate)), der.ctx(0, true, genTime(new Date(nextUpdate))));
-  const delegate = answer === 'delegate' || answer === 'delegate-without-eku' ? responderFor(issuer, answer === 'delegate') : undefined;
+  const delegate =
+    answer === 'delegate' || answer === 'delegate-without-eku'
+      ? responderFor(issuer, answer === 'delegate')
+      : undefined;
   const signer = answer === 'wrong-signer' ? stranger : (delegate ?? issuer);
   const tbs = der.seq(der.ctx(1, true, signer.name), genTime(new Date(now)), der.seq(single));
-  const signature = cryptoSign('sha384', answer === 'bad-signature' ? Buffer.from('something else') : tbs, signer.key.privateKey);
-  const basic = der.seq(tbs, der.seq(der.oid(ECDSA_SHA384)), der.bits(signature), ...(delegate ? [der.ctx(0, true, der.seq(delegate.der))] : []));
+  const signature = cryptoSign(
+    'sha384',
+    answer === 'bad-signature' ? Buffer.from('something else') : tbs,
+    signer.key.privateKey,
+  );
+  const basic = der.seq(
+    tbs,
+    der.seq(der.oid(ECDSA_SHA384)),
+    der.bits(signature),
+    ...(delegate ? [der.ctx(0, true, der.seq(delegate.der))] : []),
+  );
   return der.seq(der.tlv(0x0a, Buffer.from([0])), der.ctx(0, true, der.seq(der.oid(OCSP_BASIC), der.octets(basic))));
 }
 
@@ -162,8 +202,14 @@ function crlFor(issuer: IssuedCert, serials: string[], answer: Answer): Buffer {
     genTime(new Date(thisUpdate)),
     ...(answer === 'no-next-update' ? [] : [genTime(new Date(nextUpdate))]),
     ...(revoked.length ? [der.seq(...revoked)] : []),
-    ...(answer === 'critical-ext' ? [der.ctx(0, true, der.seq(der.seq(der.oid('2.5.29.27'), der.bool(true), der.octets(der.int(1)))))] : []),
+    ...(answer === 'critical-ext'
+      ? [der.ctx(0, true, der.seq(der.seq(der.oid('2.5.29.27'), der.bool(true), der.octets(der.int(1)))))]
+      : []),
   );
-  const signature = cryptoSign('sha384', answer === 'bad-signature' ? Buffer.from('other') : tbs, issuer.key.privateKey);
+  const signature = cryptoSign(
+    'sha384',
+    answer === 'bad-signature' ? Buffer.from('other') : tbs,
+    issuer.key.privateKey,
+  );
   return der.seq(tbs, der.seq(der.oid(ECDSA_SHA384)), der.bits(signature));
 }

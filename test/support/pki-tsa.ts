@@ -15,7 +15,11 @@ const OID = {
   signingCertificateV2: '1.2.840.113549.1.9.16.2.47',
   ecdsaSha256: '1.2.840.10045.4.3.2',
 };
-const HASH_OID: Record<string, string> = { sha1: '1.3.14.3.2.26', sha256: '2.16.840.1.101.3.4.2.1', sha384: '2.16.840.1.101.3.4.2.2' };
+const HASH_OID: Record<string, string> = {
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+};
 
 export interface Tsa {
   root: IssuedCert;
@@ -25,7 +29,12 @@ export interface Tsa {
 /** A TSA root and a TSA signing certificate (timeStamping, the only EKU, critical). */
 export function makeTsa(opts: { leaf?: Partial<CertSpec>; label?: string } = {}): Tsa {
   const label = opts.label ?? 'tsa';
-  const root = makeCert({ subject: SUBJECT(`Test TSA Root ${label}`), key: key('p256', `${label}-root`), ca: true, pathLen: 0 });
+  const root = makeCert({
+    subject: SUBJECT(`Test TSA Root ${label}`),
+    key: key('p256', `${label}-root`),
+    ca: true,
+    pathLen: 0,
+  });
   const leaf = makeCert({
     subject: SUBJECT(`Test TSA ${label}`),
     key: key('p256', `${label}-leaf`),
@@ -57,7 +66,9 @@ export interface TokenSpec {
 
 export function tstInfo(spec: Pick<TokenSpec, 'signature' | 'genTime' | 'imprintHash' | 'imprintOf'>): Buffer {
   const hash = spec.imprintHash ?? 'sha256';
-  const imprint = createHash(hash).update(spec.imprintOf ?? spec.signature).digest();
+  const imprint = createHash(hash)
+    .update(spec.imprintOf ?? spec.signature)
+    .digest();
   return der.seq(
     der.int(1),
     der.oid('1.2.3.4.1'), // policy
@@ -104,14 +115,23 @@ function essAttribute(kind: NonNullable<TokenSpec['ess']>, leaf: IssuedCert, oth
     return [der.seq(der.oid(OID.signingCertificate), der.set(der.seq(der.seq(der.seq(der.octets(certHash))))))];
   }
   // a SigningCertificateV2 whose certs list holds an INTEGER where an ESSCertIDv2 belongs
-  if (kind === 'v2-malformed') return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.int(5)))))];
+  if (kind === 'v2-malformed')
+    return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.int(5)))))];
   const named = kind === 'v2-other-cert' ? other : leaf;
   const certHash = createHash('sha256').update(named.der).digest();
   if (kind === 'v2-issuer-serial' || kind === 'v2-wrong-serial') {
     // IssuerSerial { GeneralNames [directoryName [4] issuer], serialNumber }
     const { issuer, serial } = issuerAndSerial(leaf);
-    const issuerSerial = der.seq(der.seq(der.ctx(4, true, issuer)), kind === 'v2-wrong-serial' ? der.int(999_999) : serial);
-    return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.seq(der.octets(certHash), issuerSerial)))))];
+    const issuerSerial = der.seq(
+      der.seq(der.ctx(4, true, issuer)),
+      kind === 'v2-wrong-serial' ? der.int(999_999) : serial,
+    );
+    return [
+      der.seq(
+        der.oid(OID.signingCertificateV2),
+        der.set(der.seq(der.seq(der.seq(der.octets(certHash), issuerSerial)))),
+      ),
+    ];
   }
   // ESSCertIDv2 with the DEFAULT hash (sha256) omitted, as DER requires
   return [der.seq(der.oid(OID.signingCertificateV2), der.set(der.seq(der.seq(der.seq(der.octets(certHash))))))];

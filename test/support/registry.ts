@@ -130,8 +130,10 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   const proc = child;
 
   const authHeader = (repo: string): Record<string, string> => {
-    if (auth === 'basic') return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
-    if (auth === 'token') return { authorization: `Bearer ${tokenServer!.issue(username!, [`repository:${repo}:pull,push`])}` };
+    if (auth === 'basic')
+      return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+    if (auth === 'token')
+      return { authorization: `Bearer ${tokenServer!.issue(username!, [`repository:${repo}:pull,push`])}` };
     return {};
   };
   const base = `http://${host}`;
@@ -214,7 +216,12 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
  * Write a manifest straight into Distribution's filesystem layout (before start), for
  * manifests whose blobs the registry lacks and would refuse on push.
  */
-export async function writeManifestToStorage(storageDir: string, repo: string, bytes: Buffer, tag?: string): Promise<string> {
+export async function writeManifestToStorage(
+  storageDir: string,
+  repo: string,
+  bytes: Buffer,
+  tag?: string,
+): Promise<string> {
   const digest = sha256(bytes);
   const hex = digest.slice('sha256:'.length);
   const v2 = path.join(storageDir, 'docker/registry/v2');

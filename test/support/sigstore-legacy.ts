@@ -25,9 +25,20 @@ function jwt(claims: Claims): string {
   return `${part({ alg: 'none' })}.${part({ ...claims, aud: 'sigstore' })}.`;
 }
 
-export async function pushLegacyKeyless(reg: RepoPusher, repo: string, image: Descriptor, mock: MockSigstore, claims: Claims, opts: LegacyOptions = {}): Promise<void> {
+export async function pushLegacyKeyless(
+  reg: RepoPusher,
+  repo: string,
+  image: Descriptor,
+  mock: MockSigstore,
+  claims: Claims,
+  opts: LegacyOptions = {},
+): Promise<void> {
   const payload = cosignPayload(`${reg.host}/${repo}`, opts.bindDigest ?? image.digest);
-  const signer = new FulcioSigner({ fulcioBaseURL: mock.url, identityProvider: { getToken: async () => jwt(claims) }, retry: false });
+  const signer = new FulcioSigner({
+    fulcioBaseURL: mock.url,
+    identityProvider: { getToken: async () => jwt(claims) },
+    retry: false,
+  });
   const signed = await signer.sign(payload);
   if (signed.key.$case !== 'x509Certificate') throw new Error('expected a certificate');
   const signature = signed.signature.toString('base64');
@@ -40,15 +51,31 @@ export async function pushLegacyKeyless(reg: RepoPusher, repo: string, image: De
   });
 }
 
-export async function pushLegacyKeyWithSet(reg: RepoPusher, repo: string, image: Descriptor, mock: MockSigstore, key: TestKeyPair, opts: LegacyOptions = {}): Promise<void> {
+export async function pushLegacyKeyWithSet(
+  reg: RepoPusher,
+  repo: string,
+  image: Descriptor,
+  mock: MockSigstore,
+  key: TestKeyPair,
+  opts: LegacyOptions = {},
+): Promise<void> {
   const payload = cosignPayload(`${reg.host}/${repo}`, opts.bindDigest ?? image.digest);
   const signature = signPayload(key.privateKey, payload);
   const set = await logHashedRekord(mock, payload, signature, (opts.loggedKey ?? key).publicKeyPem, opts.tamperSet);
-  await pushLayer(reg, repo, image, payload, { 'dev.cosignproject.cosign/signature': signature, 'dev.sigstore.cosign/bundle': set });
+  await pushLayer(reg, repo, image, payload, {
+    'dev.cosignproject.cosign/signature': signature,
+    'dev.sigstore.cosign/bundle': set,
+  });
 }
 
 /** Log a hashedrekord entry; the `dev.sigstore.cosign/bundle` annotation text for it. */
-async function logHashedRekord(mock: MockSigstore, payload: Buffer, signature: string, pem: string, tamper = false): Promise<string> {
+async function logHashedRekord(
+  mock: MockSigstore,
+  payload: Buffer,
+  signature: string,
+  pem: string,
+  tamper = false,
+): Promise<string> {
   const entry = {
     apiVersion: '0.0.1',
     kind: 'hashedrekord',
@@ -62,18 +89,44 @@ async function logHashedRekord(mock: MockSigstore, payload: Buffer, signature: s
 
 /** Log a proposed Rekor entry in the mock; the `dev.sigstore.cosign/bundle` annotation text for it. */
 export async function logEntry(mock: MockSigstore, entry: object, tamper = false): Promise<string> {
-  const res = await fetch(`${mock.url}/api/v1/log/entries`, { method: 'POST', body: JSON.stringify(entry), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${mock.url}/api/v1/log/entries`, {
+    method: 'POST',
+    body: JSON.stringify(entry),
+    headers: { 'content-type': 'application/json' },
+  });
   if (res.status !== 201) throw new Error(`mock Rekor: ${res.status} ${await res.text()}`);
-  const logged = Object.values((await res.json()) as Record<string, { body: string; integratedTime: number; logID: string; logIndex: number; verification: { signedEntryTimestamp: string } }>)[0]!;
+  const logged = Object.values(
+    (await res.json()) as Record<
+      string,
+      {
+        body: string;
+        integratedTime: number;
+        logID: string;
+        logIndex: number;
+        verification: { signedEntryTimestamp: string };
+      }
+    >,
+  )[0]!;
   const set = Buffer.from(logged.verification.signedEntryTimestamp, 'base64');
   if (tamper) set[set.length - 5] = set[set.length - 5]! ^ 1;
   return JSON.stringify({
     SignedEntryTimestamp: set.toString('base64'),
-    Payload: { body: logged.body, integratedTime: logged.integratedTime, logIndex: logged.logIndex, logID: logged.logID },
+    Payload: {
+      body: logged.body,
+      integratedTime: logged.integratedTime,
+      logIndex: logged.logIndex,
+      logID: logged.logID,
+    },
   });
 }
 
-async function pushLayer(reg: RepoPusher, repo: string, image: Descriptor, payload: Buffer, annotations: Record<string, string>): Promise<void> {
+async function pushLayer(
+  reg: RepoPusher,
+  repo: string,
+  image: Descriptor,
+  payload: Buffer,
+  annotations: Record<string, string>,
+): Promise<void> {
   const blob = await reg.pushBlob(repo, payload);
   const config = await reg.pushBlob(repo, Buffer.from('{}'));
   const manifest = {

@@ -11,7 +11,16 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
-import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler, type HandlerFn } from '@sigstore/mock';
+import {
+  fulcioHandler,
+  initializeCA,
+  initializeCTLog,
+  initializeTLog,
+  initializeTSA,
+  rekorHandler,
+  tsaHandler,
+  type HandlerFn,
+} from '@sigstore/mock';
 import { DSSEBundleBuilder, FulcioSigner, RekorWitness, TSAWitness, type Signer, type Witness } from '@sigstore/sign';
 import type { Descriptor } from '../../src/core/registry.js';
 import type { RepoPusher } from './cosign-signer.js';
@@ -51,7 +60,8 @@ export async function startMockSigstore(opts: MockOptions = {}): Promise<MockSig
   // (".12Z"); @sigstore/core reads only exactly three fraction digits and refuses the
   // rest ("invalid time"), so one stamp in ten failed at random. Stamp whole seconds, as
   // most real TSAs do.
-  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => new Date(Math.floor(Date.now() / 1000) * 1000);
+  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () =>
+    new Date(Math.floor(Date.now() / 1000) * 1000);
   const routes = new Map<string, HandlerFn>(
     [fulcioHandler(ca), rekorHandler(tlog), tsaHandler(tsa)].map((h) => [h.path, h.fn] as [string, HandlerFn]),
   );
@@ -72,20 +82,31 @@ export async function startMockSigstore(opts: MockOptions = {}): Promise<MockSig
       },
     ],
     certificateAuthorities: [
-      { subject: { organization: 'sigstore.mock', commonName: 'sigstore' }, uri: url, certChain: { certificates: [{ rawBytes: caRoot.toString('base64') }] }, validFor: { start: '2000-01-01T00:00:00Z' } },
+      {
+        subject: { organization: 'sigstore.mock', commonName: 'sigstore' },
+        uri: url,
+        certChain: { certificates: [{ rawBytes: caRoot.toString('base64') }] },
+        validFor: { start: '2000-01-01T00:00:00Z' },
+      },
     ],
     ctlogs: [
       {
         baseUrl: url,
         hashAlgorithm: 'SHA2_256',
         publicKey: { rawBytes: spki(ctlog.publicKey), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
-        logId: { keyId: Buffer.from(ctlog.logID.buffer, ctlog.logID.byteOffset, ctlog.logID.byteLength).toString('base64') },
+        logId: {
+          keyId: Buffer.from(ctlog.logID.buffer, ctlog.logID.byteOffset, ctlog.logID.byteLength).toString('base64'),
+        },
       },
     ],
     timestampAuthorities: [
       {
         subject: { organization: 'sigstore.mock', commonName: 'tsa' },
-        certChain: { certificates: [tsa.intCertificate, tsa.rootCertificate].map((c) => ({ rawBytes: Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('base64') })) },
+        certChain: {
+          certificates: [tsa.intCertificate, tsa.rootCertificate].map((c) => ({
+            rawBytes: Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('base64'),
+          })),
+        },
         validFor: { start: '2000-01-01T00:00:00Z' },
       },
     ],
@@ -103,7 +124,11 @@ export async function startMockSigstore(opts: MockOptions = {}): Promise<MockSig
  * plus {signature, verifier} pairs. Store it the way Rekor does, so verification sees
  * what it sees with cosign 3's bundles.
  */
-function asRekorStores(proposed: { kind?: string; apiVersion?: string; spec?: { proposedContent?: { envelope: string; verifiers: string[] } } }): object {
+function asRekorStores(proposed: {
+  kind?: string;
+  apiVersion?: string;
+  spec?: { proposedContent?: { envelope: string; verifiers: string[] } };
+}): object {
   const content = proposed.spec?.proposedContent;
   if (proposed.kind !== 'dsse' || !content) return proposed;
   const envelope = JSON.parse(content.envelope) as { payload: string; signatures: Array<{ sig: string }> };
@@ -114,7 +139,10 @@ function asRekorStores(proposed: { kind?: string; apiVersion?: string; spec?: { 
     spec: {
       envelopeHash: { algorithm: 'sha256', value: hex(content.envelope) },
       payloadHash: { algorithm: 'sha256', value: hex(Buffer.from(envelope.payload, 'base64')) },
-      signatures: envelope.signatures.map((sig, i) => ({ signature: sig.sig, verifier: content.verifiers[i] ?? content.verifiers[0] })),
+      signatures: envelope.signatures.map((sig, i) => ({
+        signature: sig.sig,
+        verifier: content.verifiers[i] ?? content.verifiers[0],
+      })),
     },
   };
 }
@@ -132,7 +160,11 @@ function serve(server: Server, routes: Map<string, HandlerFn>): void {
       handler(Buffer.concat(chunks).toString('utf8')).then(
         ({ statusCode, response, contentType }) => {
           res.writeHead(statusCode, { 'content-type': contentType ?? 'text/plain' });
-          res.end(typeof response === 'string' ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength));
+          res.end(
+            typeof response === 'string'
+              ? response
+              : Buffer.from(response.buffer, response.byteOffset, response.byteLength),
+          );
         },
         (e: Error) => res.writeHead(500).end(e.message),
       );
@@ -159,7 +191,12 @@ function jwt(claims: Claims): string {
 /** The statement cosign 3 signs for an image (with spaces between members, as cosign writes it). */
 export function cosignStatement(digest: string, name: string, predicateType = COSIGN_SIGN_PREDICATE): Buffer {
   const [alg, hex] = digest.split(':');
-  const doc = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name, digest: { [alg!]: hex } }], predicateType, predicate: {} };
+  const doc = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name, digest: { [alg!]: hex } }],
+    predicateType,
+    predicate: {},
+  };
   return Buffer.from(JSON.stringify(doc, null, 1).replace(/\n\s*/g, ' '));
 }
 
@@ -171,18 +208,32 @@ export interface KeylessSignOptions {
   tsa?: boolean;
 }
 
-export async function signKeyless(mock: MockSigstore, statement: Buffer, opts: KeylessSignOptions): Promise<Record<string, unknown>> {
-  const signer = new FulcioSigner({ fulcioBaseURL: mock.url, identityProvider: { getToken: async () => jwt(opts.claims) }, retry: false });
+export async function signKeyless(
+  mock: MockSigstore,
+  statement: Buffer,
+  opts: KeylessSignOptions,
+): Promise<Record<string, unknown>> {
+  const signer = new FulcioSigner({
+    fulcioBaseURL: mock.url,
+    identityProvider: { getToken: async () => jwt(opts.claims) },
+    retry: false,
+  });
   return buildBundle(signer, witnesses(mock, opts), statement);
 }
 
 /** A bundle signed with a key (cosign sign --key, new bundle format). */
-export async function signWithKey(privateKey: KeyObject, publicKeyPem: string, statement: Buffer, mock?: MockSigstore): Promise<Record<string, unknown>> {
-  const hint = createHash('sha256')
-    .update(createPublicKeyDer(publicKeyPem))
-    .digest('base64');
+export async function signWithKey(
+  privateKey: KeyObject,
+  publicKeyPem: string,
+  statement: Buffer,
+  mock?: MockSigstore,
+): Promise<Record<string, unknown>> {
+  const hint = createHash('sha256').update(createPublicKeyDer(publicKeyPem)).digest('base64');
   const signer: Signer = {
-    sign: async (data) => ({ signature: sign('sha256', data, { key: privateKey, dsaEncoding: 'der' }), key: { $case: 'publicKey', publicKey: publicKeyPem, hint } }),
+    sign: async (data) => ({
+      signature: sign('sha256', data, { key: privateKey, dsaEncoding: 'der' }),
+      key: { $case: 'publicKey', publicKey: publicKeyPem, hint },
+    }),
   };
   return buildBundle(signer, mock ? witnesses(mock, { claims: { iss: '', sub: '' } }) : [], statement);
 }
@@ -200,7 +251,10 @@ function witnesses(mock: MockSigstore, opts: KeylessSignOptions): Witness[] {
 }
 
 async function buildBundle(signer: Signer, w: Witness[], statement: Buffer): Promise<Record<string, unknown>> {
-  const bundle: Bundle = await new DSSEBundleBuilder({ signer, witnesses: w }).create({ data: statement, type: 'application/vnd.in-toto+json' });
+  const bundle: Bundle = await new DSSEBundleBuilder({ signer, witnesses: w }).create({
+    data: statement,
+    type: 'application/vnd.in-toto+json',
+  });
   return bundleToJSON(bundle) as unknown as Record<string, unknown>;
 }
 
@@ -217,7 +271,13 @@ export interface PushBundleOptions {
 }
 
 /** Push a bundle as cosign 3 does: bundle blob, empty config, referrer manifest (and index). */
-export async function pushBundle(reg: RepoPusher, repo: string, image: Descriptor, bundle: object | Buffer, opts: PushBundleOptions = {}): Promise<Descriptor> {
+export async function pushBundle(
+  reg: RepoPusher,
+  repo: string,
+  image: Descriptor,
+  bundle: object | Buffer,
+  opts: PushBundleOptions = {},
+): Promise<Descriptor> {
   const bytes = Buffer.isBuffer(bundle) ? bundle : Buffer.from(JSON.stringify(bundle));
   const blob = await reg.pushBlob(repo, bytes);
   const config = await reg.pushBlob(repo, Buffer.from('{}'));
@@ -227,7 +287,11 @@ export async function pushBundle(reg: RepoPusher, repo: string, image: Descripto
     artifactType: BUNDLE_TYPE,
     config: { mediaType: OCI_EMPTY, digest: config.digest, size: config.size },
     layers: [{ mediaType: BUNDLE_TYPE, digest: blob.digest, size: blob.size }],
-    subject: { mediaType: (opts.subject ?? image).mediaType, digest: (opts.subject ?? image).digest, size: (opts.subject ?? image).size },
+    subject: {
+      mediaType: (opts.subject ?? image).mediaType,
+      digest: (opts.subject ?? image).digest,
+      size: (opts.subject ?? image).size,
+    },
     ...(opts.annotations ? { annotations: opts.annotations } : {}),
   };
   const desc = await reg.pushManifest(repo, manifest, { mediaType: OCI_MANIFEST });
@@ -236,7 +300,11 @@ export async function pushBundle(reg: RepoPusher, repo: string, image: Descripto
     // no artifactType on the entry, as some tools write it: the verifier must read the manifest
     const entries = [...(indexes.get(key) ?? []), { mediaType: OCI_MANIFEST, digest: desc.digest, size: desc.size }];
     indexes.set(key, entries);
-    await reg.pushManifest(repo, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }, { mediaType: OCI_INDEX, tag: image.digest.replace(':', '-') });
+    await reg.pushManifest(
+      repo,
+      { schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries },
+      { mediaType: OCI_INDEX, tag: image.digest.replace(':', '-') },
+    );
   }
   return desc;
 }

@@ -5,7 +5,7 @@
  * `rootcertbundle`), so we also write a self-signed certificate for the key.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface TokenServer {
@@ -50,14 +50,15 @@ export async function startTokenServer(creds: { username: string; password: stri
   };
 
   const server = createServer((req, res) => handle(req, res));
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== '/token' || req.method !== 'GET') return reply(res, 404, { error: 'not found' });
     const auth = req.headers.authorization;
     let subject = ''; // anonymous: a token with no access
     if (auth) {
       const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8') : '';
-      if (decoded !== `${creds.username}:${creds.password}`) return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] });
+      if (decoded !== `${creds.username}:${creds.password}`)
+        return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED' }] });
       subject = creds.username;
     }
     if (url.searchParams.get('service') !== service) return reply(res, 400, { error: 'unknown service' });
@@ -109,7 +110,10 @@ function b64url(s: string): string {
 
 /** libtrust KeyID: base32(SHA-256(SPKI DER)[:30]), in groups of four joined by ':' */
 export function libtrustKeyId(publicKey: KeyObject): string {
-  const digest = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest().subarray(0, 30);
+  const digest = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest()
+    .subarray(0, 30);
   const b32 = base32(digest);
   return b32.match(/.{1,4}/g)!.join(':');
 }
@@ -156,7 +160,7 @@ function oid(dotted: string): Buffer {
 }
 
 function utcTime(date: Date): Buffer {
-  const s = date.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+  const s = `${date.toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`;
   return der(0x17, Buffer.from(s, 'ascii'));
 }
 
@@ -177,7 +181,10 @@ function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, comm
   );
   const signature = sign('sha256', tbs, privateKey); // DER ECDSA-Sig-Value, as X.509 wants
   const cert = seq(tbs, ecdsaWithSha256, der(0x03, Buffer.concat([Buffer.from([0]), signature])));
-  const pem = `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const pem = `-----BEGIN CERTIFICATE-----\n${cert
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
   new X509Certificate(pem); // fail here, not inside the registry, if we wrote bad DER
   return pem;
 }

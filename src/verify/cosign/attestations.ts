@@ -64,20 +64,44 @@ export class AttestationRule {
     const type = this.predicateType;
     const ofType = evidence.statements.filter((s) => s.statement.predicateType === type);
     const forImage = ofType.filter((s) => namesDigest(s.statement, digest));
-    if (!forImage.length) return { ok: false, predicateType: type, reason: 'ATTESTATION_MISSING', detail: this.missing(digest, ofType, evidence.rejected) };
+    if (!forImage.length)
+      return {
+        ok: false,
+        predicateType: type,
+        reason: 'ATTESTATION_MISSING',
+        detail: this.missing(digest, ofType, evidence.rejected),
+      };
     let first: { where: string; by: string; failure: string } | undefined;
     for (const signed of forImage) {
       const failure = this.firstFailure(signed.statement);
-      if (!failure) return { ok: true, predicateType: type, where: signed.where, by: signed.by, conditions: this.conditions.length };
+      if (!failure)
+        return {
+          ok: true,
+          predicateType: type,
+          where: signed.where,
+          by: signed.by,
+          conditions: this.conditions.length,
+        };
       first ??= { where: signed.where, by: signed.by, failure };
     }
-    const more = forImage.length > 1 ? ` (${forImage.length} attestations of this type, none meets every condition)` : '';
-    return { ok: false, predicateType: type, reason: 'ATTESTATION_FAILED', detail: `attestation ${type} in ${first!.where} by ${first!.by}: ${first!.failure}${more}` };
+    const more =
+      forImage.length > 1 ? ` (${forImage.length} attestations of this type, none meets every condition)` : '';
+    return {
+      ok: false,
+      predicateType: type,
+      reason: 'ATTESTATION_FAILED',
+      detail: `attestation ${type} in ${first!.where} by ${first!.by}: ${first!.failure}${more}`,
+    };
   }
 
   /** The first condition the statement does not meet, as "path: expected …, found …". */
   private firstFailure(statement: InTotoStatement): string | undefined {
-    const root = { _type: statement.type, predicateType: statement.predicateType, subject: statement.subject, predicate: statement.predicate };
+    const root = {
+      _type: statement.type,
+      predicateType: statement.predicateType,
+      subject: statement.subject,
+      predicate: statement.predicate,
+    };
     for (const condition of this.conditions) {
       const result = condition.evaluate(root);
       if (!result.ok) return `${result.path}: expected ${result.expected}, found ${result.found}`;
@@ -87,7 +111,13 @@ export class AttestationRule {
 
   private missing(digest: string, ofType: SignedStatement[], rejected: Failure[]): string {
     const why: string[] = [];
-    if (ofType.length) why.push(`${ofType.length} signed for another image (${ofType.flatMap((s) => subjectDigests(s.statement)).slice(0, 3).join(', ')})`);
+    if (ofType.length)
+      why.push(
+        `${ofType.length} signed for another image (${ofType
+          .flatMap((s) => subjectDigests(s.statement))
+          .slice(0, 3)
+          .join(', ')})`,
+      );
     const worst = worstFailure(rejected);
     if (worst) why.push(`${rejected.length} rejected, e.g. ${worst.detail}`);
     return `no valid attestation ${this.predicateType} for ${digest} by a trusted signer${why.length ? `: ${why.join('; ')}` : ''}`;
@@ -103,7 +133,10 @@ export function describePass(result: Extract<AttestationResult, { ok: true }>): 
  * Read every bundle referrer of the image (at most MAX_BUNDLE_REFERRERS) and check each
  * once: attestation rules need all of them, not the first that passes.
  */
-export async function readBundleStatements(ctx: VerifyContext, check: (found: FoundBundle) => SignedStatement | Failure): Promise<Evidence> {
+export async function readBundleStatements(
+  ctx: VerifyContext,
+  check: (found: FoundBundle) => SignedStatement | Failure,
+): Promise<Evidence> {
   const evidence: Evidence = { statements: [], rejected: [] };
   const { fetchError } = await eachBundle(ctx, (found) => {
     const checked = 'ok' in found ? found : check(found);

@@ -38,7 +38,11 @@ export function isBundleType(type: string | undefined): boolean {
 /** Referrers that may be bundles: typed as one, untyped, or typed with the empty config (GHCR). */
 export async function bundleReferrers(ctx: VerifyContext): Promise<Descriptor[]> {
   const all = await ctx.repo.listReferrers(ctx.target.digest, undefined, ctx.signal);
-  return all.filter((d) => d.artifactType === undefined || d.artifactType === MEDIA_TYPES.ociEmpty || isBundleType(d.artifactType)).slice(0, MAX_BUNDLE_REFERRERS);
+  return all
+    .filter(
+      (d) => d.artifactType === undefined || d.artifactType === MEDIA_TYPES.ociEmpty || isBundleType(d.artifactType),
+    )
+    .slice(0, MAX_BUNDLE_REFERRERS);
 }
 
 /** Read one referrer: the bundle, a failure (a malformed bundle manifest), or null (not a bundle). */
@@ -49,10 +53,19 @@ export async function fetchBundle(ctx: VerifyContext, desc: Descriptor): Promise
   if (!isBundleType(json.artifactType ?? json.config?.mediaType)) return null;
   const where = `bundle manifest ${desc.digest}`;
   if (json.subject?.digest !== ctx.target.digest) {
-    return { ok: false, reason: 'DIGEST_MISMATCH', detail: `${where} refers to ${json.subject?.digest ?? 'no subject'}, not ${ctx.target.digest}` };
+    return {
+      ok: false,
+      reason: 'DIGEST_MISMATCH',
+      detail: `${where} refers to ${json.subject?.digest ?? 'no subject'}, not ${ctx.target.digest}`,
+    };
   }
   const layers = (json.layers ?? []).filter((l) => isBundleType(l.mediaType));
-  if (layers.length !== 1) return { ok: false, reason: 'SIGNATURE_INVALID', detail: `${where} must hold exactly one bundle layer, holds ${layers.length}` };
+  if (layers.length !== 1)
+    return {
+      ok: false,
+      reason: 'SIGNATURE_INVALID',
+      detail: `${where} must hold exactly one bundle layer, holds ${layers.length}`,
+    };
   const layer = layers[0]!;
   if (!Number.isSafeInteger(layer.size) || layer.size < 0 || layer.size > MAX_PAYLOAD_BYTES) {
     return { ok: false, reason: 'SIGNATURE_INVALID', detail: `${where}: bundle layer is larger than 32 MiB` };
@@ -79,7 +92,10 @@ export interface BundleSearch {
  * Judge each bundle of the image until one is accepted. `judge` sees the bundle JSON and
  * answers a verdict; a registry error on one bundle does not stop the others.
  */
-export async function searchBundles(ctx: VerifyContext, judge: (found: FoundBundle) => Verdict | Promise<Verdict>): Promise<BundleSearch> {
+export async function searchBundles(
+  ctx: VerifyContext,
+  judge: (found: FoundBundle) => Verdict | Promise<Verdict>,
+): Promise<BundleSearch> {
   const search: BundleSearch = { bundles: 0, failures: [] };
   const read = await eachBundle(ctx, async (found) => {
     const verdict = 'ok' in found ? found : await judge(found);
@@ -95,7 +111,10 @@ export async function searchBundles(ctx: VerifyContext, judge: (found: FoundBund
  * order, until `visit` answers true. A registry error on one bundle is kept, not thrown,
  * so the others are still read.
  */
-export async function eachBundle(ctx: VerifyContext, visit: (found: FoundBundle | Failure) => boolean | Promise<boolean>): Promise<{ bundles: number; fetchError?: unknown }> {
+export async function eachBundle(
+  ctx: VerifyContext,
+  visit: (found: FoundBundle | Failure) => boolean | Promise<boolean>,
+): Promise<{ bundles: number; fetchError?: unknown }> {
   const read: { bundles: number; fetchError?: unknown } = { bundles: 0 };
   for (const desc of await bundleReferrers(ctx)) {
     ctx.signal.throwIfAborted();

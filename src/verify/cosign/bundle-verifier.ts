@@ -17,7 +17,14 @@
 import { X509Certificate as StrictX509 } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { crypto as sigCrypto, RFC3161Timestamp, X509Certificate } from '@sigstore/core';
-import { toSignedEntity, Verifier, VerificationError, type SignedEntity, type TrustMaterial, type VerifierOptions } from '@sigstore/verify';
+import {
+  toSignedEntity,
+  Verifier,
+  VerificationError,
+  type SignedEntity,
+  type TrustMaterial,
+  type VerifierOptions,
+} from '@sigstore/verify';
 import type { PublicKeyHandle } from './keys.js';
 import type { FailureReason } from '../../core/verifier.js';
 import { certificateIdentity, describeIdentity, type CertificateIdentity } from './identity.js';
@@ -80,11 +87,17 @@ function verifyParsed(json: unknown, trust: BundleTrust, now: Date, artifact?: B
     return fail('UNTRUSTED_SIGNER', `bundle is signed with a certificate, the policy expects ${trust.signer.describe}`);
   }
   if (trust.signer.kind !== 'key' && material.$case === 'publicKey') {
-    return fail('UNTRUSTED_SIGNER', `bundle is signed with a public key (hint ${material.publicKey.hint || 'none'}), the policy expects a keyless certificate`);
+    return fail(
+      'UNTRUSTED_SIGNER',
+      `bundle is signed with a public key (hint ${material.publicKey.hint || 'none'}), the policy expects a keyless certificate`,
+    );
   }
   if (bundle.content.$case === 'messageSignature' && !artifact) {
     // cosign signs images with DSSE statements; a message signature over some other artifact is not one
-    return fail('SIGNATURE_MISSING', 'a message-signature bundle (not a DSSE statement), so not a cosign image signature');
+    return fail(
+      'SIGNATURE_MISSING',
+      'a message-signature bundle (not a DSSE statement), so not a cosign image signature',
+    );
   }
   let entity: SignedEntity;
   try {
@@ -110,22 +123,38 @@ function verifyParsed(json: unknown, trust: BundleTrust, now: Date, artifact?: B
 function malformedCertificate(bundle: Bundle, entity: SignedEntity): Failure | undefined {
   const material = bundle.verificationMaterial.content;
   if (material.$case === 'publicKey' || entity.key.$case !== 'certificate') return undefined;
-  const der = Buffer.from((material.$case === 'certificate' ? material.certificate.rawBytes : material.x509CertificateChain.certificates[0]?.rawBytes) ?? []);
+  const der = Buffer.from(
+    (material.$case === 'certificate'
+      ? material.certificate.rawBytes
+      : material.x509CertificateChain.certificates[0]?.rawBytes) ?? [],
+  );
   try {
     new StrictX509(der);
     const signature = entity.key.certificate.root.subs[2];
-    if (signature?.tag.number !== 3 || signature.value[0] !== 0) throw new Error('the signature is not a whole number of bytes');
+    if (signature?.tag.number !== 3 || signature.value[0] !== 0)
+      throw new Error('the signature is not a whole number of bytes');
     return undefined;
   } catch (e) {
-    return fail('SIGNATURE_INVALID', `the bundle's signing certificate is not a well-formed DER certificate: ${(e as Error).message}`);
+    return fail(
+      'SIGNATURE_INVALID',
+      `the bundle's signing certificate is not a well-formed DER certificate: ${(e as Error).message}`,
+    );
   }
 }
 
-function checkEntity(entity: SignedEntity, bundle: Bundle, trust: BundleTrust, now: Date): { ok: true; signer: VerifiedSigner } | Failure {
+function checkEntity(
+  entity: SignedEntity,
+  bundle: Bundle,
+  trust: BundleTrust,
+  now: Date,
+): { ok: true; signer: VerifiedSigner } | Failure {
   const leaf = entity.key.$case === 'certificate' ? entity.key.certificate : undefined;
   if (leaf && entity.timestamps.length === 0) {
     if (trust.signer.kind === 'fulcio') {
-      return fail('SIGNATURE_INVALID', 'no trusted signing time: the bundle has neither a Rekor entry with a promise nor an RFC 3161 timestamp');
+      return fail(
+        'SIGNATURE_INVALID',
+        'no trusted signing time: the bundle has neither a Rekor entry with a promise nor an RFC 3161 timestamp',
+      );
     }
     return checkPrivateCaNow(entity, leaf, trust.material, now);
   }
@@ -134,7 +163,8 @@ function checkEntity(entity: SignedEntity, bundle: Bundle, trust: BundleTrust, n
   } catch (e) {
     return explain(e, bundle, leaf, trust);
   }
-  if (leaf) return { ok: true, signer: { kind: 'certificate', certificate: leaf, identity: certificateIdentity(leaf) } };
+  if (leaf)
+    return { ok: true, signer: { kind: 'certificate', certificate: leaf, identity: certificateIdentity(leaf) } };
   return { ok: true, signer: { kind: 'key', fingerprint: (trust.signer as { key: PublicKeyHandle }).key.fingerprint } };
 }
 
@@ -156,13 +186,27 @@ function explain(e: unknown, bundle: Bundle, leaf: X509Certificate | undefined, 
     case 'CERTIFICATE_ERROR':
       return explainCertificate(message, bundle, leaf);
     case 'PUBLIC_KEY_ERROR':
-      return fail('UNTRUSTED_SIGNER', `bundle was not signed by ${trust.signer.kind === 'key' ? trust.signer.describe : 'a trusted key'}: ${message}`);
+      return fail(
+        'UNTRUSTED_SIGNER',
+        `bundle was not signed by ${trust.signer.kind === 'key' ? trust.signer.describe : 'a trusted key'}: ${message}`,
+      );
     case 'SIGNATURE_ERROR':
       if (trust.signer.kind === 'key') {
-        const hint = bundle.verificationMaterial.content.$case === 'publicKey' ? bundle.verificationMaterial.content.publicKey.hint : '';
-        return fail('UNTRUSTED_SIGNER', `bundle signature (key hint ${hint || 'none'}) does not verify with ${trust.signer.describe}`);
+        const hint =
+          bundle.verificationMaterial.content.$case === 'publicKey'
+            ? bundle.verificationMaterial.content.publicKey.hint
+            : '';
+        return fail(
+          'UNTRUSTED_SIGNER',
+          `bundle signature (key hint ${hint || 'none'}) does not verify with ${trust.signer.describe}`,
+        );
       }
-      return fail('SIGNATURE_INVALID', leaf ? `signature does not verify with the certificate of ${describeIdentity(certificateIdentity(leaf))}` : `signature does not verify: ${message}`);
+      return fail(
+        'SIGNATURE_INVALID',
+        leaf
+          ? `signature does not verify with the certificate of ${describeIdentity(certificateIdentity(leaf))}`
+          : `signature does not verify: ${message}`,
+      );
     default:
       // TLOG_*, TIMESTAMP_ERROR: a missing or invalid transparency proof or timestamp
       return fail('SIGNATURE_INVALID', `${e.code}: ${message}`);
@@ -179,14 +223,19 @@ function explainCertificate(message: string, bundle: Bundle, leaf: X509Certifica
       );
     }
     if (/SCT/.test(message)) return fail('SIGNATURE_INVALID', `certificate transparency: ${message}`);
-    return fail('UNTRUSTED_SIGNER', `certificate of ${describeIdentity(certificateIdentity(leaf))} does not chain to a trusted CA: ${message}`);
+    return fail(
+      'UNTRUSTED_SIGNER',
+      `certificate of ${describeIdentity(certificateIdentity(leaf))} does not chain to a trusted CA: ${message}`,
+    );
   }
   return fail('SIGNATURE_INVALID', message);
 }
 
 /** The signing times the bundle claims (checked by the library; used only to name the cause). */
 function claimedSigningTimes(bundle: Bundle): Date[] {
-  const times = bundle.verificationMaterial.tlogEntries.filter((e) => e.inclusionPromise).map((e) => new Date(Number(e.integratedTime) * 1000));
+  const times = bundle.verificationMaterial.tlogEntries
+    .filter((e) => e.inclusionPromise)
+    .map((e) => new Date(Number(e.integratedTime) * 1000));
   for (const ts of bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps ?? []) {
     try {
       times.push(RFC3161Timestamp.parse(Buffer.from(ts.signedTimestamp)).signingTime);
@@ -201,12 +250,20 @@ function claimedSigningTimes(bundle: Bundle): Date[] {
  * A private CA's certificate with no log entry and no timestamp: the chain must hold now
  * (as cosign does with --ca-roots and no tlog), then the signature must verify with it.
  */
-function checkPrivateCaNow(entity: SignedEntity, leaf: X509Certificate, material: TrustMaterial, now: Date): { ok: true; signer: VerifiedSigner } | Failure {
+function checkPrivateCaNow(
+  entity: SignedEntity,
+  leaf: X509Certificate,
+  material: TrustMaterial,
+  now: Date,
+): { ok: true; signer: VerifiedSigner } | Failure {
   const identity = certificateIdentity(leaf);
   const chained = material.certificateAuthorities.some((ca) => chainsTo(leaf, ca.certChain, now));
   if (!chained) {
     if (!leaf.validForDate(now)) {
-      return fail('EXPIRED', `certificate of ${describeIdentity(identity)} is valid from ${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()}, not now (${now.toISOString()})`);
+      return fail(
+        'EXPIRED',
+        `certificate of ${describeIdentity(identity)} is valid from ${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()}, not now (${now.toISOString()})`,
+      );
     }
     return fail('UNTRUSTED_SIGNER', `certificate of ${describeIdentity(identity)} does not chain to a trusted CA`);
   }
@@ -223,7 +280,9 @@ function chainsTo(leaf: X509Certificate, trusted: X509Certificate[], now: Date):
   let current = leaf;
   if (!leaf.validForDate(now)) return false;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
-    const issuer = trusted.find((c) => c.isCA && c.subject.equals(current.issuer) && c.validForDate(now) && safeVerify(current, c));
+    const issuer = trusted.find(
+      (c) => c.isCA && c.subject.equals(current.issuer) && c.validForDate(now) && safeVerify(current, c),
+    );
     if (!issuer) return false;
     if (issuer.subject.equals(issuer.issuer) && safeVerify(issuer, issuer)) return true;
     current = issuer;
@@ -244,7 +303,10 @@ function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
  * that the entry holds this signature, not that it was logged for this key.
  */
 function checkLoggedKey(bundle: Bundle, signer: VerifiedSigner, trust: BundleTrust): Failure | undefined {
-  const expected = signer.kind === 'certificate' ? signer.certificate.publicKey : (trust.signer as { key: PublicKeyHandle }).key.key.export({ type: 'spki', format: 'der' });
+  const expected =
+    signer.kind === 'certificate'
+      ? signer.certificate.publicKey
+      : (trust.signer as { key: PublicKeyHandle }).key.key.export({ type: 'spki', format: 'der' });
   for (const entry of bundle.verificationMaterial.tlogEntries) {
     const logged = loggedKeys(entry.canonicalizedBody);
     if (!logged.length) return fail('SIGNATURE_INVALID', `Rekor entry ${entry.logIndex} names no verification key`);
@@ -278,7 +340,8 @@ function spkiOf(b64: string): Buffer[] {
   try {
     const pem = Buffer.from(b64, 'base64').toString('utf8');
     if (pem.includes('BEGIN CERTIFICATE')) return [X509Certificate.parse(pem).publicKey];
-    if (pem.includes('BEGIN PUBLIC KEY')) return [sigCrypto.createPublicKey(pem).export({ type: 'spki', format: 'der' })];
+    if (pem.includes('BEGIN PUBLIC KEY'))
+      return [sigCrypto.createPublicKey(pem).export({ type: 'spki', format: 'der' })];
   } catch {
     // not a key: ignored, and an entry with no usable key fails above
   }
@@ -286,7 +349,8 @@ function spkiOf(b64: string): Buffer[] {
 }
 
 function statementOf(bundle: Bundle): Pick<VerifiedBundle, 'statement' | 'statementProblem'> {
-  if (bundle.content.$case !== 'dsseEnvelope') return { statement: null, statementProblem: 'a message signature, not a DSSE statement' };
+  if (bundle.content.$case !== 'dsseEnvelope')
+    return { statement: null, statementProblem: 'a message signature, not a DSSE statement' };
   const { payloadType, payload } = bundle.content.dsseEnvelope;
   const parsed = parseStatement(payloadType, payload);
   return typeof parsed === 'string' ? { statement: null, statementProblem: parsed } : { statement: parsed };

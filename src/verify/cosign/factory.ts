@@ -30,13 +30,21 @@ export function createCosignVerifier(config: CosignVerifierConfig, deps: CosignF
   const tlog: TlogMode = config.tlog ?? (config.keyless && !config.keyless.caRoots ? 'required' : 'skip');
   const trustedRoot = once(() => {
     if (config.trustedRoot) return Promise.resolve().then(() => readTrustedRoot(deps.path(config.trustedRoot!)));
-    if (!deps.trustDir) return Promise.reject(new VerifierError('POLICY_ERROR', 'no Sigstore trusted root: set trustedRoot or TRUST_DIR'));
-    return defaultTrustedRoot({ trustDir: deps.trustDir, env: deps.env ?? process.env, log: (m, extra) => logger.warn(m, extra ?? {}) });
+    if (!deps.trustDir)
+      return Promise.reject(
+        new VerifierError('POLICY_ERROR', 'no Sigstore trusted root: set trustedRoot or TRUST_DIR'),
+      );
+    return defaultTrustedRoot({
+      trustDir: deps.trustDir,
+      env: deps.env ?? process.env,
+      log: (m, extra) => logger.warn(m, extra ?? {}),
+    });
   });
   const signer = cosignSigner(config, deps);
   const policy = new SignerPolicy(signer, tlog, trustedRoot);
   // a key without a log keeps the key verifier (every scheme cosign and KMS use); the rest go through @sigstore/verify
-  const legacy = signer.kind === 'key' && tlog === 'skip' ? new CosignKeyVerifier(signer.source) : new LegacySigVerifier(policy);
+  const legacy =
+    signer.kind === 'key' && tlog === 'skip' ? new CosignKeyVerifier(signer.source) : new LegacySigVerifier(policy);
   return new CosignVerifier(policy, legacy, attestationRequirement(config));
 }
 
@@ -53,7 +61,9 @@ function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): Co
   const privateCas = onceSync(
     (): PrivateCas => ({
       roots: readPemCertificates(deps.path(keyless.caRoots!), 'caRoots'),
-      intermediates: keyless.caIntermediates ? readPemCertificates(deps.path(keyless.caIntermediates), 'caIntermediates') : [],
+      intermediates: keyless.caIntermediates
+        ? readPemCertificates(deps.path(keyless.caIntermediates), 'caIntermediates')
+        : [],
     }),
   );
   return { kind: 'keyless', identities: keyless.identities, privateCas };

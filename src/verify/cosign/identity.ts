@@ -56,7 +56,9 @@ export function certificateIdentity(cert: X509Certificate): CertificateIdentity 
     subject: readable(() => subjectOf(cert)),
     issuer: readable(() => utf8Extension(cert, OID.issuer) ?? rawExtension(cert, OID.issuerV1)),
     github: {
-      repository: readable(() => rawExtension(cert, OID.repositoryV1) ?? githubRepository(utf8Extension(cert, OID.sourceRepositoryUri))),
+      repository: readable(
+        () => rawExtension(cert, OID.repositoryV1) ?? githubRepository(utf8Extension(cert, OID.sourceRepositoryUri)),
+      ),
       ref: readable(() => rawExtension(cert, OID.refV1) ?? utf8Extension(cert, OID.sourceRepositoryRef)),
       trigger: readable(() => rawExtension(cert, OID.triggerV1) ?? utf8Extension(cert, OID.buildTrigger)),
       sha: readable(() => rawExtension(cert, OID.shaV1) ?? utf8Extension(cert, OID.sourceRepositoryDigest)),
@@ -86,7 +88,9 @@ export class IdentityMatcher {
     if (found.subject === undefined || !this.subject(found.subject)) return false;
     if (this.issuer && (found.issuer === undefined || !this.issuer(found.issuer))) return false;
     const claims = this.policy.github ?? {};
-    return (Object.keys(claims) as Array<keyof GithubClaims>).every((k) => claims[k] === undefined || claims[k] === found.github[k]);
+    return (Object.keys(claims) as Array<keyof GithubClaims>).every(
+      (k) => claims[k] === undefined || claims[k] === found.github[k],
+    );
   }
 
   describe(): string {

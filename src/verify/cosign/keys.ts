@@ -16,7 +16,12 @@
  */
 import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { GetPublicKeyCommand, KMSClient, type GetPublicKeyCommandOutput, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
+import {
+  GetPublicKeyCommand,
+  type KMSClient,
+  type GetPublicKeyCommandOutput,
+  type SigningAlgorithmSpec,
+} from '@aws-sdk/client-kms';
 import { isTransient } from '../../core/aws-errors.js';
 import { TtlCache } from '../../core/cache.js';
 import { VerifierError } from '../../core/verifier.js';
@@ -59,7 +64,10 @@ export function loadPemKey(pem: string): PublicKeyHandle {
   // createPublicKey would derive the public half of a private key; a private key in a
   // policy is a leak to report, not a key to use.
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
-    throw new VerifierError('KEY_ERROR', 'this is a PEM private key: configure the public key (cosign.pub), and rotate the private one');
+    throw new VerifierError(
+      'KEY_ERROR',
+      'this is a PEM private key: configure the public key (cosign.pub), and rotate the private one',
+    );
   }
   let key: KeyObject;
   try {
@@ -154,7 +162,8 @@ function defaultSchemes(key: KeyObject): SignatureScheme[] {
 
 function checkRsaSize(key: KeyObject): void {
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_RSA_BITS) throw new VerifierError('KEY_ERROR', `RSA key of ${bits} bits is too short (at least ${MIN_RSA_BITS})`);
+  if (bits < MIN_RSA_BITS)
+    throw new VerifierError('KEY_ERROR', `RSA key of ${bits} bits is too short (at least ${MIN_RSA_BITS})`);
 }
 
 function handleFor(key: KeyObject, schemes: SignatureScheme[]): PublicKeyHandle {
@@ -204,7 +213,11 @@ export class KmsKeyStore {
     private readonly client: KMSClient | ((region: string) => KMSClient),
     private readonly opts: KmsKeyStoreOptions = {},
   ) {
-    this.cache = new TtlCache({ ttlMs: opts.ttlMs ?? DEFAULT_KMS_KEY_TTL_MS, maxEntries: KMS_MAX_KEYS, ...(opts.now ? { now: opts.now } : {}) });
+    this.cache = new TtlCache({
+      ttlMs: opts.ttlMs ?? DEFAULT_KMS_KEY_TTL_MS,
+      maxEntries: KMS_MAX_KEYS,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
   }
 
   async get(keyIdOrArnOrAlias: string, signal?: AbortSignal): Promise<PublicKeyHandle> {
@@ -231,7 +244,8 @@ export class KmsKeyStore {
     const arnRegion = ARN_RE.exec(keyId)?.[1];
     if (typeof this.client === 'function') {
       const region = arnRegion ?? this.opts.defaultRegion;
-      if (!region) throw new VerifierError('KEY_ERROR', `no AWS region for KMS key ${keyId}: use a key ARN or set AWS_REGION`);
+      if (!region)
+        throw new VerifierError('KEY_ERROR', `no AWS region for KMS key ${keyId}: use a key ARN or set AWS_REGION`);
       return this.client(region);
     }
     if (arnRegion) await this.checkClientRegion(this.client, arnRegion, keyId);
@@ -261,7 +275,10 @@ function normaliseKeyId(raw: string): string {
   if (id.startsWith('awskms://')) {
     const rest = id.slice('awskms://'.length);
     if (!rest.startsWith('/')) {
-      throw new VerifierError('KEY_ERROR', `KMS key ${raw}: a custom endpoint in the URI is not supported (set AWS_ENDPOINT_URL_KMS)`);
+      throw new VerifierError(
+        'KEY_ERROR',
+        `KMS key ${raw}: a custom endpoint in the URI is not supported (set AWS_ENDPOINT_URL_KMS)`,
+      );
     }
     return normaliseKeyId(rest.slice(1));
   }
@@ -271,7 +288,10 @@ function normaliseKeyId(raw: string): string {
 
 function kmsHandle(keyId: string, out: GetPublicKeyCommandOutput): PublicKeyHandle {
   if (out.KeyUsage !== 'SIGN_VERIFY') {
-    throw new VerifierError('KEY_ERROR', `KMS key ${keyId} has key usage ${out.KeyUsage ?? 'unknown'}, not SIGN_VERIFY`);
+    throw new VerifierError(
+      'KEY_ERROR',
+      `KMS key ${keyId} has key usage ${out.KeyUsage ?? 'unknown'}, not SIGN_VERIFY`,
+    );
   }
   if (!out.PublicKey) throw new VerifierError('KEY_ERROR', `KMS returned no public key for ${keyId}`);
   let key: KeyObject;
@@ -295,7 +315,11 @@ function kmsError(keyId: string, err: unknown): VerifierError {
   if (err instanceof VerifierError) return err;
   const name = err instanceof Error ? err.name : 'Error';
   // throttling, KMS's own trouble and no answer at all go away by themselves: the hook waits on these
-  return new VerifierError('KEY_ERROR', `kms:GetPublicKey ${keyId} failed: ${name}: ${errorText(err)}`, isTransient(err));
+  return new VerifierError(
+    'KEY_ERROR',
+    `kms:GetPublicKey ${keyId} failed: ${name}: ${errorText(err)}`,
+    isTransient(err),
+  );
 }
 
 function errorText(err: unknown): string {

@@ -35,12 +35,18 @@ export function cosignAttestationTag(digest: string): string {
 }
 
 /** The accepted statements of the image's `.att` tag, and why the other layers were rejected. */
-export async function readLegacyAttestations(ctx: VerifyContext, trust: BundleTrust, policy: SignerPolicy): Promise<Evidence> {
+export async function readLegacyAttestations(
+  ctx: VerifyContext,
+  trust: BundleTrust,
+  policy: SignerPolicy,
+): Promise<Evidence> {
   const evidence: Evidence = { statements: [], rejected: [] };
   const tag = cosignAttestationTag(ctx.target.digest);
   const manifest = await ctx.repo.findManifest(tag, ctx.signal);
   if (!manifest) return evidence;
-  const layers = (manifest.json.layers ?? []).filter((l) => l?.mediaType === DSSE_ENVELOPE_MEDIA_TYPE).slice(0, MAX_ATTESTATION_LAYERS);
+  const layers = (manifest.json.layers ?? [])
+    .filter((l) => l?.mediaType === DSSE_ENVELOPE_MEDIA_TYPE)
+    .slice(0, MAX_ATTESTATION_LAYERS);
   for (const [i, layer] of layers.entries()) {
     ctx.signal.throwIfAborted();
     const where = `${tag} layer ${i + 1}`;
@@ -57,8 +63,19 @@ export async function readLegacyAttestations(ctx: VerifyContext, trust: BundleTr
   return evidence;
 }
 
-async function checkLayer(layer: Descriptor, where: string, trust: BundleTrust, policy: SignerPolicy, ctx: VerifyContext): Promise<SignedStatement | Failure> {
-  if (!BLOB_DIGEST.test(layer.digest) || !Number.isSafeInteger(layer.size) || layer.size < 0 || layer.size > MAX_PAYLOAD_BYTES) {
+async function checkLayer(
+  layer: Descriptor,
+  where: string,
+  trust: BundleTrust,
+  policy: SignerPolicy,
+  ctx: VerifyContext,
+): Promise<SignedStatement | Failure> {
+  if (
+    !BLOB_DIGEST.test(layer.digest) ||
+    !Number.isSafeInteger(layer.size) ||
+    layer.size < 0 ||
+    layer.size > MAX_PAYLOAD_BYTES
+  ) {
     return invalid(`${where} has a malformed descriptor or is larger than 32 MiB`);
   }
   const material = legacyMaterial(layer.annotations ?? {}, policy.signer.kind === 'key');
@@ -70,7 +87,11 @@ async function checkLayer(layer: Descriptor, where: string, trust: BundleTrust, 
     const logged = checkEnvelopeHash(material.tlogEntries, blob);
     if (logged) return invalid(`${where}: ${logged}`);
   }
-  const verdict = verifyBundle({ mediaType: BUNDLE_V01, verificationMaterial: material, dsseEnvelope: envelope }, trust, ctx.now);
+  const verdict = verifyBundle(
+    { mediaType: BUNDLE_V01, verificationMaterial: material, dsseEnvelope: envelope },
+    trust,
+    ctx.now,
+  );
   if (!verdict.ok) return { ...verdict, detail: `${where}: ${verdict.detail}` };
   const who = policy.accept(verdict.bundle.signer);
   if (!who.ok) return { ...who, detail: `${where}: ${who.detail}` };
@@ -93,12 +114,23 @@ function parseEnvelope(blob: Buffer): EnvelopeJson | string {
     return 'the DSSE envelope is not JSON';
   }
   const e = doc as Partial<Record<keyof EnvelopeJson, unknown>>;
-  if (typeof doc !== 'object' || doc === null || typeof e.payload !== 'string' || typeof e.payloadType !== 'string' || !Array.isArray(e.signatures)) {
+  if (
+    typeof doc !== 'object' ||
+    doc === null ||
+    typeof e.payload !== 'string' ||
+    typeof e.payloadType !== 'string' ||
+    !Array.isArray(e.signatures)
+  ) {
     return 'not a DSSE envelope';
   }
-  if (e.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `DSSE payload type is ${JSON.stringify(e.payloadType).slice(0, 100)}, not ${IN_TOTO_PAYLOAD_TYPE}`;
-  const signatures = e.signatures.map((s: { sig?: unknown; keyid?: unknown } | null) => ({ sig: s?.sig, keyid: s?.keyid ?? '' }));
-  if (signatures.length !== 1 || typeof signatures[0]!.sig !== 'string' || typeof signatures[0]!.keyid !== 'string') return 'the DSSE envelope must hold exactly one signature';
+  if (e.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return `DSSE payload type is ${JSON.stringify(e.payloadType).slice(0, 100)}, not ${IN_TOTO_PAYLOAD_TYPE}`;
+  const signatures = e.signatures.map((s: { sig?: unknown; keyid?: unknown } | null) => ({
+    sig: s?.sig,
+    keyid: s?.keyid ?? '',
+  }));
+  if (signatures.length !== 1 || typeof signatures[0]!.sig !== 'string' || typeof signatures[0]!.keyid !== 'string')
+    return 'the DSSE envelope must hold exactly one signature';
   return { payloadType: e.payloadType, payload: e.payload, signatures: signatures as EnvelopeJson['signatures'] };
 }
 
@@ -115,7 +147,8 @@ function checkEnvelopeHash(entries: unknown[], blob: Buffer): string | undefined
     } catch {
       return 'the Rekor entry body is not JSON';
     }
-    const hash = body.kind === 'dsse' ? body.spec?.envelopeHash : body.kind === 'intoto' ? body.spec?.content?.hash : undefined;
+    const hash =
+      body.kind === 'dsse' ? body.spec?.envelopeHash : body.kind === 'intoto' ? body.spec?.content?.hash : undefined;
     if (!hash) return `the Rekor entry (kind ${JSON.stringify(body.kind)}) records no envelope hash`;
     if (hash.algorithm !== 'sha256' || hash.value !== expected) {
       return `the Rekor entry records envelope ${String(hash.algorithm)}:${String(hash.value).slice(0, 64)}, but the layer holds sha256:${expected} (envelope altered after logging)`;

@@ -35,7 +35,14 @@
  */
 import type { Descriptor, Manifest } from '../../core/registry.js';
 import { shortFingerprint, verifySignature, type KeySource, type PublicKeyHandle } from './keys.js';
-import { VerifierError, worstFailure, type FailureReason, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
+import {
+  VerifierError,
+  worstFailure,
+  type FailureReason,
+  type VerifierVerdict,
+  type Verifier,
+  type VerifyContext,
+} from '../../core/verifier.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
@@ -93,7 +100,9 @@ export class CosignKeyVerifier implements Verifier {
     for (const [index, layer] of layers.entries()) {
       const result = await this.checkLayer(layer, handle, ctx, payloads);
       if (result.ok) return { ok: true, by: this.description };
-      failures.push(layers.length > 1 ? { ...result, detail: `layer ${index + 1} of ${layers.length}: ${result.detail}` } : result);
+      failures.push(
+        layers.length > 1 ? { ...result, detail: `layer ${index + 1} of ${layers.length}: ${result.detail}` } : result,
+      );
     }
     return worstFailure(failures) ?? this.signatureMissing(ctx);
   }
@@ -123,9 +132,14 @@ export class CosignKeyVerifier implements Verifier {
     const signing = layers.filter((l): l is Descriptor => isObject(l) && l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE);
     if (!signing.length) return invalid(`signature manifest ${tag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`);
     if (signing.length > MAX_SIGNATURE_LAYERS) {
-      return invalid(`signature manifest ${tag} has ${signing.length} signature layers, more than the ${MAX_SIGNATURE_LAYERS} we check`);
+      return invalid(
+        `signature manifest ${tag} has ${signing.length} signature layers, more than the ${MAX_SIGNATURE_LAYERS} we check`,
+      );
     }
-    const malformed = signing.find((l) => typeof l.digest !== 'string' || !BLOB_DIGEST_RE.test(l.digest) || !Number.isSafeInteger(l.size) || l.size < 0);
+    const malformed = signing.find(
+      (l) =>
+        typeof l.digest !== 'string' || !BLOB_DIGEST_RE.test(l.digest) || !Number.isSafeInteger(l.size) || l.size < 0,
+    );
     if (malformed) return invalid(`signature manifest ${tag} has a malformed layer descriptor`);
     return signing;
   }
@@ -155,9 +169,15 @@ export class CosignKeyVerifier implements Verifier {
   }
 
   /** The payload blob, once per digest: cosign layers of one manifest often share it. */
-  private async fetchPayload(layer: Descriptor, ctx: VerifyContext, payloads: Map<string, Promise<Buffer>>): Promise<Buffer | Failure> {
+  private async fetchPayload(
+    layer: Descriptor,
+    ctx: VerifyContext,
+    payloads: Map<string, Promise<Buffer>>,
+  ): Promise<Buffer | Failure> {
     if (layer.size > MAX_SIMPLE_SIGNING_PAYLOAD_BYTES) {
-      return invalid(`signature payload of ${layer.size} bytes exceeds the ${MAX_SIMPLE_SIGNING_PAYLOAD_BYTES}-byte cap`);
+      return invalid(
+        `signature payload of ${layer.size} bytes exceeds the ${MAX_SIMPLE_SIGNING_PAYLOAD_BYTES}-byte cap`,
+      );
     }
     let fetch = payloads.get(layer.digest);
     if (!fetch) {
@@ -166,13 +186,15 @@ export class CosignKeyVerifier implements Verifier {
     }
     const payload = await fetch;
     // The digest matched (the client checks it), so a different length means the descriptor lied.
-    if (payload.length !== layer.size) return invalid(`signature layer declares ${layer.size} bytes but its blob has ${payload.length}`);
+    if (payload.length !== layer.size)
+      return invalid(`signature layer declares ${layer.size} bytes but its blob has ${payload.length}`);
     return payload;
   }
 
   /** The signature is ours: the payload must be a cosign image signature for this digest. */
   private checkSignedStatement(statement: Statement, digest: string): LayerResult {
-    if (!statement.wellFormed) return invalid(`payload signed by ${this.keyName()} is not a cosign image signature: ${statement.problem}`);
+    if (!statement.wellFormed)
+      return invalid(`payload signed by ${this.keyName()} is not a cosign image signature: ${statement.problem}`);
     if (statement.digest !== digest) {
       return {
         ok: false,
@@ -186,7 +208,9 @@ export class CosignKeyVerifier implements Verifier {
   /** The signature is not ours: someone else's signature, or a payload changed after signing. */
   private explainUnverified(statement: Statement, digest: string): Failure {
     if (!statement.wellFormed) {
-      return invalid(`signature does not verify with ${this.keyName()} and the payload is not a cosign image signature: ${statement.problem}`);
+      return invalid(
+        `signature does not verify with ${this.keyName()} and the payload is not a cosign image signature: ${statement.problem}`,
+      );
     }
     if (statement.digest !== digest) {
       return invalid(
@@ -197,7 +221,9 @@ export class CosignKeyVerifier implements Verifier {
   }
 
   private keyName(): string {
-    return this.loaded ? `${this.keySource.describe} ${shortFingerprint(this.loaded.fingerprint)}` : this.keySource.describe;
+    return this.loaded
+      ? `${this.keySource.describe} ${shortFingerprint(this.loaded.fingerprint)}`
+      : this.keySource.describe;
   }
 }
 
@@ -212,10 +238,14 @@ export function parseStatement(payload: Buffer): Statement {
   const critical = isObject(doc) ? doc.critical : undefined;
   if (!isObject(critical)) return { wellFormed: false, problem: 'no "critical" object' };
   if (critical.type !== COSIGN_SIGNATURE_TYPE) {
-    return { wellFormed: false, problem: `critical.type is ${JSON.stringify(critical.type)}, not "${COSIGN_SIGNATURE_TYPE}"` };
+    return {
+      wellFormed: false,
+      problem: `critical.type is ${JSON.stringify(critical.type)}, not "${COSIGN_SIGNATURE_TYPE}"`,
+    };
   }
   const digest = isObject(critical.image) ? critical.image['docker-manifest-digest'] : undefined;
-  if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) return { wellFormed: false, problem: 'no valid critical.image.docker-manifest-digest' };
+  if (typeof digest !== 'string' || !DIGEST_RE.test(digest))
+    return { wellFormed: false, problem: 'no valid critical.image.docker-manifest-digest' };
   return { wellFormed: true, digest };
 }
 

@@ -17,7 +17,14 @@
 import { createHash } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
 import type { Descriptor } from '../../core/registry.js';
-import { cosignSignatureTag, MAX_SIGNATURE_LAYERS, MAX_SIMPLE_SIGNING_PAYLOAD_BYTES, parseStatement, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './legacy-key.js';
+import {
+  cosignSignatureTag,
+  MAX_SIGNATURE_LAYERS,
+  MAX_SIMPLE_SIGNING_PAYLOAD_BYTES,
+  parseStatement,
+  SIGNATURE_ANNOTATION,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+} from './legacy-key.js';
 import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import { verifyBundle, type BundleTrust, type Failure } from './bundle-verifier.js';
 import type { SignerPolicy } from './signer-policy.js';
@@ -41,21 +48,40 @@ export class LegacySigVerifier implements Verifier {
   async verify(ctx: VerifyContext): Promise<Verdict> {
     const tag = cosignSignatureTag(ctx.target.digest);
     const manifest = await ctx.repo.findManifest(tag, ctx.signal);
-    if (!manifest) return { ok: false, reason: 'SIGNATURE_MISSING', detail: `no cosign signature found (no Sigstore bundle, no tag ${tag})` };
-    const layers = (manifest.json.layers ?? []).filter((l) => l?.mediaType === SIMPLE_SIGNING_MEDIA_TYPE).slice(0, MAX_SIGNATURE_LAYERS);
-    if (!layers.length) return { ok: false, reason: 'SIGNATURE_INVALID', detail: `signature manifest ${tag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer` };
+    if (!manifest)
+      return {
+        ok: false,
+        reason: 'SIGNATURE_MISSING',
+        detail: `no cosign signature found (no Sigstore bundle, no tag ${tag})`,
+      };
+    const layers = (manifest.json.layers ?? [])
+      .filter((l) => l?.mediaType === SIMPLE_SIGNING_MEDIA_TYPE)
+      .slice(0, MAX_SIGNATURE_LAYERS);
+    if (!layers.length)
+      return {
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: `signature manifest ${tag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`,
+      };
     const trust = await this.policy.trust(ctx.signal);
     const failures: Failure[] = [];
     for (const [i, layer] of layers.entries()) {
       const verdict = await this.checkLayer(layer, trust, ctx);
       if (verdict.ok) return verdict;
-      failures.push(layers.length > 1 ? { ...verdict, detail: `layer ${i + 1} of ${layers.length}: ${verdict.detail}` } : verdict);
+      failures.push(
+        layers.length > 1 ? { ...verdict, detail: `layer ${i + 1} of ${layers.length}: ${verdict.detail}` } : verdict,
+      );
     }
     return worstFailure(failures)!;
   }
 
   private async checkLayer(layer: Descriptor, trust: BundleTrust, ctx: VerifyContext): Promise<Verdict> {
-    if (!BLOB_DIGEST.test(layer.digest) || !Number.isSafeInteger(layer.size) || layer.size < 0 || layer.size > MAX_SIMPLE_SIGNING_PAYLOAD_BYTES) {
+    if (
+      !BLOB_DIGEST.test(layer.digest) ||
+      !Number.isSafeInteger(layer.size) ||
+      layer.size < 0 ||
+      layer.size > MAX_SIMPLE_SIGNING_PAYLOAD_BYTES
+    ) {
       return invalid('signature layer has a malformed or oversized descriptor');
     }
     const bundle = legacyBundle(layer.annotations ?? {}, this.policy.signer.kind === 'key');
@@ -67,9 +93,14 @@ export class LegacySigVerifier implements Verifier {
     const who = this.policy.accept(verdict.bundle.signer);
     if (!who.ok) return who;
     const statement = parseStatement(payload);
-    if (!statement.wellFormed) return invalid(`payload signed by ${who.by} is not a cosign image signature: ${statement.problem}`);
+    if (!statement.wellFormed)
+      return invalid(`payload signed by ${who.by} is not a cosign image signature: ${statement.problem}`);
     if (statement.digest !== ctx.target.digest) {
-      return { ok: false, reason: 'DIGEST_MISMATCH', detail: `cosign signature by ${who.by} is for ${statement.digest}, not ${ctx.target.digest}` };
+      return {
+        ok: false,
+        reason: 'DIGEST_MISMATCH',
+        detail: `cosign signature by ${who.by} is for ${statement.digest}, not ${ctx.target.digest}`,
+      };
     }
     const via = bundle.verificationMaterial.tlogEntries.length ? ', Rekor SET' : '';
     return { ok: true, by: `${this.policy.signer.kind === 'key' ? 'cosign' : 'cosign keyless'} .sig, ${who.by}${via}` };
@@ -90,14 +121,22 @@ export interface LegacyBundleJson {
 /** The layer's annotations as a v0.1 bundle JSON; a string says what is malformed. */
 export function legacyBundle(annotations: Record<string, string>, withKey: boolean): LegacyBundleJson | string {
   const signature = annotations[SIGNATURE_ANNOTATION];
-  if (!signature || !STRICT_BASE64.test(signature)) return `the ${SIGNATURE_ANNOTATION} annotation is missing or not base64`;
+  if (!signature || !STRICT_BASE64.test(signature))
+    return `the ${SIGNATURE_ANNOTATION} annotation is missing or not base64`;
   const verificationMaterial = legacyMaterial(annotations, withKey);
   if (typeof verificationMaterial === 'string') return verificationMaterial;
-  return { mediaType: BUNDLE_V01, verificationMaterial, messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature } };
+  return {
+    mediaType: BUNDLE_V01,
+    verificationMaterial,
+    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature },
+  };
 }
 
 /** The certificate (or key), Rekor SET and timestamp annotations as v0.1 verification material (also for `.att` layers). */
-export function legacyMaterial(annotations: Record<string, string>, withKey: boolean): LegacyBundleJson['verificationMaterial'] | string {
+export function legacyMaterial(
+  annotations: Record<string, string>,
+  withKey: boolean,
+): LegacyBundleJson['verificationMaterial'] | string {
   const key = withKey ? { publicKey: { hint: '' } } : certificateMaterial(annotations[CERTIFICATE_ANNOTATION]);
   if (typeof key === 'string') return key;
   const tlogEntries = rekorEntries(annotations[REKOR_BUNDLE_ANNOTATION]);
@@ -107,7 +146,9 @@ export function legacyMaterial(annotations: Record<string, string>, withKey: boo
   return { ...key, tlogEntries, timestampVerificationData: { rfc3161Timestamps: timestamps } };
 }
 
-function certificateMaterial(pem: string | undefined): Pick<LegacyBundleJson['verificationMaterial'], 'x509CertificateChain'> | string {
+function certificateMaterial(
+  pem: string | undefined,
+): Pick<LegacyBundleJson['verificationMaterial'], 'x509CertificateChain'> | string {
   if (!pem) return `no ${CERTIFICATE_ANNOTATION} annotation: not a keyless signature`;
   try {
     const der = X509Certificate.parse(pem).root.toDER();
@@ -133,7 +174,14 @@ function rekorEntries(text: string | undefined): unknown[] | string {
   const integratedTime = get(payload, 'integratedTime');
   const logIndex = get(payload, 'logIndex');
   const logID = get(payload, 'logID');
-  if (typeof set !== 'string' || typeof body !== 'string' || typeof integratedTime !== 'number' || typeof logIndex !== 'number' || typeof logID !== 'string') return bad;
+  if (
+    typeof set !== 'string' ||
+    typeof body !== 'string' ||
+    typeof integratedTime !== 'number' ||
+    typeof logIndex !== 'number' ||
+    typeof logID !== 'string'
+  )
+    return bad;
   if (!/^[a-f0-9]{64}$/.test(logID)) return bad;
   let kind: unknown;
   let version: unknown;

@@ -15,7 +15,13 @@ export type CosignSigner =
   | { kind: 'keyless'; identities: PolicyIdentity[]; privateCas?: () => PrivateCas };
 
 /** A trusted root with nothing in it: keys with `tlog: skip` trust only the key. */
-const EMPTY_ROOT = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] } as unknown as TrustedRoot;
+const EMPTY_ROOT = {
+  mediaType: '',
+  tlogs: [],
+  certificateAuthorities: [],
+  ctlogs: [],
+  timestampAuthorities: [],
+} as unknown as TrustedRoot;
 
 export class SignerPolicy {
   private readonly identities: IdentityMatcher[];
@@ -66,7 +72,12 @@ export class SignerPolicy {
       return { material: trustMaterial(root, { keys: keyFinder(key) }), tlog, signer: { kind: 'key', key, describe } };
     }
     const root = await this.trustedRoot();
-    if (signer.privateCas) return { material: trustMaterial(root, { privateCas: signer.privateCas() }), tlog, signer: { kind: 'private-ca' } };
+    if (signer.privateCas)
+      return {
+        material: trustMaterial(root, { privateCas: signer.privateCas() }),
+        tlog,
+        signer: { kind: 'private-ca' },
+      };
     return { material: trustMaterial(root), tlog, signer: { kind: 'fulcio' } };
   }
 }

@@ -25,7 +25,8 @@ export interface InTotoStatement {
 
 /** Parse a DSSE payload as an in-toto statement; a string says why it is not one. */
 export function parseStatement(payloadType: string, payload: Buffer): InTotoStatement | string {
-  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) return `DSSE payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`;
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return `DSSE payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`;
   let doc: unknown;
   try {
     doc = JSON.parse(payload.toString('utf8'));
@@ -34,7 +35,8 @@ export function parseStatement(payloadType: string, payload: Buffer): InTotoStat
   }
   if (!isObject(doc)) return 'the in-toto statement is not a JSON object';
   const { _type: type, predicateType, subject } = doc;
-  if (typeof type !== 'string' || !type.startsWith('https://in-toto.io/Statement/')) return 'the payload is not an in-toto statement (_type)';
+  if (typeof type !== 'string' || !type.startsWith('https://in-toto.io/Statement/'))
+    return 'the payload is not an in-toto statement (_type)';
   if (typeof predicateType !== 'string' || !predicateType) return 'the in-toto statement has no predicateType';
   if (!Array.isArray(subject) || !subject.every(isSubject)) return 'the in-toto statement has no valid subject list';
   return { type, predicateType, subject, predicate: doc.predicate };
@@ -52,15 +54,25 @@ export function subjectDigests(statement: InTotoStatement): string[] {
   return statement.subject.flatMap((s) => Object.entries(s.digest).map(([alg, hex]) => `${alg}:${hex}`));
 }
 
-export type SignatureCheck = { ok: true } | { ok: false; reason: 'NOT_A_SIGNATURE' | 'DIGEST_MISMATCH'; detail: string };
+export type SignatureCheck =
+  | { ok: true }
+  | { ok: false; reason: 'NOT_A_SIGNATURE' | 'DIGEST_MISMATCH'; detail: string };
 
 /** Is this verified statement a cosign signature of exactly this image digest? */
 export function isCosignSignatureFor(statement: InTotoStatement, digest: string): SignatureCheck {
   if (statement.predicateType !== COSIGN_SIGN_PREDICATE) {
-    return { ok: false, reason: 'NOT_A_SIGNATURE', detail: `an attestation (predicateType ${statement.predicateType}), not a cosign signature` };
+    return {
+      ok: false,
+      reason: 'NOT_A_SIGNATURE',
+      detail: `an attestation (predicateType ${statement.predicateType}), not a cosign signature`,
+    };
   }
   if (!namesDigest(statement, digest)) {
-    return { ok: false, reason: 'DIGEST_MISMATCH', detail: `signs ${subjectDigests(statement).join(', ') || 'no digest'}, not ${digest}` };
+    return {
+      ok: false,
+      reason: 'DIGEST_MISMATCH',
+      detail: `signs ${subjectDigests(statement).join(', ') || 'no digest'}, not ${digest}`,
+    };
   }
   return { ok: true };
 }

@@ -55,7 +55,8 @@ export function parseTrustedRoot(text: string, name: string): TrustedRoot {
 
 function checkShape(doc: unknown): string | undefined {
   if (!isObject(doc)) return 'not a JSON object';
-  if (typeof doc.mediaType !== 'string' || !doc.mediaType.startsWith(TRUSTED_ROOT_MEDIA_TYPE_PREFIX)) return `mediaType is ${JSON.stringify(doc.mediaType)}`;
+  if (typeof doc.mediaType !== 'string' || !doc.mediaType.startsWith(TRUSTED_ROOT_MEDIA_TYPE_PREFIX))
+    return `mediaType is ${JSON.stringify(doc.mediaType)}`;
   for (const list of ['tlogs', 'ctlogs'] as const) {
     const entries = doc[list] ?? [];
     if (!Array.isArray(entries)) return `${list} is not a list`;
@@ -102,13 +103,19 @@ export function readPemCertificates(path: string, what: string): X509Certificate
  * CAs (the logs and TSAs stay). The library builds chains only from certificates in
  * the trust material, so intermediates go in with every root.
  */
-export function trustMaterial(root: TrustedRoot, opts: { keys?: KeyFinderFunc; privateCas?: PrivateCas } = {}): TrustMaterial {
+export function trustMaterial(
+  root: TrustedRoot,
+  opts: { keys?: KeyFinderFunc; privateCas?: PrivateCas } = {},
+): TrustMaterial {
   const material = toTrustMaterial(root, opts.keys);
   if (!opts.privateCas) return material;
   const { roots, intermediates } = opts.privateCas;
   return {
     ...material,
-    certificateAuthorities: roots.map((r) => ({ certChain: [...intermediates, r], validFor: { start: BEGINNING, end: END } })),
+    certificateAuthorities: roots.map((r) => ({
+      certChain: [...intermediates, r],
+      validFor: { start: BEGINNING, end: END },
+    })),
   };
 }
 
@@ -148,7 +155,10 @@ async function loadDefault(opts: DefaultRootOptions, env: Record<string, string 
     opts.log?.('Sigstore trusted root refreshed through TUF', { source: 'tuf' });
     return root;
   } catch (e) {
-    opts.log?.('Sigstore trusted root refresh failed: using the shipped root', { error: (e as Error).message, shippedPath });
+    opts.log?.('Sigstore trusted root refresh failed: using the shipped root', {
+      error: (e as Error).message,
+      shippedPath,
+    });
     return readTrustedRoot(shippedPath);
   }
 }

@@ -18,7 +18,14 @@
  * under `signature: true` stays a signature failure, even when attestations fail too.
  */
 import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
-import { describePass, readBundleStatements, type AttestationResult, type AttestationRule, type Evidence, type SignedStatement } from './attestations.js';
+import {
+  describePass,
+  readBundleStatements,
+  type AttestationResult,
+  type AttestationRule,
+  type Evidence,
+  type SignedStatement,
+} from './attestations.js';
 import { searchBundles, type BundleSearch, type Failure, type FoundBundle } from './bundle-discovery.js';
 import { verifyBundle, type BundleTrust } from './bundle-verifier.js';
 import { readLegacyAttestations } from './legacy-attestations.js';
@@ -45,7 +52,11 @@ export class CosignVerifier implements Verifier {
 
   async verify(ctx: VerifyContext): Promise<Verdict> {
     const trust = await this.policy.trust(ctx.signal);
-    if (!this.attestations) return this.signature(ctx, await searchBundles(ctx, (found) => this.asSignature(this.check(found, trust, ctx), ctx)));
+    if (!this.attestations)
+      return this.signature(
+        ctx,
+        await searchBundles(ctx, (found) => this.asSignature(this.check(found, trust, ctx), ctx)),
+      );
     const evidence = await readBundleStatements(ctx, (found) => this.check(found, trust, ctx));
     let signed: Extract<Verdict, { ok: true }> | undefined;
     if (this.attestations.signature) {
@@ -78,7 +89,12 @@ export class CosignVerifier implements Verifier {
     const who = this.policy.accept(verdict.bundle.signer);
     if (!who.ok) return { ...who, detail: `${where}: ${who.detail}` };
     const { statement, statementProblem } = verdict.bundle;
-    if (!statement) return { ok: false, reason: 'SIGNATURE_MISSING', detail: `${where} is not a cosign signature: ${statementProblem}` };
+    if (!statement)
+      return {
+        ok: false,
+        reason: 'SIGNATURE_MISSING',
+        detail: `${where} is not a cosign signature: ${statementProblem}`,
+      };
     return { where, by: who.by, statement };
   }
 
@@ -98,7 +114,12 @@ export class CosignVerifier implements Verifier {
     const verdicts = [...evidence.statements.map((s) => this.asSignature(s, ctx)), ...evidence.rejected];
     const passed = verdicts.find((v): v is Extract<Verdict, { ok: true }> => v.ok);
     const failures = verdicts.filter((v): v is Failure => !v.ok);
-    return { bundles: verdicts.length, failures, ...(passed ? { passed } : {}), ...(evidence.fetchError ? { fetchError: evidence.fetchError } : {}) };
+    return {
+      bundles: verdicts.length,
+      failures,
+      ...(passed ? { passed } : {}),
+      ...(evidence.fetchError ? { fetchError: evidence.fetchError } : {}),
+    };
   }
 
   private async judgeAttestations(
@@ -134,5 +155,9 @@ export class CosignVerifier implements Verifier {
 
 function merge(a: Evidence, b: Evidence): Evidence {
   const fetchError = a.fetchError ?? b.fetchError;
-  return { statements: [...a.statements, ...b.statements], rejected: [...a.rejected, ...b.rejected], ...(fetchError ? { fetchError } : {}) };
+  return {
+    statements: [...a.statements, ...b.statements],
+    rejected: [...a.rejected, ...b.rejected],
+    ...(fetchError ? { fetchError } : {}),
+  };
 }

@@ -7,7 +7,14 @@ import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 
 export type Alg = 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512';
 
-const HASH: Record<Alg, string> = { PS256: 'sha256', PS384: 'sha384', PS512: 'sha512', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' };
+const HASH: Record<Alg, string> = {
+  PS256: 'sha256',
+  PS384: 'sha384',
+  PS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+};
 const HASH_BYTES: Record<Alg, number> = { PS256: 32, PS384: 48, PS512: 64, ES256: 32, ES384: 48, ES512: 64 };
 const EC_COORD_BYTES: Partial<Record<Alg, number>> = { ES256: 32, ES384: 48, ES512: 66 };
 
@@ -51,7 +58,12 @@ export function hashOf(alg: Alg): string {
 export function verifySignature(alg: Alg, key: KeyObject, data: Buffer, signature: Buffer): boolean {
   try {
     if (alg.startsWith('PS')) {
-      return cryptoVerify(HASH[alg], data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[alg] }, signature);
+      return cryptoVerify(
+        HASH[alg],
+        data,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[alg] },
+        signature,
+      );
     }
     if (signature.length !== 2 * EC_COORD_BYTES[alg]!) return false;
     return cryptoVerify(HASH[alg], data, { key, dsaEncoding: 'ieee-p1363' }, signature);

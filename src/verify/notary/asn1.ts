@@ -18,12 +18,24 @@ export type Node = asn1js.AsnType;
 
 const UNIVERSAL = 1;
 const CONTEXT = 3;
-const U = { BOOLEAN: 1, INTEGER: 2, BIT_STRING: 3, NULL: 5, OID: 6, ENUMERATED: 10, SEQUENCE: 16, SET: 17, UTC_TIME: 23, GENERALIZED_TIME: 24 } as const;
+const U = {
+  BOOLEAN: 1,
+  INTEGER: 2,
+  BIT_STRING: 3,
+  NULL: 5,
+  OID: 6,
+  ENUMERATED: 10,
+  SEQUENCE: 16,
+  SET: 17,
+  UTC_TIME: 23,
+  GENERALIZED_TIME: 24,
+} as const;
 
 /** Decode exactly one DER value filling `bytes`; any BER-only encoding is a DerError naming `what`. */
 export function parseDer(bytes: Uint8Array, what: string): Node {
   const decoded = decodeBer(bytes, what);
-  if (decoded.offset === -1 || decoded.result.error) throw new DerError(`${what}: not DER (${decoded.result.error || 'undecodable'})`);
+  if (decoded.offset === -1 || decoded.result.error)
+    throw new DerError(`${what}: not DER (${decoded.result.error || 'undecodable'})`);
   if (decoded.offset !== bytes.length) throw new DerError(`${what}: trailing bytes after the DER value`);
   checkNode(decoded.result, what);
   // Belt and braces: what asn1js writes back must be what we were given.
@@ -47,9 +59,11 @@ function decodeBer(bytes: Uint8Array, what: string): ReturnType<typeof asn1js.fr
 
 function checkNode(n: Node, what: string): void {
   const { idBlock, lenBlock } = n;
-  if (n.error || idBlock.error || lenBlock.error) throw new DerError(`${what}: ${n.error || idBlock.error || lenBlock.error}`);
+  if (n.error || idBlock.error || lenBlock.error)
+    throw new DerError(`${what}: ${n.error || idBlock.error || lenBlock.error}`);
   if (idBlock.isHexOnly || idBlock.tagNumber >= 31) throw new DerError(`${what}: multi-byte tags are not used here`);
-  if (idBlock.tagClass === UNIVERSAL && idBlock.tagNumber === 0) throw new DerError(`${what}: end-of-contents outside an indefinite length`);
+  if (idBlock.tagClass === UNIVERSAL && idBlock.tagNumber === 0)
+    throw new DerError(`${what}: end-of-contents outside an indefinite length`);
   if (lenBlock.isIndefiniteForm) throw new DerError(`${what}: indefinite length is not DER`);
   if (lenBlock.longFormUsed && (lenBlock.length < 0x80 || lenBlock.blockLength - 1 !== byteCount(lenBlock.length))) {
     throw new DerError(`${what}: non-minimal length`);
@@ -72,11 +86,17 @@ function checkPrimitive(tag: number, v: Uint8Array, what: string): void {
     case U.INTEGER:
     case U.ENUMERATED:
       if (v.length === 0) throw new DerError(`${what}: empty INTEGER`);
-      if (v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80))) throw new DerError(`${what}: non-minimal INTEGER`);
+      if (v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80)))
+        throw new DerError(`${what}: non-minimal INTEGER`);
       return;
     case U.BIT_STRING: {
       const unused = v[0];
-      if (unused === undefined || unused > 7 || (v.length === 1 && unused > 0) || (v.length > 1 && (v[v.length - 1]! & ((1 << unused) - 1)) !== 0)) {
+      if (
+        unused === undefined ||
+        unused > 7 ||
+        (v.length === 1 && unused > 0) ||
+        (v.length > 1 && (v[v.length - 1]! & ((1 << unused) - 1)) !== 0)
+      ) {
         throw new DerError(`${what}: malformed BIT STRING padding`);
       }
       return;
@@ -121,7 +141,8 @@ function timeFromContents(tag: number, v: Uint8Array, what: string): Date {
   const year = tag === U.UTC_TIME ? (yy < 50 ? 2000 + yy : 1900 + yy) : yy;
   const [mo, d, h, mi, sec] = m.slice(2, 7).map(Number) as [number, number, number, number, number];
   const daysInMonth = new Date(Date.UTC(year, mo, 0)).getUTCDate();
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth || h > 23 || mi > 59 || sec > 59) throw new DerError(`${what}: time out of range: ${JSON.stringify(s)}`);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth || h > 23 || mi > 59 || sec > 59)
+    throw new DerError(`${what}: time out of range: ${JSON.stringify(s)}`);
   const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
   return new Date(Date.UTC(year, mo - 1, d, h, mi, sec, ms));
 }
@@ -163,7 +184,8 @@ export function oidOf(n: Node | undefined, what: string): string {
 }
 
 export function octetsOf(n: Node | undefined, what: string): Buffer {
-  if (!(n instanceof asn1js.OctetString) || n.idBlock.isConstructed) throw new DerError(`${what}: expected an OCTET STRING`);
+  if (!(n instanceof asn1js.OctetString) || n.idBlock.isConstructed)
+    throw new DerError(`${what}: expected an OCTET STRING`);
   return contents(n);
 }
 
@@ -174,7 +196,8 @@ export function integerBytes(n: Node | undefined, what: string): Buffer {
 }
 
 export function timeOf(n: Node | undefined, what: string): Date {
-  if (!isUniversal(n, U.UTC_TIME) && !isUniversal(n, U.GENERALIZED_TIME)) throw new DerError(`${what}: expected a time`);
+  if (!isUniversal(n, U.UTC_TIME) && !isUniversal(n, U.GENERALIZED_TIME))
+    throw new DerError(`${what}: expected a time`);
   return timeFromContents(n.idBlock.tagNumber, contents(n), what);
 }
 

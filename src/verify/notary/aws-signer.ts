@@ -15,7 +15,7 @@ import type { AwsSignerVerifierConfig } from '../../policy/schema.js';
 import { VerifierError, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import { authenticTimestampProblem, checkIntegrity, expiryProblem, trustedAnchor, type Intact } from './checks.js';
 import { DEFAULT_MAX_SIGNATURES, failure, firstPassing, type Failure, type FoundEnvelope } from './discovery.js';
-import { Certificate, parseCertificates } from './x509.js';
+import { type Certificate, parseCertificates } from './x509.js';
 
 export const SIGNER_ATTR = {
   profileVersion: 'com.amazonaws.signer.signingProfileVersion',
@@ -50,10 +50,16 @@ export class AwsSignerVerifier implements Verifier {
 
   async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const descriptor = await ctx.target.descriptor();
-    return firstPassing(ctx, this.deps.maxSignatures ?? DEFAULT_MAX_SIGNATURES, 'AWS Signer', (found) => this.verifySignature(found, descriptor, ctx));
+    return firstPassing(ctx, this.deps.maxSignatures ?? DEFAULT_MAX_SIGNATURES, 'AWS Signer', (found) =>
+      this.verifySignature(found, descriptor, ctx),
+    );
   }
 
-  private async verifySignature(found: FoundEnvelope, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<VerifierVerdict> {
+  private async verifySignature(
+    found: FoundEnvelope,
+    descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>,
+    ctx: VerifyContext,
+  ): Promise<VerifierVerdict> {
     const intact = checkIntegrity(found, descriptor, { understood: UNDERSTOOD, plugin: SIGNER_PLUGIN });
     if ('ok' in intact) return intact;
     const signed = this.signerAttributes(intact);
@@ -66,33 +72,60 @@ export class AwsSignerVerifier implements Verifier {
     if (problem) return problem;
     const revocation = await this.revocation(intact, signed, ctx);
     if (revocation && !revocation.ok) return revocation;
-    return { ok: true, by: `aws-signer profile ${signed.profileVersion}`, ...(revocation?.ok ? { detail: revocation.detail } : {}) };
+    return {
+      ok: true,
+      by: `aws-signer profile ${signed.profileVersion}`,
+      ...(revocation?.ok ? { detail: revocation.detail } : {}),
+    };
   }
 
   /** The Signer attributes: scheme signingAuthority, profile version and job ARNs, all critical. */
   private signerAttributes(intact: Intact): { profileVersion: string; job: string; alias?: string } | Failure {
     const { envelope } = intact;
-    if (envelope.signingScheme !== 'notary.x509.signingAuthority') return failure('UNTRUSTED_SIGNER', `AWS Signer signs with notary.x509.signingAuthority, not ${envelope.signingScheme}`);
+    if (envelope.signingScheme !== 'notary.x509.signingAuthority')
+      return failure(
+        'UNTRUSTED_SIGNER',
+        `AWS Signer signs with notary.x509.signingAuthority, not ${envelope.signingScheme}`,
+      );
     const profileVersion = envelope.extendedCritical[SIGNER_ATTR.profileVersion];
     const job = envelope.extendedCritical[SIGNER_ATTR.job];
     if (typeof profileVersion !== 'string' || typeof job !== 'string') {
-      return failure('UNTRUSTED_SIGNER', `the signature lacks the critical attributes ${SIGNER_ATTR.profileVersion} and ${SIGNER_ATTR.job}`);
+      return failure(
+        'UNTRUSTED_SIGNER',
+        `the signature lacks the critical attributes ${SIGNER_ATTR.profileVersion} and ${SIGNER_ATTR.job}`,
+      );
     }
     const alias = envelope.extendedCritical[SIGNER_ATTR.profileAlias];
     return { profileVersion, job, ...(typeof alias === 'string' ? { alias } : {}) };
   }
 
   private anchorProblem(intact: Intact): Failure | null {
-    return trustedAnchor(intact.chain, this.roots) ? null : failure('UNTRUSTED_SIGNER', `the certificate chain of "${intact.chain[0]!.subject}" does not lead to an AWS Signer root`);
+    return trustedAnchor(intact.chain, this.roots)
+      ? null
+      : failure(
+          'UNTRUSTED_SIGNER',
+          `the certificate chain of "${intact.chain[0]!.subject}" does not lead to an AWS Signer root`,
+        );
   }
 
   private profileProblem(signed: { profileVersion: string; alias?: string }): Failure | null {
-    const match = this.config.signingProfiles.find((trusted) => profileMatches(trusted, signed.profileVersion, signed.alias));
-    return match ? null : failure('UNTRUSTED_SIGNER', `signing profile ${signed.profileVersion} is not among the trusted signing profiles`);
+    const match = this.config.signingProfiles.find((trusted) =>
+      profileMatches(trusted, signed.profileVersion, signed.alias),
+    );
+    return match
+      ? null
+      : failure(
+          'UNTRUSTED_SIGNER',
+          `signing profile ${signed.profileVersion} is not among the trusted signing profiles`,
+        );
   }
 
   /** signer:GetRevocationStatus as the plugin asks it; `warn` admits when Signer cannot answer. */
-  private async revocation(intact: Intact, signed: { profileVersion: string; job: string }, ctx: VerifyContext): Promise<VerifierVerdict | null> {
+  private async revocation(
+    intact: Intact,
+    signed: { profileVersion: string; job: string },
+    ctx: VerifyContext,
+  ): Promise<VerifierVerdict | null> {
     if (this.config.revocation === 'skip') return null;
     const input = {
       signatureTimestamp: intact.envelope.authenticSigningTime!,
@@ -102,7 +135,9 @@ export class AwsSignerVerifier implements Verifier {
       certificateHashes: certificateHashes(intact.chain),
     };
     try {
-      const out = await this.client(signed.profileVersion).send(new GetRevocationStatusCommand(input), { abortSignal: ctx.signal });
+      const out = await this.client(signed.profileVersion).send(new GetRevocationStatusCommand(input), {
+        abortSignal: ctx.signal,
+      });
       const revoked = out.revokedEntities ?? [];
       return revoked.length ? failure('REVOKED', revocationReason(revoked)) : null;
     } catch (e) {
@@ -153,7 +188,12 @@ export function certificateHashes(chain: Certificate[]): string[] {
 function revocationReason(entities: string[]): string {
   const resources = entities.filter((e) => e.startsWith('arn'));
   const certs = entities.length - resources.length;
-  return [resources.length ? `revoked by AWS Signer: ${resources.join(', ')}` : '', certs ? `${certs} certificate(s) of the signing chain revoked` : ''].filter(Boolean).join('; ');
+  return [
+    resources.length ? `revoked by AWS Signer: ${resources.join(', ')}` : '',
+    certs ? `${certs} certificate(s) of the signing chain revoked` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** AWS Signer roots from the trust folder, plus the verifier's own trustStore folder. */

@@ -38,7 +38,8 @@ export function checkIntegrity(found: FoundEnvelope, target: Descriptor, opts: I
     envelope = found.mediaType === MEDIA_TYPE_JWS ? parseJws(found.bytes) : parseCose(found.bytes);
     chain = envelope.certChain.map((der) => Certificate.fromDer(der));
   } catch (e) {
-    if (e instanceof EnvelopeError || e instanceof CertificateError) return failure('SIGNATURE_INVALID', `signature ${short(found)}: ${e.message}`);
+    if (e instanceof EnvelopeError || e instanceof CertificateError)
+      return failure('SIGNATURE_INVALID', `signature ${short(found)}: ${e.message}`);
     throw e;
   }
   const leaf = chain[0]!;
@@ -51,7 +52,11 @@ export function checkIntegrity(found: FoundEnvelope, target: Descriptor, opts: I
     return failure('SIGNATURE_INVALID', `signature ${short(found)} does not verify with the key of "${leaf.subject}"`);
   }
   const unknown = Object.keys(envelope.extendedCritical).filter((k) => !opts.understood.has(k));
-  if (unknown.length) return failure('SIGNATURE_INVALID', `signature ${short(found)} has critical header(s) not understood: ${unknown.join(', ')}`);
+  if (unknown.length)
+    return failure(
+      'SIGNATURE_INVALID',
+      `signature ${short(found)} has critical header(s) not understood: ${unknown.join(', ')}`,
+    );
   if (envelope.verificationPlugin && envelope.verificationPlugin !== opts.plugin) {
     return failure(
       'SIGNATURE_INVALID',
@@ -69,7 +74,8 @@ function targetMismatch(payload: Buffer, target: Descriptor): Failure | null {
   let t: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(payload.toString('utf8')) as { targetArtifact?: unknown };
-    if (parsed && typeof parsed.targetArtifact === 'object' && parsed.targetArtifact) t = parsed.targetArtifact as Record<string, unknown>;
+    if (parsed && typeof parsed.targetArtifact === 'object' && parsed.targetArtifact)
+      t = parsed.targetArtifact as Record<string, unknown>;
   } catch {
     /* handled below */
   }
@@ -103,31 +109,44 @@ export function authenticTimestampProblem(intact: Intact, opts: TimeOptions): Fa
 }
 
 /** As authenticTimestampProblem, also giving the TSA chain of a verified timestamp (for revocation). */
-export function authenticTimestamp(intact: Intact, opts: TimeOptions): { failure: Failure | null; tsaChain?: Certificate[] } {
+export function authenticTimestamp(
+  intact: Intact,
+  opts: TimeOptions,
+): { failure: Failure | null; tsaChain?: Certificate[] } {
   const { envelope, chain } = intact;
   if (envelope.signingScheme === 'notary.x509.signingAuthority') {
     const p = validityProblem(chain, envelope.authenticSigningTime!);
     return { failure: p ? failure('EXPIRED', `at the authentic signing time: ${p}`) : null };
   }
-  const useTimestamp = opts.tsa.length > 0 && (opts.verifyTimestamp === 'always' || validityProblem(chain, opts.now) !== null);
+  const useTimestamp =
+    opts.tsa.length > 0 && (opts.verifyTimestamp === 'always' || validityProblem(chain, opts.now) !== null);
   if (!useTimestamp) {
     const p = validityProblem(chain, opts.now);
     return { failure: p ? failure('EXPIRED', p) : null };
   }
-  if (!envelope.timestampToken) return { failure: failure('EXPIRED', 'the trust policy requires a timestamp countersignature and the signature has none') };
+  if (!envelope.timestampToken)
+    return {
+      failure: failure('EXPIRED', 'the trust policy requires a timestamp countersignature and the signature has none'),
+    };
   try {
     const ts = verifyTimestamp(envelope.timestampToken, envelope.signature, opts.tsa);
     const p = validityProblem(chain, ts.lower, ts.upper);
-    return { failure: p ? failure('EXPIRED', `at the timestamp ${ts.genTime.toISOString()}: ${p}`) : null, tsaChain: ts.tsaChain };
+    return {
+      failure: p ? failure('EXPIRED', `at the timestamp ${ts.genTime.toISOString()}: ${p}`) : null,
+      tsaChain: ts.tsaChain,
+    };
   } catch (e) {
-    if (e instanceof TimestampError) return { failure: failure('SIGNATURE_INVALID', `timestamp countersignature: ${e.message}`) };
+    if (e instanceof TimestampError)
+      return { failure: failure('SIGNATURE_INVALID', `timestamp countersignature: ${e.message}`) };
     throw e;
   }
 }
 
 /** Expiry: the signer's own "best before" (io.cncf.notary.expiry). */
 export function expiryProblem(envelope: SignedEnvelope, now: Date): Failure | null {
-  return envelope.expiry && now >= envelope.expiry ? failure('EXPIRED', `the signature expired at ${envelope.expiry.toISOString()}`) : null;
+  return envelope.expiry && now >= envelope.expiry
+    ? failure('EXPIRED', `the signature expired at ${envelope.expiry.toISOString()}`)
+    : null;
 }
 
 function short(found: FoundEnvelope): string {

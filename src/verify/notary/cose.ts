@@ -6,14 +6,25 @@
  */
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import { COSE_ALGS } from './algorithms.js';
-import { ATTR, EnvelopeError, NOTARY_CRITICAL, PAYLOAD_CONTENT_TYPE, checkSchemeTimes, parseScheme, requireCritical, type SignedEnvelope } from './envelope.js';
+import {
+  ATTR,
+  EnvelopeError,
+  NOTARY_CRITICAL,
+  PAYLOAD_CONTENT_TYPE,
+  checkSchemeTimes,
+  parseScheme,
+  requireCritical,
+  type SignedEnvelope,
+} from './envelope.js';
 
 const COSE_SIGN1_TAG = 18;
 const LABEL = { alg: 1, crit: 2, contentType: 3, x5chain: 33 } as const;
 
 // Maps keep integer labels apart from text labels; no record extensions, plain CBOR.
 const decoder = new Decoder({ mapsAsObjects: false, useRecords: false } as ConstructorParameters<typeof Decoder>[0]);
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<typeof Encoder>[0]);
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<
+  typeof Encoder
+>[0]);
 
 export function parseCose(bytes: Buffer): SignedEnvelope {
   const top = decode(bytes, 'COSE envelope');
@@ -21,7 +32,8 @@ export function parseCose(bytes: Buffer): SignedEnvelope {
   const parts = top.value as unknown;
   if (!Array.isArray(parts) || parts.length !== 4) throw new EnvelopeError('COSE_Sign1 must be an array of 4');
   const [protectedBytes, unprotected, payload, signature] = parts as unknown[];
-  if (!isBytes(protectedBytes) || protectedBytes.length === 0) throw new EnvelopeError('COSE protected header is not a byte string');
+  if (!isBytes(protectedBytes) || protectedBytes.length === 0)
+    throw new EnvelopeError('COSE protected header is not a byte string');
   if (!(unprotected instanceof Map)) throw new EnvelopeError('COSE unprotected header is not a map');
   if (!isBytes(payload)) throw new EnvelopeError('COSE payload is not an attached byte string');
   if (!isBytes(signature)) throw new EnvelopeError('COSE signature is not a byte string');
@@ -30,15 +42,21 @@ export function parseCose(bytes: Buffer): SignedEnvelope {
   if (!(h instanceof Map)) throw new EnvelopeError('COSE protected header is not a map');
   const alg = COSE_ALGS.get(h.get(LABEL.alg) as number);
   if (!alg) throw new EnvelopeError(`unsupported COSE alg ${String(h.get(LABEL.alg))}`);
-  if (h.get(LABEL.contentType) !== PAYLOAD_CONTENT_TYPE) throw new EnvelopeError(`unsupported content type ${JSON.stringify(h.get(LABEL.contentType))}`);
+  if (h.get(LABEL.contentType) !== PAYLOAD_CONTENT_TYPE)
+    throw new EnvelopeError(`unsupported content type ${JSON.stringify(h.get(LABEL.contentType))}`);
   const crit = critSet(h);
-  requireCritical([...NOTARY_CRITICAL].filter((k) => h.has(k)), crit);
+  requireCritical(
+    [...NOTARY_CRITICAL].filter((k) => h.has(k)),
+    crit,
+  );
 
   const envelope: SignedEnvelope = {
     format: 'cose',
     alg,
     payload: Buffer.from(payload),
-    signedBytes: Buffer.from(encoder.encode(['Signature1', Buffer.from(protectedBytes), Buffer.alloc(0), Buffer.from(payload)])),
+    signedBytes: Buffer.from(
+      encoder.encode(['Signature1', Buffer.from(protectedBytes), Buffer.alloc(0), Buffer.from(payload)]),
+    ),
     signature: Buffer.from(signature),
     certChain: certChain(unprotected.get(LABEL.x5chain)),
     signingScheme: parseScheme(h.get(ATTR.signingScheme)),
@@ -52,7 +70,8 @@ export function parseCose(bytes: Buffer): SignedEnvelope {
   for (const label of crit) {
     if (typeof label === 'number') {
       // integer labels other than the COSE ones we process are not understood
-      if (label !== LABEL.alg && label !== LABEL.crit && label !== LABEL.contentType) envelope.extendedCritical[String(label)] = h.get(label);
+      if (label !== LABEL.alg && label !== LABEL.crit && label !== LABEL.contentType)
+        envelope.extendedCritical[String(label)] = h.get(label);
     } else if (!NOTARY_CRITICAL.has(label)) {
       envelope.extendedCritical[label] = h.get(label);
     }
@@ -81,18 +100,25 @@ function critSet(h: Map<unknown, unknown>): Set<string | number> {
   }
   const set = new Set<string | number>(crit as Array<string | number>);
   if (set.size !== crit.length) throw new EnvelopeError('COSE crit lists a label twice');
-  for (const label of set) if (!h.has(label)) throw new EnvelopeError(`critical header ${JSON.stringify(label)} is missing from the protected header`);
+  for (const label of set)
+    if (!h.has(label))
+      throw new EnvelopeError(`critical header ${JSON.stringify(label)} is missing from the protected header`);
   if (!set.has(ATTR.signingScheme)) throw new EnvelopeError(`${ATTR.signingScheme} must be marked critical`);
   return set;
 }
 
 function certChain(v: unknown): Buffer[] {
   const list = isBytes(v) ? [v] : v;
-  if (!Array.isArray(list) || list.length === 0 || !list.every(isBytes)) throw new EnvelopeError('COSE envelope has no x5chain certificate chain');
+  if (!Array.isArray(list) || list.length === 0 || !list.every(isBytes))
+    throw new EnvelopeError('COSE envelope has no x5chain certificate chain');
   return list.map((c) => Buffer.from(c));
 }
 
-function optionalTime(h: Map<unknown, unknown>, name: string, key: 'signingTime' | 'authenticSigningTime' | 'expiry'): Partial<SignedEnvelope> {
+function optionalTime(
+  h: Map<unknown, unknown>,
+  name: string,
+  key: 'signingTime' | 'authenticSigningTime' | 'expiry',
+): Partial<SignedEnvelope> {
   const v = h.get(name);
   if (v === undefined) return {};
   // cbor-x turns tag 1 (epoch time) into a Date; anything else is not the specified form
@@ -100,7 +126,11 @@ function optionalTime(h: Map<unknown, unknown>, name: string, key: 'signingTime'
   return { [key]: v };
 }
 
-function optionalString(h: Map<unknown, unknown>, name: string, key: 'verificationPlugin' | 'verificationPluginMinVersion'): Partial<SignedEnvelope> {
+function optionalString(
+  h: Map<unknown, unknown>,
+  name: string,
+  key: 'verificationPlugin' | 'verificationPluginMinVersion',
+): Partial<SignedEnvelope> {
   const v = h.get(name);
   if (v === undefined) return {};
   if (typeof v !== 'string' || !v) throw new EnvelopeError(`${name} must be a non-empty string`);

@@ -32,16 +32,28 @@ export async function listSignatures(ctx: VerifyContext, maxSignatures: number):
 
 /** Fetch one signature's envelope; a malformed signature manifest is a failure, not an error. */
 export async function fetchEnvelope(ctx: VerifyContext, desc: Descriptor): Promise<FoundEnvelope | Failure> {
-  if (desc.size > MAX_MANIFEST_BYTES) return failure('SIGNATURE_INVALID', `signature manifest ${desc.digest} is larger than 4 MiB`);
+  if (desc.size > MAX_MANIFEST_BYTES)
+    return failure('SIGNATURE_INVALID', `signature manifest ${desc.digest} is larger than 4 MiB`);
   const manifest = await ctx.repo.getManifest(desc.digest, ctx.signal);
   const json = manifest.json;
   const type = json.artifactType ?? json.config?.mediaType;
-  if (type !== SIGNATURE_ARTIFACT_TYPE) return failure('SIGNATURE_INVALID', `manifest ${desc.digest} is not a Notary Project signature (type ${String(type)})`);
+  if (type !== SIGNATURE_ARTIFACT_TYPE)
+    return failure(
+      'SIGNATURE_INVALID',
+      `manifest ${desc.digest} is not a Notary Project signature (type ${String(type)})`,
+    );
   if (json.subject && json.subject.digest !== ctx.target.digest) {
-    return failure('DIGEST_MISMATCH', `signature manifest ${desc.digest} refers to ${json.subject.digest}, not ${ctx.target.digest}`);
+    return failure(
+      'DIGEST_MISMATCH',
+      `signature manifest ${desc.digest} refers to ${json.subject.digest}, not ${ctx.target.digest}`,
+    );
   }
   const layers = json.layers ?? [];
-  if (layers.length !== 1) return failure('SIGNATURE_INVALID', `signature manifest ${desc.digest} must hold exactly one envelope, holds ${layers.length}`);
+  if (layers.length !== 1)
+    return failure(
+      'SIGNATURE_INVALID',
+      `signature manifest ${desc.digest} must hold exactly one envelope, holds ${layers.length}`,
+    );
   const layer = layers[0]!;
   if (layer.mediaType !== MEDIA_TYPE_JWS && layer.mediaType !== MEDIA_TYPE_COSE) {
     return failure('SIGNATURE_INVALID', `unsupported signature envelope type ${layer.mediaType}`);

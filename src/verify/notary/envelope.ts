@@ -69,8 +69,11 @@ export function parseScheme(v: unknown): SigningScheme {
 }
 
 /** Scheme-specific time attributes (signing-scheme.md): notary.x509 has signingTime; signingAuthority has authenticSigningTime. */
-export function checkSchemeTimes(e: Pick<SignedEnvelope, 'signingScheme' | 'signingTime' | 'authenticSigningTime'>): void {
-  if (e.signingScheme === 'notary.x509' && !e.signingTime) throw new EnvelopeError('notary.x509 signature without signing time');
+export function checkSchemeTimes(
+  e: Pick<SignedEnvelope, 'signingScheme' | 'signingTime' | 'authenticSigningTime'>,
+): void {
+  if (e.signingScheme === 'notary.x509' && !e.signingTime)
+    throw new EnvelopeError('notary.x509 signature without signing time');
   if (e.signingScheme === 'notary.x509.signingAuthority' && !e.authenticSigningTime) {
     throw new EnvelopeError('notary.x509.signingAuthority signature without authentic signing time');
   }

@@ -19,7 +19,8 @@ const TOP_LEVEL = new Set(['payload', 'protected', 'header', 'signature']);
 
 export function parseJws(bytes: Buffer): SignedEnvelope {
   const env = parseJsonObject(bytes.toString('utf8'), 'JWS envelope');
-  for (const k of Object.keys(env)) if (!TOP_LEVEL.has(k)) throw new EnvelopeError(`JWS envelope has unexpected member "${k}"`);
+  for (const k of Object.keys(env))
+    if (!TOP_LEVEL.has(k)) throw new EnvelopeError(`JWS envelope has unexpected member "${k}"`);
   const protectedB64 = b64urlField(env, 'protected');
   const payloadB64 = b64urlField(env, 'payload');
   const signature = fromB64url(b64urlField(env, 'signature'), 'signature');
@@ -60,12 +61,17 @@ export function parseJws(bytes: Buffer): SignedEnvelope {
 
 function critSet(h: Record<string, unknown>): Set<string> {
   const crit = h.crit;
-  if (!Array.isArray(crit) || crit.length === 0 || !crit.every((c): c is string => typeof c === 'string' && c.length > 0)) {
+  if (
+    !Array.isArray(crit) ||
+    crit.length === 0 ||
+    !crit.every((c): c is string => typeof c === 'string' && c.length > 0)
+  ) {
     throw new EnvelopeError('JWS "crit" must be a non-empty array of header names');
   }
   const set = new Set(crit);
   if (set.size !== crit.length) throw new EnvelopeError('JWS "crit" lists a header twice');
-  for (const name of set) if (!(name in h)) throw new EnvelopeError(`critical header "${name}" is missing from the protected header`);
+  for (const name of set)
+    if (!(name in h)) throw new EnvelopeError(`critical header "${name}" is missing from the protected header`);
   if (!set.has(ATTR.signingScheme)) throw new EnvelopeError(`${ATTR.signingScheme} must be marked critical`);
   return set;
 }
@@ -78,17 +84,29 @@ function certChain(x5c: unknown): Buffer[] {
   });
 }
 
-function optionalTime(h: Record<string, unknown>, name: string, key: 'signingTime' | 'authenticSigningTime' | 'expiry'): Partial<SignedEnvelope> {
+function optionalTime(
+  h: Record<string, unknown>,
+  name: string,
+  key: 'signingTime' | 'authenticSigningTime' | 'expiry',
+): Partial<SignedEnvelope> {
   const v = h[name];
   if (v === undefined) return {};
   // RFC 3339 with a zone, as notation writes it
-  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) || Number.isNaN(Date.parse(v))) {
+  if (
+    typeof v !== 'string' ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) ||
+    Number.isNaN(Date.parse(v))
+  ) {
     throw new EnvelopeError(`${name} is not an RFC 3339 time: ${JSON.stringify(v)}`);
   }
   return { [key]: new Date(v) };
 }
 
-function optionalString(h: Record<string, unknown>, name: string, key: 'verificationPlugin' | 'verificationPluginMinVersion'): Partial<SignedEnvelope> {
+function optionalString(
+  h: Record<string, unknown>,
+  name: string,
+  key: 'verificationPlugin' | 'verificationPluginMinVersion',
+): Partial<SignedEnvelope> {
   const v = h[name];
   if (v === undefined) return {};
   if (typeof v !== 'string' || !v) throw new EnvelopeError(`${name} must be a non-empty string`);

@@ -31,31 +31,57 @@ export class NotationCliVerifier implements Verifier {
     const reference = `${ctx.target.ref.registry}/${ctx.target.ref.repository}@${ctx.target.digest}`;
     const result = await this.run(['verify', reference], ctx.signal);
     const output = lastLine(result.stderr) || lastLine(result.stdout);
-    if (result.code === 0) return { ok: true, by: `notation binary (${this.notationPath})`, ...(output ? { detail: output } : {}) };
-    if (result.timedOut) throw new VerifierError('TIMEOUT', `notation verify ${reference} did not finish within ${this.timeoutMs} ms`, true);
-    if (result.code === null) throw new VerifierError('INTERNAL_ERROR', `notation verify ${reference} could not run: ${output || 'killed'}`);
+    if (result.code === 0)
+      return { ok: true, by: `notation binary (${this.notationPath})`, ...(output ? { detail: output } : {}) };
+    if (result.timedOut)
+      throw new VerifierError(
+        'TIMEOUT',
+        `notation verify ${reference} did not finish within ${this.timeoutMs} ms`,
+        true,
+      );
+    if (result.code === null)
+      throw new VerifierError('INTERNAL_ERROR', `notation verify ${reference} could not run: ${output || 'killed'}`);
     // notation exits 1 for every failure; its message says which. A missing signature
     // is told apart so the decision reads right; everything else is an invalid or untrusted signature.
     const missing = /no signature is associated|signature.*not found|no signatures/i.test(output);
-    return { ok: false, reason: missing ? 'SIGNATURE_MISSING' : 'SIGNATURE_INVALID', detail: `notation verify exited ${result.code}: ${output || '(no output)'}` };
+    return {
+      ok: false,
+      reason: missing ? 'SIGNATURE_MISSING' : 'SIGNATURE_INVALID',
+      detail: `notation verify exited ${result.code}: ${output || '(no output)'}`,
+    };
   }
 
   private get timeoutMs(): number {
     return this.opts.timeoutMs ?? 20_000;
   }
 
-  private run(args: string[], signal: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  private run(
+    args: string[],
+    signal: AbortSignal,
+  ): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
     return new Promise((resolve) => {
       execFile(
         this.notationPath,
         args,
-        { timeout: this.timeoutMs, killSignal: 'SIGKILL', maxBuffer: this.opts.maxOutputBytes ?? 1024 * 1024, signal, env: { ...process.env, ...this.opts.env }, windowsHide: true },
+        {
+          timeout: this.timeoutMs,
+          killSignal: 'SIGKILL',
+          maxBuffer: this.opts.maxOutputBytes ?? 1024 * 1024,
+          signal,
+          env: { ...process.env, ...this.opts.env },
+          windowsHide: true,
+        },
         (error, stdout, stderr) => {
           if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false });
           const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string };
           const timedOut = e.killed === true && e.signal === 'SIGKILL' && !signal.aborted;
           const code = typeof e.code === 'number' ? e.code : null;
-          resolve({ code, stdout: String(stdout ?? ''), stderr: String(stderr ?? '') || (code === null ? e.message : ''), timedOut });
+          resolve({
+            code,
+            stdout: String(stdout ?? ''),
+            stderr: String(stderr ?? '') || (code === null ? e.message : ''),
+            timedOut,
+          });
         },
       );
     });

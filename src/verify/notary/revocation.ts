@@ -32,7 +32,12 @@ export interface RevocationOptions {
 
 const OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
 const SHA256 = '2.16.840.1.101.3.4.2.1';
-const HASH_OIDS: Record<string, string> = { '1.3.14.3.2.26': 'sha1', [SHA256]: 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512' };
+const HASH_OIDS: Record<string, string> = {
+  '1.3.14.3.2.26': 'sha1',
+  [SHA256]: 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
 const SIGNATURES: Record<string, { hash: string; kind: 'rsa' | 'ecdsa' }> = {
   '1.2.840.113549.1.1.11': { hash: 'sha256', kind: 'rsa' },
   '1.2.840.113549.1.1.12': { hash: 'sha384', kind: 'rsa' },
@@ -83,7 +88,9 @@ export class RevocationChecker {
     const budget = AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]);
     const statuses = await Promise.all(chain.slice(0, -1).map((cert, i) => this.status(cert, chain[i + 1]!, budget)));
     signal.throwIfAborted(); // the caller's own deadline is a TIMEOUT, not an unknown status
-    return statuses.find((s) => s.status === 'revoked') ?? statuses.find((s) => s.status === 'unknown') ?? { status: 'good' };
+    return (
+      statuses.find((s) => s.status === 'revoked') ?? statuses.find((s) => s.status === 'unknown') ?? { status: 'good' }
+    );
   }
 
   /** One certificate's status, from the cache, a request already under way, or the network. */
@@ -120,11 +127,22 @@ export class RevocationChecker {
 
   // ---------- OCSP (RFC 6960) ----------
 
-  private async ocsp(url: string, cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<{ status: Known; nextUpdate?: Date }> {
+  private async ocsp(
+    url: string,
+    cert: Certificate,
+    issuer: Certificate,
+    signal: AbortSignal,
+  ): Promise<{ status: Known; nextUpdate?: Date }> {
     const certId = certIdFor(cert, issuer);
-    const request = new pkijs.OCSPRequest({ tbsRequest: new pkijs.TBSRequest({ requestList: [new pkijs.Request({ reqCert: certId })] }) });
+    const request = new pkijs.OCSPRequest({
+      tbsRequest: new pkijs.TBSRequest({ requestList: [new pkijs.Request({ reqCert: certId })] }),
+    });
     const body = Buffer.from(request.toSchema(true).toBER(false));
-    const bytes = await this.http(url, signal, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body });
+    const bytes = await this.http(url, signal, {
+      method: 'POST',
+      headers: { 'content-type': 'application/ocsp-request' },
+      body,
+    });
     const basic = parseOcspResponse(bytes);
     const signer = ocspSigner(basic, issuer);
     const tbs = Buffer.from(basic.tbsResponseData.tbsView);
@@ -135,17 +153,28 @@ export class RevocationChecker {
     if (!single) throw new Unusable('the OCSP response does not answer for this certificate');
     this.current(single.thisUpdate, single.nextUpdate, 'OCSP response');
     const tag = (single.certStatus as asn1js.AsnType).idBlock.tagNumber;
-    if (tag === 0) return { status: { status: 'good' }, ...(single.nextUpdate ? { nextUpdate: single.nextUpdate } : {}) };
+    if (tag === 0)
+      return { status: { status: 'good' }, ...(single.nextUpdate ? { nextUpdate: single.nextUpdate } : {}) };
     if (tag === 1) {
       const at = revocationTime(single.certStatus as asn1js.AsnType);
-      return { status: { status: 'revoked', detail: `certificate "${cert.subject}" was revoked${at ? ` at ${at.toISOString()}` : ''} (OCSP ${url})` } };
+      return {
+        status: {
+          status: 'revoked',
+          detail: `certificate "${cert.subject}" was revoked${at ? ` at ${at.toISOString()}` : ''} (OCSP ${url})`,
+        },
+      };
     }
     throw new Unusable('the OCSP responder does not know the certificate');
   }
 
   // ---------- CRL (RFC 5280) ----------
 
-  private async crl(url: string, cert: Certificate, issuer: Certificate, signal: AbortSignal): Promise<{ status: Known; nextUpdate?: Date }> {
+  private async crl(
+    url: string,
+    cert: Certificate,
+    issuer: Certificate,
+    signal: AbortSignal,
+  ): Promise<{ status: Known; nextUpdate?: Date }> {
     const bytes = await this.http(url, signal, { method: 'GET' });
     let crl: pkijs.CertificateRevocationList;
     try {
@@ -153,9 +182,18 @@ export class RevocationChecker {
     } catch (e) {
       throw new Unusable(`malformed CRL: ${(e as Error).message}`);
     }
-    if (!Buffer.from(crl.issuer.valueBeforeDecode).equals(issuer.rawSubject)) throw new Unusable('the CRL is not issued by the certificate issuer');
-    if (issuer.keyUsage && !issuer.keyUsage.has(6)) throw new Unusable('the CRL issuer may not sign CRLs (cRLSign missing)');
-    if (!verifySigned(crl.signatureAlgorithm.algorithmId, issuer.publicKey, Buffer.from(crl.tbsView), bitStringBytes(crl.signatureValue))) {
+    if (!Buffer.from(crl.issuer.valueBeforeDecode).equals(issuer.rawSubject))
+      throw new Unusable('the CRL is not issued by the certificate issuer');
+    if (issuer.keyUsage && !issuer.keyUsage.has(6))
+      throw new Unusable('the CRL issuer may not sign CRLs (cRLSign missing)');
+    if (
+      !verifySigned(
+        crl.signatureAlgorithm.algorithmId,
+        issuer.publicKey,
+        Buffer.from(crl.tbsView),
+        bitStringBytes(crl.signatureValue),
+      )
+    ) {
       throw new Unusable('the CRL signature does not verify');
     }
     const critical = (crl.crlExtensions?.extensions ?? []).filter((e) => e.critical).map((e) => e.extnID);
@@ -164,15 +202,25 @@ export class RevocationChecker {
     const nextUpdate = crl.nextUpdate?.value;
     if (!nextUpdate) throw new Unusable('the CRL has no nextUpdate');
     this.current(crl.thisUpdate.value, nextUpdate, 'CRL');
-    const entry = (crl.revokedCertificates ?? []).find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).equals(cert.serial));
-    if (entry) return { status: { status: 'revoked', detail: `certificate "${cert.subject}" was revoked at ${entry.revocationDate.value.toISOString()} (CRL ${url})` } };
+    const entry = (crl.revokedCertificates ?? []).find((r) =>
+      Buffer.from(r.userCertificate.valueBlock.valueHexView).equals(cert.serial),
+    );
+    if (entry)
+      return {
+        status: {
+          status: 'revoked',
+          detail: `certificate "${cert.subject}" was revoked at ${entry.revocationDate.value.toISOString()} (CRL ${url})`,
+        },
+      };
     return { status: { status: 'good' }, nextUpdate };
   }
 
   private current(thisUpdate: Date, nextUpdate: Date | undefined, what: string): void {
     const now = this.now().getTime();
-    if (thisUpdate.getTime() > now + SKEW_MS) throw new Unusable(`the ${what} is from the future (thisUpdate ${thisUpdate.toISOString()})`);
-    if (nextUpdate && nextUpdate.getTime() < now - SKEW_MS) throw new Unusable(`the ${what} is stale (nextUpdate ${nextUpdate.toISOString()})`);
+    if (thisUpdate.getTime() > now + SKEW_MS)
+      throw new Unusable(`the ${what} is from the future (thisUpdate ${thisUpdate.toISOString()})`);
+    if (nextUpdate && nextUpdate.getTime() < now - SKEW_MS)
+      throw new Unusable(`the ${what} is stale (nextUpdate ${nextUpdate.toISOString()})`);
   }
 
   /** One HTTP exchange inside the budget; anything but a 200 with a body under the cap is unusable. */
@@ -182,7 +230,11 @@ export class RevocationChecker {
     try {
       res = await fetch(url, { ...init, signal, redirect: 'error' });
     } catch (e) {
-      throw new Unusable(signal.aborted ? 'no answer within the time budget' : `unreachable (${(e as Error).cause ? String((e as Error).cause) : (e as Error).message})`);
+      throw new Unusable(
+        signal.aborted
+          ? 'no answer within the time budget'
+          : `unreachable (${(e as Error).cause ? String((e as Error).cause) : (e as Error).message})`,
+      );
     }
     if (res.status !== 200 || !res.body) {
       await res.body?.cancel();
@@ -231,7 +283,8 @@ function parseOcspResponse(bytes: Buffer): pkijs.BasicOCSPResponse & { certDers:
     const response = new pkijs.OCSPResponse({ schema: parseDer(bytes, 'OCSP response') });
     const status = response.responseStatus.valueBlock.valueDec;
     if (status !== 0) throw new Unusable(`the OCSP responder answered status ${status}`);
-    if (!response.responseBytes || response.responseBytes.responseType !== OCSP_BASIC) throw new Unusable('not a basic OCSP response');
+    if (!response.responseBytes || response.responseBytes.responseType !== OCSP_BASIC)
+      throw new Unusable('not a basic OCSP response');
     const node = parseDer(response.responseBytes.response.valueBlock.valueHexView, 'BasicOCSPResponse');
     const basic = new pkijs.BasicOCSPResponse({ schema: node });
     // delegated responder certificates, as the bytes they were sent in
@@ -259,7 +312,13 @@ function ocspSigner(basic: pkijs.BasicOCSPResponse & { certDers: Buffer[] }, iss
     } catch {
       continue;
     }
-    if (names(delegate) && delegate.isIssuedBy(issuer) && delegate.extKeyUsage?.includes(OID.ekuOcspSigning) && !delegate.weakSignatureProblem()) return delegate;
+    if (
+      names(delegate) &&
+      delegate.isIssuedBy(issuer) &&
+      delegate.extKeyUsage?.includes(OID.ekuOcspSigning) &&
+      !delegate.weakSignatureProblem()
+    )
+      return delegate;
   }
   throw new Unusable('the OCSP response is not signed by the issuer or a responder it authorised');
 }
@@ -267,7 +326,9 @@ function ocspSigner(basic: pkijs.BasicOCSPResponse & { certDers: Buffer[] }, iss
 /** SHA-1 of the subjectPublicKey bits: the byKey ResponderID (RFC 6960 4.2.1). */
 function keyHash(c: Certificate): Buffer {
   const spki = c.node.publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha1').update(bitStringBytes(new pkijs.PublicKeyInfo({ schema: asn1js.fromBER(spki).result }).subjectPublicKey)).digest();
+  return createHash('sha1')
+    .update(bitStringBytes(new pkijs.PublicKeyInfo({ schema: asn1js.fromBER(spki).result }).subjectPublicKey))
+    .digest();
 }
 
 function revocationTime(status: asn1js.AsnType): Date | undefined {
@@ -284,7 +345,12 @@ export function verifySigned(algorithm: string, key: KeyObject, data: Buffer, si
   const alg = SIGNATURES[algorithm];
   if (!alg) return false;
   try {
-    return cryptoVerify(alg.hash, data, alg.kind === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' }, signature);
+    return cryptoVerify(
+      alg.hash,
+      data,
+      alg.kind === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' },
+      signature,
+    );
   } catch {
     return false;
   }

@@ -6,7 +6,19 @@
  */
 import { constants, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { DerError, childrenOf, contextTag, expectSequence, integerBytes, isSequence, octetsOf, oidOf, parseDer, raw, type Node } from './asn1.js';
+import {
+  DerError,
+  childrenOf,
+  contextTag,
+  expectSequence,
+  integerBytes,
+  isSequence,
+  octetsOf,
+  oidOf,
+  parseDer,
+  raw,
+  type Node,
+} from './asn1.js';
 import { Certificate, CertificateError, chainProblem, validityProblem } from './x509.js';
 
 const OIDS = {
@@ -76,57 +88,94 @@ export function verifyTimestamp(token: Buffer, signature: Buffer, trusted: Certi
     return verifyParsed(parsed, info, signature, trusted);
   } catch (e) {
     // a signed attribute whose value has the wrong shape is as malformed as the token itself
-    if (e instanceof DerError || e instanceof CertificateError) throw new TimestampError(`malformed timestamp token: ${e.message}`);
+    if (e instanceof DerError || e instanceof CertificateError)
+      throw new TimestampError(`malformed timestamp token: ${e.message}`);
     throw e;
   }
 }
 
-function verifyParsed(parsed: ParsedToken, info: TstInfo, signature: Buffer, trusted: Certificate[]): VerifiedTimestamp {
+function verifyParsed(
+  parsed: ParsedToken,
+  info: TstInfo,
+  signature: Buffer,
+  trusted: Certificate[],
+): VerifiedTimestamp {
   const { eContent, certificates, signer, digestHash, attrs } = parsed;
   const signerCert = findSignerCertificate(signer, certificates);
   checkContentType(attrs);
   checkMessageDigest(attrs, digestHash, eContent);
   checkSigningCertificateV2(attrs, signerCert);
   const signedBytes = Buffer.from(signer.signedAttrs!.encodedValue); // re-tagged as SET by pkijs (RFC 5652 5.4)
-  if (!verifyCms(signer.signatureAlgorithm, digestHash, signerCert.publicKey, signedBytes, Buffer.from(signer.signature.valueBlock.valueHexView))) {
+  if (
+    !verifyCms(
+      signer.signatureAlgorithm,
+      digestHash,
+      signerCert.publicKey,
+      signedBytes,
+      Buffer.from(signer.signature.valueBlock.valueHexView),
+    )
+  ) {
     throw new TimestampError('the timestamp token signature does not verify');
   }
   checkMessageImprint(info, signature);
   const chain = buildChain(signerCert, certificates, trusted);
-  if (!chain) throw new TimestampError(`the timestamp authority "${signerCert.subject}" does not chain to a trusted TSA certificate`);
+  if (!chain)
+    throw new TimestampError(
+      `the timestamp authority "${signerCert.subject}" does not chain to a trusted TSA certificate`,
+    );
   const problem = chainProblem(chain, 'timeStamping') ?? validityProblem(chain, info.genTime);
   if (problem) throw new TimestampError(`timestamp authority chain: ${problem}`);
-  return { genTime: info.genTime, lower: new Date(info.genTime.getTime() - info.accuracyMs), upper: new Date(info.genTime.getTime() + info.accuracyMs), tsaChain: chain };
+  return {
+    genTime: info.genTime,
+    lower: new Date(info.genTime.getTime() - info.accuracyMs),
+    upper: new Date(info.genTime.getTime() + info.accuracyMs),
+    tsaChain: chain,
+  };
 }
 
 /** ContentInfo → SignedData with one signer over a TSTInfo; the whole token held to DER. */
 function parseToken(token: Buffer): ParsedToken {
   const root = parseDer(token, 'timestamp token');
   const contentInfo = new pkijs.ContentInfo({ schema: root });
-  if (contentInfo.contentType !== OIDS.signedData) throw new TimestampError('the timestamp token is not CMS SignedData');
+  if (contentInfo.contentType !== OIDS.signedData)
+    throw new TimestampError('the timestamp token is not CMS SignedData');
   const sdNode = contentInfo.content as Node;
   const sd = new pkijs.SignedData({ schema: sdNode });
-  if (sd.encapContentInfo.eContentType !== OIDS.tstInfo) throw new TimestampError('the timestamp token does not hold a TSTInfo');
+  if (sd.encapContentInfo.eContentType !== OIDS.tstInfo)
+    throw new TimestampError('the timestamp token does not hold a TSTInfo');
   const eContent = sd.encapContentInfo.eContent;
-  if (!eContent || eContent.idBlock.isConstructed) throw new TimestampError('the timestamp token has no TSTInfo content');
-  if (sd.signerInfos.length !== 1) throw new TimestampError(`the timestamp token must have exactly one signer, has ${sd.signerInfos.length}`);
+  if (!eContent || eContent.idBlock.isConstructed)
+    throw new TimestampError('the timestamp token has no TSTInfo content');
+  if (sd.signerInfos.length !== 1)
+    throw new TimestampError(`the timestamp token must have exactly one signer, has ${sd.signerInfos.length}`);
   const signer = sd.signerInfos[0]!;
   const digestHash = HASHES[signer.digestAlgorithm.algorithmId];
   if (!digestHash) throw new TimestampError(`unsupported digest algorithm ${signer.digestAlgorithm.algorithmId}`);
   if (!signer.signedAttrs) throw new TimestampError('the timestamp signer has no signed attributes');
-  return { eContent: Buffer.from(eContent.valueBlock.valueHexView), certificates: tokenCertificates(sdNode), signer, digestHash, attrs: attributeMap(signer.signedAttrs) };
+  return {
+    eContent: Buffer.from(eContent.valueBlock.valueHexView),
+    certificates: tokenCertificates(sdNode),
+    signer,
+    digestHash,
+    attrs: attributeMap(signer.signedAttrs),
+  };
 }
 
 /** The certificates of SignedData as the bytes they were sent in ([0] IMPLICIT SET OF). */
 function tokenCertificates(sdNode: Node): Certificate[] {
   const fields = expectSequence(sdNode, 'SignedData');
   const set = fields.find((f) => contextTag(f) === 0);
-  return set ? childrenOf(set).filter(isSequence).map((c) => Certificate.fromDer(raw(c))) : [];
+  return set
+    ? childrenOf(set)
+        .filter(isSequence)
+        .map((c) => Certificate.fromDer(raw(c)))
+    : [];
 }
 
 function findSignerCertificate(signer: pkijs.SignerInfo, certificates: Certificate[]): Certificate {
   const sid = signer.sid as unknown;
-  if (!(sid instanceof pkijs.IssuerAndSerialNumber)) throw new TimestampError('the timestamp signer is not named by issuer and serial number');
+  if (!(sid instanceof pkijs.IssuerAndSerialNumber))
+    throw new TimestampError('the timestamp signer is not named by issuer and serial number');
   const issuer = Buffer.from(sid.issuer.valueBeforeDecode);
   const serial = Buffer.from(sid.serialNumber.valueBlock.valueHexView);
   const cert = certificates.find((c) => c.rawIssuer.equals(issuer) && c.serial.equals(serial));
@@ -145,13 +194,17 @@ function attributeMap(signedAttrs: pkijs.SignedAndUnsignedAttributes): Map<strin
 
 function checkContentType(attrs: Map<string, Node[]>): void {
   const v = attrs.get(OIDS.contentType);
-  if (!v || v.length !== 1 || oidOf(v[0], 'content-type attribute') !== OIDS.tstInfo) throw new TimestampError('the signed content type is not TSTInfo');
+  if (v?.length !== 1 || oidOf(v[0], 'content-type attribute') !== OIDS.tstInfo)
+    throw new TimestampError('the signed content type is not TSTInfo');
 }
 
 /** The signature covers the attributes; the messageDigest attribute binds them to the TSTInfo. */
 function checkMessageDigest(attrs: Map<string, Node[]>, hash: string, eContent: Buffer): void {
   const v = attrs.get(OIDS.messageDigest);
-  if (!v || v.length !== 1 || !octetsOf(v[0], 'message-digest attribute').equals(createHash(hash).update(eContent).digest())) {
+  if (
+    v?.length !== 1 ||
+    !octetsOf(v[0], 'message-digest attribute').equals(createHash(hash).update(eContent).digest())
+  ) {
     throw new TimestampError('the TSTInfo does not match the signed message digest');
   }
 }
@@ -163,7 +216,7 @@ function checkMessageDigest(attrs: Map<string, Node[]>, hash: string, eContent: 
  */
 function checkSigningCertificateV2(attrs: Map<string, Node[]>, cert: Certificate): void {
   const v = attrs.get(OIDS.signingCertificateV2);
-  if (!v || v.length !== 1) throw new TimestampError('the timestamp has no signing-certificate-v2 attribute');
+  if (v?.length !== 1) throw new TimestampError('the timestamp has no signing-certificate-v2 attribute');
   const [certs] = expectSequence(v[0], 'SigningCertificateV2');
   const [first] = expectSequence(certs, 'SigningCertificateV2 certs');
   const f = expectSequence(first, 'ESSCertIDv2');
@@ -182,18 +235,37 @@ function checkSigningCertificateV2(attrs: Map<string, Node[]>, cert: Certificate
   if (issuerSerial) {
     // IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber }: the serial must be the signer's
     const [, serial] = expectSequence(issuerSerial, 'ESSCertIDv2 issuerSerial');
-    if (!integerBytes(serial, 'ESSCertIDv2 serialNumber').equals(cert.serial)) throw new TimestampError('the signing-certificate-v2 attribute names another serial number');
+    if (!integerBytes(serial, 'ESSCertIDv2 serialNumber').equals(cert.serial))
+      throw new TimestampError('the signing-certificate-v2 attribute names another serial number');
   }
 }
 
-function verifyCms(sigAlg: pkijs.AlgorithmIdentifier, digestHash: string, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+function verifyCms(
+  sigAlg: pkijs.AlgorithmIdentifier,
+  digestHash: string,
+  key: KeyObject,
+  data: Buffer,
+  signature: Buffer,
+): boolean {
   const id = sigAlg.algorithmId;
   try {
-    if (id === OIDS.rsaEncryption) return cryptoVerify(digestHash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
-    if (id === OIDS.rsaPss) return cryptoVerify(digestHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, signature);
+    if (id === OIDS.rsaEncryption)
+      return cryptoVerify(digestHash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    if (id === OIDS.rsaPss)
+      return cryptoVerify(
+        digestHash,
+        data,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+        signature,
+      );
     const known = SIG_ALGS[id];
     if (!known) return false;
-    return cryptoVerify(known[0], data, known[1] === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' }, signature);
+    return cryptoVerify(
+      known[0],
+      data,
+      known[1] === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' },
+      signature,
+    );
   } catch {
     return false;
   }
@@ -210,7 +282,11 @@ function parseTstInfo(bytes: Buffer): TstInfo {
   const info = new pkijs.TSTInfo({ schema: parseDer(bytes, 'TSTInfo') });
   if (info.version !== 1) throw new TimestampError('unsupported TSTInfo version');
   const a = info.accuracy;
-  const accuracyMs = a ? (a.seconds ?? 0) * 1000 + (a.millis ?? 0) + (a.micros ?? 0) / 1000 : info.policy === OIDS.baselinePolicy ? 1000 : 0;
+  const accuracyMs = a
+    ? (a.seconds ?? 0) * 1000 + (a.millis ?? 0) + (a.micros ?? 0) / 1000
+    : info.policy === OIDS.baselinePolicy
+      ? 1000
+      : 0;
   return {
     imprintAlg: info.messageImprint.hashAlgorithm.algorithmId,
     imprint: Buffer.from(info.messageImprint.hashedMessage.valueBlock.valueHexView),
@@ -222,7 +298,8 @@ function parseTstInfo(bytes: Buffer): TstInfo {
 /** The timestamp is of this signature: the imprint is its hash, by a hash that is not SHA-1. */
 function checkMessageImprint(info: TstInfo, signature: Buffer): void {
   const imprintHash = HASHES[info.imprintAlg];
-  if (!imprintHash || imprintHash === 'sha1') throw new TimestampError(`unsupported message imprint hash ${info.imprintAlg}`);
+  if (!imprintHash || imprintHash === 'sha1')
+    throw new TimestampError(`unsupported message imprint hash ${info.imprintAlg}`);
   if (!createHash(imprintHash).update(signature).digest().equals(info.imprint)) {
     throw new TimestampError('the timestamp is for a different signature (message imprint mismatch)');
   }
@@ -243,4 +320,3 @@ function buildChain(leaf: Certificate, pool: Certificate[], trusted: Certificate
   }
   return null;
 }
-

@@ -10,8 +10,20 @@ export type Level = 'strict' | 'permissive' | 'audit' | 'skip';
 export type TrustStoreType = 'ca' | 'signingAuthority' | 'tsa';
 
 const LEVELS: Record<Exclude<Level, 'skip'>, Record<Validation, Action>> = {
-  strict: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'enforce', expiry: 'enforce', revocation: 'enforce' },
-  permissive: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  strict: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'enforce',
+    expiry: 'enforce',
+    revocation: 'enforce',
+  },
+  permissive: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'log',
+    expiry: 'log',
+    revocation: 'log',
+  },
   audit: { integrity: 'enforce', authenticity: 'log', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
 };
 
@@ -59,9 +71,11 @@ export class TrustPolicyDocument {
   static parse(doc: unknown): TrustPolicyDocument {
     if (!isObject(doc)) throw new TrustPolicyError('the trust policy is not a JSON object');
     // notation's newer documents use "trustPolicies" with version 1.0; OCI and blob policies split later
-    if (doc.version !== '1.0') throw new TrustPolicyError(`unsupported trust policy version ${JSON.stringify(doc.version)} (expected "1.0")`);
+    if (doc.version !== '1.0')
+      throw new TrustPolicyError(`unsupported trust policy version ${JSON.stringify(doc.version)} (expected "1.0")`);
     const list = doc.trustPolicies;
-    if (!Array.isArray(list) || list.length === 0) throw new TrustPolicyError('"trustPolicies" must be a non-empty array');
+    if (!Array.isArray(list) || list.length === 0)
+      throw new TrustPolicyError('"trustPolicies" must be a non-empty array');
     const statements = list.map((s, i) => parseStatement(s, i));
     checkUnique(statements);
     return new TrustPolicyDocument(statements);
@@ -69,13 +83,17 @@ export class TrustPolicyDocument {
 
   /** An exact repository scope beats the global `*`; none → undefined (the artifact is untrusted). */
   select(repositoryUri: string): TrustPolicyStatement | undefined {
-    return this.statements.find((s) => s.registryScopes.includes(repositoryUri)) ?? this.statements.find((s) => s.registryScopes[0] === '*');
+    return (
+      this.statements.find((s) => s.registryScopes.includes(repositoryUri)) ??
+      this.statements.find((s) => s.registryScopes[0] === '*')
+    );
   }
 
   /** Trust stores named anywhere in the document, deduplicated. */
   trustStores(): TrustStoreRef[] {
     const seen = new Map<string, TrustStoreRef>();
-    for (const s of this.statements) if (s.level !== 'skip') for (const t of s.trustStores) seen.set(`${t.type}:${t.name}`, t);
+    for (const s of this.statements)
+      if (s.level !== 'skip') for (const t of s.trustStores) seen.set(`${t.type}:${t.name}`, t);
     return [...seen.values()];
   }
 }
@@ -88,8 +106,11 @@ function parseStatement(s: unknown, i: number): TrustPolicyStatement {
   const at = `trust policy "${name}"`;
   const scopes = stringArray(s.registryScopes, `${at}: registryScopes`);
   if (scopes.length === 0) throw new TrustPolicyError(`${at}: registryScopes must not be empty`);
-  if (scopes.includes('*') && scopes.length > 1) throw new TrustPolicyError(`${at}: the global scope "*" must be the only scope`);
-  for (const scope of scopes) if (scope !== '*' && (scope.includes('*') || !scope.includes('/'))) throw new TrustPolicyError(`${at}: "${scope}" is not a fully qualified repository`);
+  if (scopes.includes('*') && scopes.length > 1)
+    throw new TrustPolicyError(`${at}: the global scope "*" must be the only scope`);
+  for (const scope of scopes)
+    if (scope !== '*' && (scope.includes('*') || !scope.includes('/')))
+      throw new TrustPolicyError(`${at}: "${scope}" is not a fully qualified repository`);
   const sv = s.signatureVerification;
   if (!isObject(sv)) throw new TrustPolicyError(`${at}: signatureVerification is required`);
   const level = sv.level;
@@ -101,9 +122,11 @@ function parseStatement(s: unknown, i: number): TrustPolicyStatement {
     }
     return { name, registryScopes: scopes, level: 'skip' };
   }
-  if (level !== 'strict' && level !== 'permissive' && level !== 'audit') throw new TrustPolicyError(`${at}: unknown verification level ${JSON.stringify(level)}`);
+  if (level !== 'strict' && level !== 'permissive' && level !== 'audit')
+    throw new TrustPolicyError(`${at}: unknown verification level ${JSON.stringify(level)}`);
   const verifyTimestamp = sv.verifyTimestamp ?? 'always';
-  if (verifyTimestamp !== 'always' && verifyTimestamp !== 'afterCertExpiry') throw new TrustPolicyError(`${at}: verifyTimestamp must be "always" or "afterCertExpiry"`);
+  if (verifyTimestamp !== 'always' && verifyTimestamp !== 'afterCertExpiry')
+    throw new TrustPolicyError(`${at}: verifyTimestamp must be "always" or "afterCertExpiry"`);
   const identityText = stringArray(s.trustedIdentities, `${at}: trustedIdentities`);
   const stores = stringArray(s.trustStores, `${at}: trustStores`);
   if (stores.length === 0) throw new TrustPolicyError(`${at}: trustStores must not be empty`);
@@ -127,7 +150,8 @@ function applyOverride(base: Record<Validation, Action>, override: unknown, at: 
   for (const [k, v] of Object.entries(override)) {
     const allowed = OVERRIDABLE[k as keyof typeof OVERRIDABLE];
     if (!allowed) throw new TrustPolicyError(`${at}: "${k}" cannot be overridden`);
-    if (!allowed.includes(v as Action)) throw new TrustPolicyError(`${at}: override ${k} must be one of ${allowed.join(', ')}`);
+    if (!allowed.includes(v as Action))
+      throw new TrustPolicyError(`${at}: override ${k} must be one of ${allowed.join(', ')}`);
     actions[k as Validation] = v as Action;
   }
   return actions;
@@ -138,23 +162,29 @@ function parseStoreRef(text: string, at: string): TrustStoreRef {
   if (rest.length || !name || (type !== 'ca' && type !== 'signingAuthority' && type !== 'tsa')) {
     throw new TrustPolicyError(`${at}: trust store "${text}" must be <ca|signingAuthority|tsa>:<name>`);
   }
-  if (!/^[\w.-]+$/.test(name)) throw new TrustPolicyError(`${at}: trust store name "${name}" has characters outside [A-Za-z0-9_.-]`);
+  if (!/^[\w.-]+$/.test(name))
+    throw new TrustPolicyError(`${at}: trust store name "${name}" has characters outside [A-Za-z0-9_.-]`);
   return { type, name };
 }
 
 function parseIdentities(list: string[], at: string): SubjectIdentity[] | null {
   if (list.includes('*')) {
-    if (list.length > 1) throw new TrustPolicyError(`${at}: the wildcard identity "*" must be the only trusted identity`);
+    if (list.length > 1)
+      throw new TrustPolicyError(`${at}: the wildcard identity "*" must be the only trusted identity`);
     return null;
   }
   const ids = list.map((text) => {
-    if (!text.startsWith('x509.subject:')) throw new TrustPolicyError(`${at}: trusted identity "${text}" must start with "x509.subject:"`);
+    if (!text.startsWith('x509.subject:'))
+      throw new TrustPolicyError(`${at}: trusted identity "${text}" must start with "x509.subject:"`);
     const dn = parseDn(text.slice('x509.subject:'.length), `${at}: "${text}"`);
-    for (const required of ['C', 'ST', 'O']) if (!dn.has(required)) throw new TrustPolicyError(`${at}: trusted identity "${text}" must contain C, ST and O`);
+    for (const required of ['C', 'ST', 'O'])
+      if (!dn.has(required)) throw new TrustPolicyError(`${at}: trusted identity "${text}" must contain C, ST and O`);
     return dn;
   });
   for (let i = 0; i < ids.length; i++)
-    for (let j = i + 1; j < ids.length; j++) if (overlap(ids[i]!, ids[j]!)) throw new TrustPolicyError(`${at}: trusted identities "${list[i]}" and "${list[j]}" overlap`);
+    for (let j = i + 1; j < ids.length; j++)
+      if (overlap(ids[i]!, ids[j]!))
+        throw new TrustPolicyError(`${at}: trusted identities "${list[i]}" and "${list[j]}" overlap`);
   return ids;
 }
 
@@ -204,7 +234,7 @@ export function subjectMatches(identity: SubjectIdentity, subject: ReadonlyArray
   for (const [k, v] of identity) {
     const values = attrs.get(k);
     // a repeated attribute in the certificate is ambiguous: refuse rather than guess
-    if (!values || values.length !== 1 || values[0] !== v) return false;
+    if (values?.length !== 1 || values[0] !== v) return false;
   }
   return true;
 }
@@ -225,7 +255,8 @@ function checkUnique(statements: TrustPolicyStatement[]): void {
 
 function stringArray(v: unknown, what: string): string[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string' && x.length > 0)) throw new TrustPolicyError(`${what} must be an array of strings`);
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string' && x.length > 0))
+    throw new TrustPolicyError(`${what} must be an array of strings`);
   return v;
 }
 

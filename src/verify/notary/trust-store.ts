@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Certificate, CertificateError, parseCertificates } from './x509.js';
+import { type Certificate, CertificateError, parseCertificates } from './x509.js';
 import type { TrustStoreRef, TrustStoreType } from './trust-policy.js';
 
 export class TrustStoreError extends Error {
@@ -44,7 +44,9 @@ function loadNamedStore(root: string, ref: TrustStoreRef): Certificate[] {
   let files: string[];
   try {
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-    files = readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
+    files = readdirSync(dir)
+      .filter((f) => !f.startsWith('.'))
+      .sort();
   } catch {
     throw new TrustStoreError(`trust store ${ref.type}:${ref.name}: folder ${dir} does not exist`);
   }
@@ -55,13 +57,16 @@ function loadNamedStore(root: string, ref: TrustStoreRef): Certificate[] {
     try {
       certs.push(...parseCertificates(readFileSync(path)));
     } catch (e) {
-      throw new TrustStoreError(`trust store ${ref.type}:${ref.name}: ${path}: ${e instanceof CertificateError ? e.message : String(e)}`);
+      throw new TrustStoreError(
+        `trust store ${ref.type}:${ref.name}: ${path}: ${e instanceof CertificateError ? e.message : String(e)}`,
+      );
     }
   }
   if (certs.length === 0) throw new TrustStoreError(`trust store ${ref.type}:${ref.name}: no certificate in ${dir}`);
   for (const c of certs) {
     // notation accepts CA certificates and self-signed signing certificates as trust anchors
-    if (!c.basicConstraints?.ca && !c.isSelfSigned()) throw new TrustStoreError(`trust store ${ref.type}:${ref.name}: "${c.subject}" is neither a CA nor self-signed`);
+    if (!c.basicConstraints?.ca && !c.isSelfSigned())
+      throw new TrustStoreError(`trust store ${ref.type}:${ref.name}: "${c.subject}" is neither a CA nor self-signed`);
   }
   return certs;
 }

@@ -11,7 +11,13 @@ import { authenticTimestamp, checkIntegrity, expiryProblem, trustedAnchor, type 
 import { RevocationChecker } from './revocation.js';
 import type { Certificate } from './x509.js';
 import { DEFAULT_MAX_SIGNATURES, failure, firstPassing, type Failure, type FoundEnvelope } from './discovery.js';
-import { TrustPolicyDocument, TrustPolicyError, subjectMatches, type TrustPolicyStatement, type Validation } from './trust-policy.js';
+import {
+  TrustPolicyDocument,
+  TrustPolicyError,
+  subjectMatches,
+  type TrustPolicyStatement,
+  type Validation,
+} from './trust-policy.js';
 import { TrustStore, TrustStoreError } from './trust-store.js';
 
 type Enforced = Exclude<TrustPolicyStatement, { level: 'skip' }>;
@@ -35,7 +41,12 @@ export class NotationVerifier implements Verifier {
   constructor(
     private readonly policy: TrustPolicyDocument,
     private readonly store: TrustStore,
-    private readonly opts: { maxSignatures: number; log: NonNullable<NotationDeps['log']>; name: string; revocation: RevocationChecker },
+    private readonly opts: {
+      maxSignatures: number;
+      log: NonNullable<NotationDeps['log']>;
+      name: string;
+      revocation: RevocationChecker;
+    },
   ) {
     this.description = `notation ${opts.name}`;
   }
@@ -43,13 +54,22 @@ export class NotationVerifier implements Verifier {
   async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const repository = `${ctx.target.ref.registry}/${ctx.target.ref.repository}`;
     const statement = this.policy.select(repository);
-    if (!statement) return failure('UNTRUSTED_SIGNER', `no Notation trust policy has a registryScope covering ${repository}`);
-    if (statement.level === 'skip') return { ok: true, by: `notation trust policy "${statement.name}"`, detail: 'skipped by trust policy' };
+    if (!statement)
+      return failure('UNTRUSTED_SIGNER', `no Notation trust policy has a registryScope covering ${repository}`);
+    if (statement.level === 'skip')
+      return { ok: true, by: `notation trust policy "${statement.name}"`, detail: 'skipped by trust policy' };
     const descriptor = await ctx.target.descriptor();
-    return firstPassing(ctx, this.opts.maxSignatures, 'Notation', async (found) => this.verifySignature(found, statement, descriptor, ctx));
+    return firstPassing(ctx, this.opts.maxSignatures, 'Notation', async (found) =>
+      this.verifySignature(found, statement, descriptor, ctx),
+    );
   }
 
-  private async verifySignature(found: FoundEnvelope, policy: Enforced, descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>, ctx: VerifyContext): Promise<VerifierVerdict> {
+  private async verifySignature(
+    found: FoundEnvelope,
+    policy: Enforced,
+    descriptor: Awaited<ReturnType<VerifyContext['target']['descriptor']>>,
+    ctx: VerifyContext,
+  ): Promise<VerifierVerdict> {
     const { now } = ctx;
     const logged: string[] = [];
     const log = (v: Validation, reason: string, detail: string): null => {
@@ -77,7 +97,9 @@ export class NotationVerifier implements Verifier {
     return {
       ok: true,
       by: `notation x509.subject:${intact.chain[0]!.subject} (${storeName})`,
-      ...(logged.length ? { detail: `verified under "${policy.name}" (${policy.level}); logged: ${logged.join('; ')}` } : {}),
+      ...(logged.length
+        ? { detail: `verified under "${policy.name}" (${policy.level}); logged: ${logged.join('; ')}` }
+        : {}),
     };
   }
 
@@ -85,9 +107,13 @@ export class NotationVerifier implements Verifier {
   private anchor(intact: Intact, policy: Enforced): { store: string } | Failure {
     const type = intact.envelope.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
     for (const ref of policy.trustStores.filter((r) => r.type === type)) {
-      if (trustedAnchor(intact.chain, this.store.certificates([ref], type))) return { store: `${ref.type}:${ref.name}` };
+      if (trustedAnchor(intact.chain, this.store.certificates([ref], type)))
+        return { store: `${ref.type}:${ref.name}` };
     }
-    return failure('UNTRUSTED_SIGNER', `the certificate chain of "${intact.chain[0]!.subject}" does not lead to a certificate in the ${type} trust stores of policy "${policy.name}"`);
+    return failure(
+      'UNTRUSTED_SIGNER',
+      `the certificate chain of "${intact.chain[0]!.subject}" does not lead to a certificate in the ${type} trust stores of policy "${policy.name}"`,
+    );
   }
 
   /** Authenticity, trusted identity: the leaf subject contains one trusted x509.subject. */
@@ -95,7 +121,10 @@ export class NotationVerifier implements Verifier {
     if (policy.trustedIdentities === null) return null;
     const leaf = intact.chain[0]!;
     if (policy.trustedIdentities.some((id) => subjectMatches(id, leaf.subjectAttributes))) return null;
-    return failure('UNTRUSTED_SIGNER', `signer "${leaf.subject}" is not among the trusted identities of policy "${policy.name}"`);
+    return failure(
+      'UNTRUSTED_SIGNER',
+      `signer "${leaf.subject}" is not among the trusted identities of policy "${policy.name}"`,
+    );
   }
 
   /**
@@ -113,13 +142,26 @@ export class NotationVerifier implements Verifier {
   ): Promise<Failure | null> {
     const action = policy.actions.revocation;
     if (action === 'skip') return null;
-    const [signing, tsa] = await Promise.all([this.opts.revocation.checkChain(chain, signal), tsaChain ? this.opts.revocation.checkChain(tsaChain, signal) : undefined]);
-    const worst = [signing, tsa].find((s) => s?.status === 'revoked') ?? [signing, tsa].find((s) => s?.status === 'unknown');
+    const [signing, tsa] = await Promise.all([
+      this.opts.revocation.checkChain(chain, signal),
+      tsaChain ? this.opts.revocation.checkChain(tsaChain, signal) : undefined,
+    ]);
+    const worst =
+      [signing, tsa].find((s) => s?.status === 'revoked') ?? [signing, tsa].find((s) => s?.status === 'unknown');
     if (!worst) return null;
     const where = worst === tsa ? 'timestamp authority chain: ' : '';
-    if (action === 'log') return log('revocation', worst.status === 'revoked' ? 'REVOKED' : 'REVOCATION_UNKNOWN', `${where}${worst.detail}`);
+    if (action === 'log')
+      return log(
+        'revocation',
+        worst.status === 'revoked' ? 'REVOKED' : 'REVOCATION_UNKNOWN',
+        `${where}${worst.detail}`,
+      );
     if (worst.status === 'revoked') return failure('REVOKED', `${where}${worst.detail}`);
-    throw new VerifierError('REVOCATION_UNKNOWN', `${where}${worst.detail} (trust policy "${policy.name}" enforces revocation)`, true);
+    throw new VerifierError(
+      'REVOCATION_UNKNOWN',
+      `${where}${worst.detail} (trust policy "${policy.name}" enforces revocation)`,
+      true,
+    );
   }
 }
 
@@ -131,20 +173,26 @@ export function createNotationVerifier(config: NotationVerifierConfig, deps: Not
   try {
     policy = TrustPolicyDocument.parse(policyPath ? readJson(policyPath) : config.trustPolicy);
   } catch (e) {
-    throw new VerifierError('POLICY_ERROR', `Notation trust policy ${policyPath ?? '(inline)'}: ${(e as Error).message}`);
+    throw new VerifierError(
+      'POLICY_ERROR',
+      `Notation trust policy ${policyPath ?? '(inline)'}: ${(e as Error).message}`,
+    );
   }
   let store: TrustStore;
   try {
     store = TrustStore.load(storeRoot, policy.trustStores());
   } catch (e) {
-    if (e instanceof TrustStoreError) throw new VerifierError('POLICY_ERROR', `Notation trust store ${storeRoot}: ${e.message}`);
+    if (e instanceof TrustStoreError)
+      throw new VerifierError('POLICY_ERROR', `Notation trust store ${storeRoot}: ${e.message}`);
     throw e;
   }
   return new NotationVerifier(policy, store, {
     maxSignatures: deps.maxSignatures ?? DEFAULT_MAX_SIGNATURES,
     log: deps.log ?? (() => undefined),
     revocation: deps.revocation ?? new RevocationChecker(),
-    name: policyPath ? `trust policy ${policyPath}` : `trust policy (${policy.statements.map((s) => s.name).join(', ')})`,
+    name: policyPath
+      ? `trust policy ${policyPath}`
+      : `trust policy (${policy.statements.map((s) => s.name).join(', ')})`,
   });
 }
 

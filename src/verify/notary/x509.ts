@@ -55,7 +55,16 @@ const ATTRIBUTE_NAMES: Record<string, string> = {
   '2.5.4.17': 'POSTALCODE',
 };
 
-export const KEY_USAGE = { digitalSignature: 0, keyEncipherment: 2, dataEncipherment: 3, keyAgreement: 4, keyCertSign: 5, cRLSign: 6, encipherOnly: 7, decipherOnly: 8 } as const;
+export const KEY_USAGE = {
+  digitalSignature: 0,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+  encipherOnly: 7,
+  decipherOnly: 8,
+} as const;
 
 export interface Extension {
   critical: boolean;
@@ -125,12 +134,16 @@ export class Certificate {
     this.serial = Buffer.from(cert.serialNumber.valueBlock.valueHexView);
     this.rawIssuer = Buffer.from(cert.issuer.valueBeforeDecode);
     this.rawSubject = Buffer.from(cert.subject.valueBeforeDecode);
-    this.subjectAttributes = cert.subject.typesAndValues.map((tv) => [ATTRIBUTE_NAMES[tv.type] ?? tv.type, String(tv.value.valueBlock.value)] as const);
+    this.subjectAttributes = cert.subject.typesAndValues.map(
+      (tv) => [ATTRIBUTE_NAMES[tv.type] ?? tv.type, String(tv.value.valueBlock.value)] as const,
+    );
     this.notBefore = cert.notBefore.value;
     this.notAfter = cert.notAfter.value;
     this.signatureAlgorithm = cert.signatureAlgorithm.algorithmId;
     if (cert.signature.algorithmId !== this.signatureAlgorithm) {
-      throw new CertificateError(`malformed certificate: signature algorithm ${this.signatureAlgorithm} differs from the TBS algorithm ${cert.signature.algorithmId}`);
+      throw new CertificateError(
+        `malformed certificate: signature algorithm ${this.signatureAlgorithm} differs from the TBS algorithm ${cert.signature.algorithmId}`,
+      );
     }
     if (this.signatureAlgorithm === '1.2.840.113549.1.1.10') {
       // absent parameters mean the RFC 4055 defaults, SHA-1 among them
@@ -181,7 +194,8 @@ export class Certificate {
   /** Why this certificate's own signature algorithm is not acceptable (SHA-1, MD5, unknown), or null. */
   weakSignatureProblem(): string | null {
     const name = STRONG_SIGNATURE_ALGORITHMS.get(this.signatureAlgorithm);
-    if (!name) return `certificate "${this.subject}" is signed with ${this.signatureAlgorithm}, which is not allowed (SHA-256 or stronger required)`;
+    if (!name)
+      return `certificate "${this.subject}" is signed with ${this.signatureAlgorithm}, which is not allowed (SHA-256 or stronger required)`;
     if (this.pss && !PSS_STRONG_HASHES.has(this.pss.hashAlgorithm.algorithmId)) {
       return `certificate "${this.subject}" is signed with RSASSA-PSS over ${this.pss.hashAlgorithm.algorithmId}, which is not allowed (SHA-256 or stronger required)`;
     }
@@ -193,14 +207,16 @@ export class Certificate {
     if (!bc) return undefined;
     const pathLen = bc.pathLenConstraint;
     if (pathLen === undefined) return { ca: bc.cA };
-    if (typeof pathLen !== 'number' || pathLen < 0) throw new CertificateError(`certificate "${this.subject}": pathLenConstraint out of range`);
+    if (typeof pathLen !== 'number' || pathLen < 0)
+      throw new CertificateError(`certificate "${this.subject}": pathLenConstraint out of range`);
     return { ca: bc.cA, pathLen };
   }
 
   /** Key usage bits that are set (indices per RFC 5280), or undefined when the extension is absent. */
   get keyUsage(): Set<number> | undefined {
     const bits = this.extension(OID.keyUsage, (schema) => {
-      if (!(schema instanceof asn1js.BitString) || schema.idBlock.isConstructed) throw new DerError('keyUsage is not a BIT STRING');
+      if (!(schema instanceof asn1js.BitString) || schema.idBlock.isConstructed)
+        throw new DerError('keyUsage is not a BIT STRING');
       return Buffer.from(schema.valueBlock.valueHexView);
     });
     if (!bits) return undefined;
@@ -218,13 +234,18 @@ export class Certificate {
   /** OCSP responder URLs named in authorityInfoAccess. */
   get ocspUrls(): string[] {
     const aia = this.extension(OID.authorityInfoAccess, (schema) => new pkijs.InfoAccess({ schema }));
-    return (aia?.accessDescriptions ?? []).filter((d) => d.accessMethod === OID_OCSP && d.accessLocation.type === URI).map((d) => String(d.accessLocation.value));
+    return (aia?.accessDescriptions ?? [])
+      .filter((d) => d.accessMethod === OID_OCSP && d.accessLocation.type === URI)
+      .map((d) => String(d.accessLocation.value));
   }
 
   /** CRL URLs named in cRLDistributionPoints (full names only). */
   get crlUrls(): string[] {
     const dps = this.extension(OID.crlDistributionPoints, (schema) => new pkijs.CRLDistributionPoints({ schema }));
-    return (dps?.distributionPoints ?? []).flatMap((dp) => (Array.isArray(dp.distributionPoint) ? dp.distributionPoint : [])).filter((n) => n.type === URI).map((n) => String(n.value));
+    return (dps?.distributionPoints ?? [])
+      .flatMap((dp) => (Array.isArray(dp.distributionPoint) ? dp.distributionPoint : []))
+      .filter((n) => n.type === URI)
+      .map((n) => String(n.value));
   }
 
   /** Does the certificate point at OCSP or CRL (so that its revocation status could be asked)? */
@@ -293,7 +314,8 @@ export function chainProblem(chain: Certificate[], purpose: ChainPurpose): strin
   if (!leaf) return 'the certificate chain is empty';
   for (const cert of chain) {
     const unhandled = cert.unhandledCriticalExtensions();
-    if (unhandled.length) return `certificate "${cert.subject}" has unsupported critical extension(s) ${unhandled.join(', ')}`;
+    if (unhandled.length)
+      return `certificate "${cert.subject}" has unsupported critical extension(s) ${unhandled.join(', ')}`;
     // a collision-prone hash anywhere lets a forged certificate take the place of a real one
     const weak = cert.weakSignatureProblem();
     if (weak) return weak;
@@ -308,8 +330,10 @@ export function chainProblem(chain: Certificate[], purpose: ChainPurpose): strin
     if (last) {
       if (!cert.isSelfSigned()) return `the chain does not end in a self-signed root ("${cert.subject}")`;
     } else {
-      if (cert.isSelfSigned()) return `${i === 0 ? 'leaf' : 'intermediate'} certificate "${cert.subject}" is self-signed`;
-      if (!cert.isIssuedBy(chain[i + 1]!)) return `certificate "${cert.subject}" is not issued by "${chain[i + 1]!.subject}"`;
+      if (cert.isSelfSigned())
+        return `${i === 0 ? 'leaf' : 'intermediate'} certificate "${cert.subject}" is self-signed`;
+      if (!cert.isIssuedBy(chain[i + 1]!))
+        return `certificate "${cert.subject}" is not issued by "${chain[i + 1]!.subject}"`;
     }
     const problem = i === 0 ? leafProblem(cert, purpose) : caProblem(cert, i - 1, purpose);
     if (problem) return problem;
@@ -320,28 +344,40 @@ export function chainProblem(chain: Certificate[], purpose: ChainPurpose): strin
 function caProblem(cert: Certificate, pathLenBelow: number, purpose: ChainPurpose): string | null {
   const bc = cert.basicConstraints;
   if (!bc?.ca) return `CA certificate "${cert.subject}" lacks basicConstraints cA=true`;
-  if (bc.pathLen !== undefined && bc.pathLen < pathLenBelow) return `CA certificate "${cert.subject}" has pathLen ${bc.pathLen}, needs ${pathLenBelow}`;
+  if (bc.pathLen !== undefined && bc.pathLen < pathLenBelow)
+    return `CA certificate "${cert.subject}" has pathLen ${bc.pathLen}, needs ${pathLenBelow}`;
   const ku = cert.keyUsage;
   if (!ku) return `CA certificate "${cert.subject}" has no key usage extension`;
-  if (purpose === 'codeSigning' && !cert.extensions.get(OID.keyUsage)!.critical) return `CA certificate "${cert.subject}": key usage must be critical`;
-  if (!ku.has(KEY_USAGE.keyCertSign)) return `CA certificate "${cert.subject}" may not sign certificates (keyCertSign missing)`;
+  if (purpose === 'codeSigning' && !cert.extensions.get(OID.keyUsage)!.critical)
+    return `CA certificate "${cert.subject}": key usage must be critical`;
+  if (!ku.has(KEY_USAGE.keyCertSign))
+    return `CA certificate "${cert.subject}" may not sign certificates (keyCertSign missing)`;
   return null;
 }
 
-const EXCLUDED_CODE_SIGNING_EKUS = new Set<string>([OID.ekuAny, OID.ekuServerAuth, OID.ekuClientAuth, OID.ekuEmailProtection, OID.ekuOcspSigning, OID.ekuTimeStamping]);
+const EXCLUDED_CODE_SIGNING_EKUS = new Set<string>([
+  OID.ekuAny,
+  OID.ekuServerAuth,
+  OID.ekuClientAuth,
+  OID.ekuEmailProtection,
+  OID.ekuOcspSigning,
+  OID.ekuTimeStamping,
+]);
 
 function leafProblem(cert: Certificate, purpose: ChainPurpose): string | null {
   const name = `signing certificate "${cert.subject}"`;
   if (cert.basicConstraints?.ca) return `${name} is a CA certificate`;
   const ku = cert.keyUsage;
   if (!ku) return `${name} has no key usage extension`;
-  if (purpose === 'codeSigning' && !cert.extensions.get(OID.keyUsage)!.critical) return `${name}: key usage must be critical`;
+  if (purpose === 'codeSigning' && !cert.extensions.get(OID.keyUsage)!.critical)
+    return `${name}: key usage must be critical`;
   if (!ku.has(KEY_USAGE.digitalSignature)) return `${name} lacks the digitalSignature key usage`;
   const extra = [...ku].filter((b) => b !== KEY_USAGE.digitalSignature);
   if (extra.length) return `${name} has key usages other than digitalSignature (bits ${extra.join(', ')})`;
   const eku = cert.extKeyUsage;
   if (purpose === 'timeStamping') {
-    if (!eku || eku.length !== 1 || eku[0] !== OID.ekuTimeStamping) return `${name} must have timeStamping as its only extended key usage`;
+    if (eku?.length !== 1 || eku[0] !== OID.ekuTimeStamping)
+      return `${name} must have timeStamping as its only extended key usage`;
     if (!cert.extensions.get(OID.extKeyUsage)!.critical) return `${name}: the extended key usage must be critical`;
     return null;
   }
@@ -358,8 +394,10 @@ function leafProblem(cert: Certificate, purpose: ChainPurpose): string | null {
 /** The first certificate of the chain that is not valid at `t`, described; or null. */
 export function validityProblem(chain: Certificate[], from: Date, to: Date = from): string | null {
   for (const c of chain) {
-    if (from < c.notBefore) return `certificate "${c.subject}" is not valid before ${c.notBefore.toISOString()} (time checked: ${from.toISOString()})`;
-    if (to > c.notAfter) return `certificate "${c.subject}" expired at ${c.notAfter.toISOString()} (time checked: ${to.toISOString()})`;
+    if (from < c.notBefore)
+      return `certificate "${c.subject}" is not valid before ${c.notBefore.toISOString()} (time checked: ${from.toISOString()})`;
+    if (to > c.notAfter)
+      return `certificate "${c.subject}" expired at ${c.notAfter.toISOString()} (time checked: ${to.toISOString()})`;
   }
   return null;
 }
