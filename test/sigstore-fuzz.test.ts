@@ -37,7 +37,7 @@ import {
 } from '../src/verify/cosign/statement.js';
 import { parseTrustedRoot, trustMaterial } from '../src/verify/cosign/trusted-root.js';
 import { pemKeySource } from '../src/verify/cosign/keys.js';
-import { VerifierError, type FailureReason, type Verdict } from '../src/core/verifier.js';
+import { VerifierError, type FailureReason, type VerifierVerdict } from '../src/core/verifier.js';
 import { generateKeyPair, SIGNATURE_ANNOTATION } from './support/cosign-signer.js';
 import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
 import { pushLegacyKeyless } from './support/sigstore-legacy.js';
@@ -148,7 +148,7 @@ function mutate(doc: Json, path: (string | number)[], op: Op): Json {
   return copy;
 }
 
-const isFailure = (v: BundleVerdict | Verdict) =>
+const isFailure = (v: BundleVerdict | VerifierVerdict) =>
   !v.ok && REASONS.has(v.reason) && typeof v.detail === 'string' && v.detail.length > 0;
 
 describe('Sigstore parsers and checks under arbitrary and mutated input', () => {
@@ -195,7 +195,7 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
   afterAll(async () => mock?.stop());
 
   /** The full verifier on one image whose only signature is `json` (bytes or a document) as a bundle referrer. */
-  async function verifyStored(json: Json | Buffer): Promise<Verdict> {
+  async function verifyStored(json: Json | Buffer): Promise<VerifierVerdict> {
     const reg = new MemoryRegistry();
     // only the referrer is stored: the verifier reads signatures, never the image
     await pushBundle(reg, REPO, image, Buffer.isBuffer(json) ? json : Buffer.from(JSON.stringify(json)), {
@@ -205,7 +205,7 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
   }
 
   /** A verifier call's outcome; anything thrown other than a VerifierError fails the property. */
-  async function outcome(run: () => Promise<Verdict>): Promise<Verdict> {
+  async function outcome(run: () => Promise<VerifierVerdict>): Promise<VerifierVerdict> {
     try {
       return await run();
     } catch (e) {
@@ -458,7 +458,7 @@ describe('Sigstore parsers and checks under arbitrary and mutated input', () => 
     ];
 
     /** The full verifier on a `.sig` of the seed image with these annotations on the seed payload. */
-    async function verifyLegacy(annotations: Record<string, string>): Promise<Verdict> {
+    async function verifyLegacy(annotations: Record<string, string>): Promise<VerifierVerdict> {
       const reg = new MemoryRegistry();
       const blob = await reg.pushBlob(REPO, legacy.payload);
       const config = await reg.pushBlob(REPO, Buffer.from('{}'));

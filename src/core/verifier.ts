@@ -33,12 +33,6 @@ export type VerifierVerdict =
   | { ok: true; by: string; detail?: string }
   | { ok: false; reason: FailureReason; detail: string };
 
-/**
- * @deprecated the old name of VerifierVerdict, kept only while src/verify/cosign/ (another
- * branch's files) still imports it; remove once those files say VerifierVerdict.
- */
-export type Verdict = VerifierVerdict;
-
 /** The codes a verifier may return as a failed verdict (bad or absent evidence). */
 export type FailureReason = Extract<
   ReasonCode,

@@ -14,7 +14,7 @@
  * manifest and one blob.
  */
 import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, MEDIA_TYPES, type Descriptor } from '../../core/registry.js';
-import type { FailureReason, Verdict, VerifyContext } from '../../core/verifier.js';
+import type { FailureReason, VerifierVerdict, VerifyContext } from '../../core/verifier.js';
 
 export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 /** at most this many referrers are read; beyond it, an image is not worth the requests */
@@ -82,7 +82,7 @@ export interface BundleSearch {
   /** how many bundles were read */
   bundles: number;
   /** the first accepted verdict */
-  passed?: Extract<Verdict, { ok: true }>;
+  passed?: Extract<VerifierVerdict, { ok: true }>;
   failures: Failure[];
   /** the first registry error while reading a bundle (the unread one might have been good) */
   fetchError?: unknown;
@@ -94,7 +94,7 @@ export interface BundleSearch {
  */
 export async function searchBundles(
   ctx: VerifyContext,
-  judge: (found: FoundBundle) => Verdict | Promise<Verdict>,
+  judge: (found: FoundBundle) => VerifierVerdict | Promise<VerifierVerdict>,
 ): Promise<BundleSearch> {
   const search: BundleSearch = { bundles: 0, failures: [] };
   const read = await eachBundle(ctx, async (found) => {

@@ -25,7 +25,7 @@ import {
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from './legacy-key.js';
-import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
+import { worstFailure, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import { verifyBundle, type BundleTrust, type Failure } from './bundle-verifier.js';
 import type { SignerPolicy } from './signer-policy.js';
 
@@ -45,7 +45,7 @@ export class LegacySigVerifier implements Verifier {
     return this.policy.describe();
   }
 
-  async verify(ctx: VerifyContext): Promise<Verdict> {
+  async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const tag = cosignSignatureTag(ctx.target.digest);
     const manifest = await ctx.repo.findManifest(tag, ctx.signal);
     if (!manifest)
@@ -75,7 +75,7 @@ export class LegacySigVerifier implements Verifier {
     return worstFailure(failures)!;
   }
 
-  private async checkLayer(layer: Descriptor, trust: BundleTrust, ctx: VerifyContext): Promise<Verdict> {
+  private async checkLayer(layer: Descriptor, trust: BundleTrust, ctx: VerifyContext): Promise<VerifierVerdict> {
     if (
       !BLOB_DIGEST.test(layer.digest) ||
       !Number.isSafeInteger(layer.size) ||

@@ -17,7 +17,7 @@
  * When nothing admits, the most telling failure is the verdict. A missing signature
  * under `signature: true` stays a signature failure, even when attestations fail too.
  */
-import { worstFailure, type Verdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
+import { worstFailure, type VerifierVerdict, type Verifier, type VerifyContext } from '../../core/verifier.js';
 import {
   describePass,
   readBundleStatements,
@@ -50,7 +50,7 @@ export class CosignVerifier implements Verifier {
     return this.policy.signer.kind === 'key' ? this.legacy.description : this.policy.describe();
   }
 
-  async verify(ctx: VerifyContext): Promise<Verdict> {
+  async verify(ctx: VerifyContext): Promise<VerifierVerdict> {
     const trust = await this.policy.trust(ctx.signal);
     if (!this.attestations)
       return this.signature(
@@ -58,7 +58,7 @@ export class CosignVerifier implements Verifier {
         await searchBundles(ctx, (found) => this.asSignature(this.check(found, trust, ctx), ctx)),
       );
     const evidence = await readBundleStatements(ctx, (found) => this.check(found, trust, ctx));
-    let signed: Extract<Verdict, { ok: true }> | undefined;
+    let signed: Extract<VerifierVerdict, { ok: true }> | undefined;
     if (this.attestations.signature) {
       const verdict = await this.signature(ctx, this.signatureSearch(evidence, ctx));
       if (!verdict.ok) return verdict;
@@ -68,7 +68,7 @@ export class CosignVerifier implements Verifier {
   }
 
   /** The signature verdict from the bundles searched, falling back to the legacy `.sig`. */
-  private async signature(ctx: VerifyContext, search: BundleSearch): Promise<Verdict> {
+  private async signature(ctx: VerifyContext, search: BundleSearch): Promise<VerifierVerdict> {
     if (search.passed) return search.passed;
     const legacy = await this.legacy.verify(ctx);
     if (legacy.ok) return legacy;
@@ -99,7 +99,7 @@ export class CosignVerifier implements Verifier {
   }
 
   /** A checked bundle as a signature verdict: a cosign signature statement for exactly this digest. */
-  private asSignature(checked: SignedStatement | Failure, ctx: VerifyContext): Verdict {
+  private asSignature(checked: SignedStatement | Failure, ctx: VerifyContext): VerifierVerdict {
     if ('ok' in checked) return checked;
     const check = isCosignSignatureFor(checked.statement, ctx.target.digest);
     if (!check.ok) {
@@ -112,7 +112,7 @@ export class CosignVerifier implements Verifier {
   /** The signature search over bundles already read for the attestations (no second fetch). */
   private signatureSearch(evidence: Evidence, ctx: VerifyContext): BundleSearch {
     const verdicts = [...evidence.statements.map((s) => this.asSignature(s, ctx)), ...evidence.rejected];
-    const passed = verdicts.find((v): v is Extract<Verdict, { ok: true }> => v.ok);
+    const passed = verdicts.find((v): v is Extract<VerifierVerdict, { ok: true }> => v.ok);
     const failures = verdicts.filter((v): v is Failure => !v.ok);
     return {
       bundles: verdicts.length,
@@ -127,8 +127,8 @@ export class CosignVerifier implements Verifier {
     trust: BundleTrust,
     bundles: Evidence,
     rules: AttestationRule[],
-    signed: Extract<Verdict, { ok: true }> | undefined,
-  ): Promise<Verdict> {
+    signed: Extract<VerifierVerdict, { ok: true }> | undefined,
+  ): Promise<VerifierVerdict> {
     const digest = ctx.target.digest;
     let results = rules.map((rule) => rule.judge(digest, bundles));
     let evidence = bundles;
