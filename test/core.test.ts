@@ -181,7 +181,7 @@ describe('readConfig', () => {
       taskScope: 'standalone',
       failureBehavior: { kind: 'unset' },
       alerts: { decisionEvents: 'alerts' },
-      sigstore: {},
+      sigstoreRefresh: { kind: 'off' },
       verifyTimeoutSeconds: 60,
       invokeTimeoutSeconds: 60,
       policyVariables: {},
@@ -218,6 +218,22 @@ describe('readConfig', () => {
     });
     expect(config.policyVariables).toEqual({ POLICY: 'version: 1' });
     expect(config.alerts).toEqual({ topicArn: 'arn:t', decisionEvents: 'all' });
+  });
+
+  it('reads the Sigstore root refresh: only "tuf" opts in, with a timeout that falls back to 3000 ms', () => {
+    const refresh = (env: Record<string, string>) => readConfig(env).sigstoreRefresh;
+    expect(refresh({ SIGSTORE_TRUST_REFRESH: 'tuf' })).toEqual({ kind: 'tuf', timeoutMs: 3000 });
+    expect(refresh({ SIGSTORE_TRUST_REFRESH: 'tuf', SIGSTORE_TRUST_REFRESH_TIMEOUT_MS: '500' })).toEqual({
+      kind: 'tuf',
+      timeoutMs: 500,
+    });
+    expect(refresh({ SIGSTORE_TRUST_REFRESH: 'tuf', SIGSTORE_TRUST_REFRESH_TIMEOUT_MS: 'soon' })).toEqual({
+      kind: 'tuf',
+      timeoutMs: 3000,
+    });
+    expect(refresh({ SIGSTORE_TRUST_REFRESH: 'TUF', SIGSTORE_TRUST_REFRESH_TIMEOUT_MS: '500' })).toEqual({
+      kind: 'off',
+    });
   });
 
   it('reads FAILURE_BEHAVIOR one way: only LOG_ON_FAILURE is audit without a policy', () => {

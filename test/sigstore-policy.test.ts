@@ -2,15 +2,42 @@
  * The keyless part of the policy document, and private PKI (caRoots): a certificate
  * with no log entry and no timestamp is checked against the CA at the current time.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeIssues, policySchema } from '../src/policy/schema.js';
 import { verifyBundle } from '../src/verify/cosign/bundle-verifier.js';
 import { anchored } from '../src/policy/regex.js';
-import { parseTrustedRoot, readPemCertificates, trustMaterial } from '../src/verify/cosign/trusted-root.js';
-import { cosignStatement, signKeyless, startMockSigstore, type MockSigstore } from './support/sigstore-signer.js';
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
+import { makeAwsClients } from '../src/core/aws.js';
+import type { Descriptor } from '../src/core/registry.js';
+import type { VerifierVerdict, VerifyContext } from '../src/core/verifier.js';
+import type { CosignVerifierConfig } from '../src/policy/schema.js';
+import { createCosignVerifier } from '../src/verify/cosign/factory.js';
+import { pemKeySource } from '../src/verify/cosign/keys.js';
+import {
+  DefaultTrustedRoot,
+  parseTrustedRoot,
+  readPemCertificates,
+  readTrustedRoot,
+  trustMaterial,
+} from '../src/verify/cosign/trusted-root.js';
+import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
+import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
+import {
+  cosignStatement,
+  pushBundle,
+  signKeyless,
+  startMockSigstore,
+  type MockSigstore,
+} from './support/sigstore-signer.js';
+
+const unusedKey = () => pemKeySource('unused');
+const shipped = () => readTrustedRoot('layers/trust/sigstore/trusted_root.json');
+const noFetch = async (): Promise<TrustedRoot> => {
+  throw new Error('TUF asked');
+};
 
 function policyError(verifier: Record<string, unknown>): string | undefined {
   const r = policySchema.safeParse({
@@ -132,27 +159,128 @@ describe('the shipped trusted root and its opt-in refresh', () => {
     expect(() => parseTrustedRoot(bytes.toString(), 'shipped')).not.toThrow();
   });
 
-  it('is not refreshed unless asked; a failed refresh falls back to the shipped root, logged', async () => {
-    const { defaultTrustedRoot, resetDefaultTrustedRoot } = await import('../src/verify/cosign/trusted-root.js');
-    const logs: string[] = [];
+  it('is not refreshed unless asked, and is read once by its owner', async () => {
     let fetched = 0;
-    const fetchRoot = async () => {
-      fetched++;
-      throw new Error('offline');
-    };
-    resetDefaultTrustedRoot();
-    await defaultTrustedRoot({ trustDir: 'layers/trust', env: {}, fetchRoot, log: (m) => logs.push(m) });
-    expect(fetched).toBe(0);
-    resetDefaultTrustedRoot();
-    const root = await defaultTrustedRoot({
+    const root = new DefaultTrustedRoot({
       trustDir: 'layers/trust',
-      env: { SIGSTORE_TRUST_REFRESH: 'tuf' },
-      fetchRoot,
-      log: (m) => logs.push(m),
+      refresh: { kind: 'off' },
+      fetchRoot: async () => {
+        fetched++;
+        return shipped();
+      },
     });
+    const first = root.get();
+    expect(root.get()).toBe(first);
+    expect(await first).toEqual(shipped());
+    expect(fetched).toBe(0);
+  });
+
+  it('a refresh asks TUF once; its root is checked like a file and used', async () => {
+    const mock = await startMockSigstore();
+    try {
+      const logs: string[] = [];
+      let fetched = 0;
+      const root = new DefaultTrustedRoot({
+        trustDir: 'layers/trust',
+        refresh: { kind: 'tuf', timeoutMs: 5_000 },
+        fetchRoot: async () => {
+          fetched++;
+          return parseTrustedRoot(mock.trustedRoot, 'mock');
+        },
+        log: (m) => logs.push(m),
+      });
+      expect(await root.get()).toEqual(parseTrustedRoot(mock.trustedRoot, 'mock'));
+      await root.get();
+      expect(fetched).toBe(1);
+      expect(logs).toEqual(['Sigstore trusted root refreshed through TUF']);
+    } finally {
+      await mock.stop();
+    }
+  });
+
+  it.each([
+    ['fails', noFetch, /TUF asked/],
+    ['does not answer in time', () => new Promise<TrustedRoot>(() => undefined), /no answer within 20 ms/],
+    [
+      'answers a root without a log key start',
+      async () => {
+        const root = shipped();
+        return {
+          ...root,
+          tlogs: root.tlogs.map((t) => ({ ...t, publicKey: { ...t.publicKey!, validFor: undefined } })),
+        };
+      },
+      /validFor.start is missing/,
+    ],
+  ])('a refresh that %s falls back to the shipped root, logged', async (_, fetchRoot, error) => {
+    const logs: { message: string; extra?: Record<string, unknown> }[] = [];
+    const root = new DefaultTrustedRoot({
+      trustDir: 'layers/trust',
+      refresh: { kind: 'tuf', timeoutMs: 20 },
+      fetchRoot,
+      log: (message, extra) => logs.push({ message, ...(extra ? { extra } : {}) }),
+    });
+    expect(await root.get()).toEqual(shipped());
+    expect(logs).toEqual([
+      {
+        message: 'Sigstore trusted root refresh failed: using the shipped root',
+        extra: expect.objectContaining({ error: expect.stringMatching(error) }),
+      },
+    ]);
+  });
+});
+
+describe('a cosign verifier without a trustedRoot: the default root its owner keeps', () => {
+  let mock: MockSigstore;
+  let trustDir: string;
+  let reg: MemoryRegistry;
+  let image: Descriptor;
+  const identity = { issuer: 'https://ca.example', subject: 'https://ci.example/build' };
+  const config: CosignVerifierConfig = { type: 'cosign', keyless: { identities: [identity] } };
+
+  beforeAll(async () => {
+    mock = await startMockSigstore();
+    trustDir = mkdtempSync(join(tmpdir(), 'trust-'));
+    mkdirSync(join(trustDir, 'sigstore'));
+    writeFileSync(join(trustDir, 'sigstore', 'trusted_root.json'), mock.trustedRoot);
+    reg = new MemoryRegistry();
+    image = await reg.pushImage('app', 'v1');
+    const statement = cosignStatement(image.digest, `${reg.host}/app`);
+    const bundle = await signKeyless(mock, statement, { claims: { iss: identity.issuer, sub: identity.subject } });
+    await pushBundle(reg, 'app', image, bundle);
+  });
+  afterAll(async () => mock?.stop());
+
+  const verify = (verifier: { verify: (ctx: VerifyContext) => Promise<VerifierVerdict> }) =>
+    verifier.verify(verifyContext(reg.repository('app'), image.digest));
+
+  it('verifies against the trust layer root', async () => {
+    const defaultRoot = new DefaultTrustedRoot({ trustDir, refresh: { kind: 'off' }, fetchRoot: noFetch });
+    const verifier = createCosignVerifier(config, { path: (p) => p, keySource: unusedKey, defaultRoot });
+    expect(await verify(verifier)).toMatchObject({ ok: true });
+  });
+
+  it('POLICY_ERROR when there is no default root (no TRUST_DIR), never an allow', async () => {
+    const verifier = createCosignVerifier(config, { path: (p) => p, keySource: unusedKey });
+    await expect(verify(verifier)).rejects.toMatchObject({ name: 'VerifierError', reason: 'POLICY_ERROR' });
+  });
+
+  it('every verifier the factories make shares the one root: TUF is asked once', async () => {
+    let fetched = 0;
+    const sigstoreRoot = new DefaultTrustedRoot({
+      trustDir: 'layers/trust',
+      refresh: { kind: 'tuf', timeoutMs: 5_000 },
+      fetchRoot: async () => {
+        fetched++;
+        return parseTrustedRoot(mock.trustedRoot, 'mock');
+      },
+    });
+    const clients = makeAwsClients();
+    const factories = () =>
+      realVerifierFactories({ clients, kmsKeys: makeKmsKeyStore(clients), baseDir: '.', sigstoreRoot });
+    // two policy builds, as a Runtime makes on a refresh: the root (here: the mock one from "TUF") is kept
+    expect(await verify(factories().cosign(config))).toMatchObject({ ok: true });
+    expect(await verify(factories().cosign(config))).toMatchObject({ ok: true });
     expect(fetched).toBe(1);
-    expect(root.certificateAuthorities.length).toBeGreaterThan(0);
-    expect(logs).toEqual([expect.stringContaining('refresh failed: using the shipped root')]);
-    resetDefaultTrustedRoot();
   });
 });

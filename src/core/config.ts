@@ -17,7 +17,9 @@
  *   DECISION_EVENTS            all: a decision event for every decision; anything else: only alertable ones
  *   TRUST_DIR                  the trust layer (blank: /opt/trust when present, else the repository's layers/trust)
  *   AWS_REGION, AWS_DEFAULT_REGION   region for ARN-less KMS keys, Signer calls and console links
- *   SIGSTORE_TRUST_REFRESH, SIGSTORE_TRUST_REFRESH_TIMEOUT_MS   passed as given to the Sigstore root loader
+ *   SIGSTORE_TRUST_REFRESH     tuf: the public-good Sigstore root is fetched from Sigstore's TUF repository once
+ *                              per container (falling back to the shipped root); anything else: the shipped root only
+ *   SIGSTORE_TRUST_REFRESH_TIMEOUT_MS   how long that fetch may take (default 3000; not a positive number: default)
  *   VERIFY_TIMEOUT_SECONDS, INVOKE_TIMEOUT_SECONDS   CLI defaults for --timeout (default 60; not a positive number: default)
  *   POLICY, POLICY_FILE, POLICY_PARAMETER and the policy shortcuts: kept as given in
  *                              `policyVariables` for loadPolicy (it reports their errors)
@@ -48,6 +50,9 @@ export const POLICY_SHORTCUTS = [
 export const POLICY_VARIABLES = [...POLICY_DOCUMENT_SOURCES, ...POLICY_SHORTCUTS, 'FAILURE_BEHAVIOR'] as const;
 export type PolicyVariables = Partial<Record<(typeof POLICY_VARIABLES)[number], string>>;
 
+/** SIGSTORE_TRUST_REFRESH*, read: the shipped Sigstore root only, or a TUF refresh with its time budget. */
+export type SigstoreRefresh = { kind: 'off' } | { kind: 'tuf'; timeoutMs: number };
+
 /** FAILURE_BEHAVIOR, read: unset, one of the two modes, or a value that is neither. */
 export type FailureBehavior = { kind: 'unset' } | { kind: 'mode'; mode: Mode } | { kind: 'invalid'; value: string };
 
@@ -71,8 +76,7 @@ export interface Config {
   alerts: AlertChannels;
   trustDir?: string;
   region?: string;
-  /** SIGSTORE_TRUST_REFRESH* as given, for the Sigstore root loader */
-  sigstore: Env;
+  sigstoreRefresh: SigstoreRefresh;
   verifyTimeoutSeconds: number;
   invokeTimeoutSeconds: number;
   policyVariables: PolicyVariables;
@@ -94,7 +98,7 @@ export function readConfig(env: Env): Config {
     alerts: alertChannels(env),
     ...(trustDir ? { trustDir } : {}),
     ...(region ? { region } : {}),
-    sigstore: pick(env, ['SIGSTORE_TRUST_REFRESH', 'SIGSTORE_TRUST_REFRESH_TIMEOUT_MS']),
+    sigstoreRefresh: sigstoreRefreshFrom(env),
     verifyTimeoutSeconds: positiveNumber(env.VERIFY_TIMEOUT_SECONDS, 60),
     invokeTimeoutSeconds: positiveNumber(env.INVOKE_TIMEOUT_SECONDS, 60),
     policyVariables: pick(env, POLICY_VARIABLES),
@@ -116,6 +120,12 @@ export function parseFailureBehavior(value: string | undefined): FailureBehavior
  */
 export function modeWithoutPolicy(behavior: FailureBehavior): Mode {
   return behavior.kind === 'mode' ? behavior.mode : 'enforce';
+}
+
+/** Exactly `tuf` opts in (the refresh waits on the network); any other value keeps the shipped root. */
+function sigstoreRefreshFrom(env: Env): SigstoreRefresh {
+  if (env.SIGSTORE_TRUST_REFRESH !== 'tuf') return { kind: 'off' };
+  return { kind: 'tuf', timeoutMs: positiveNumber(env.SIGSTORE_TRUST_REFRESH_TIMEOUT_MS, 3000) };
 }
 
 export function taskScopeFrom(value: string | undefined): { scope: TaskScope; warning?: string } {

@@ -2,9 +2,10 @@
  * What a Lambda container (or a CLI run) keeps across invocations, in one object made
  * once at handler module scope (`const runtime = new Runtime(process.env)`): the config
  * read from the environment, the AWS clients, the gate (compiled policy, registry
- * client, decision cache), the KMS key store and the Slack webhook URL. The watchdog's
- * own memory (handled tasks, confirmed service claims) lives in its handler, made once
- * beside the Runtime. Tests make their own Runtime instead of resetting module state.
+ * client, decision cache), the KMS key store, the Sigstore trusted root and the Slack
+ * webhook URL. The watchdog's own memory (handled tasks, confirmed service claims)
+ * lives in its handler, made once beside the Runtime. Tests make their own Runtime
+ * instead of resetting module state.
  *
  * A policy kept in SSM is read again after POLICY_REFRESH_SECONDS, so an edit takes
  * effect without a redeploy; the cache key carries the policy hash, so no answer made
@@ -25,6 +26,7 @@ import { loadPolicy, PolicyError } from '../policy/load.js';
 import { RegistryClient } from '../registry/client.js';
 import { baseDirFor, makeKmsKeyStore, realVerifierFactories } from '../verify/factories.js';
 import type { KmsKeyStore } from '../verify/cosign/keys.js';
+import { DefaultTrustedRoot } from '../verify/cosign/trusted-root.js';
 import { VerifierError } from '../core/verifier.js';
 
 export interface RuntimeOptions {
@@ -47,6 +49,8 @@ export class Runtime {
   /** verified outcomes, kept across policy refreshes (the key carries the policy hash) */
   readonly outcomes: TtlCache<RuleOutcome>;
   readonly kmsKeys: KmsKeyStore;
+  /** the public-good Sigstore root: read (or refreshed through TUF) once per container, across policy rebuilds */
+  readonly sigstoreRoot: DefaultTrustedRoot;
   /** the Slack webhook URL read from SSM, for a few minutes */
   readonly slackUrls: TtlCache<URL> = slackUrlCache();
   #built: Promise<Built> | undefined;
@@ -59,6 +63,8 @@ export class Runtime {
     this.clients = options.clients ?? makeAwsClients();
     this.outcomes = outcomeCache(this.config.cacheTtlMs);
     this.kmsKeys = makeKmsKeyStore(this.clients, this.config.region);
+    const trustDir = this.config.trustDir ?? defaultTrustDir();
+    this.sigstoreRoot = new DefaultTrustedRoot({ trustDir, refresh: this.config.sigstoreRefresh });
   }
 
   /** The gate for this invocation: built on first use, rebuilt when the policy is due a refresh. */
@@ -114,7 +120,7 @@ export class Runtime {
         kmsKeys: this.kmsKeys,
         baseDir: baseDirFor(loaded.origin, config.policyVariables),
         trustDir: config.trustDir ?? defaultTrustDir(),
-        sigstoreEnv: config.sigstore,
+        sigstoreRoot: this.sigstoreRoot,
         ...(config.region ? { region: config.region } : {}),
       });
     let policy: CompiledPolicy;

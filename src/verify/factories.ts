@@ -4,12 +4,13 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AwsClients } from '../core/aws.js';
-import type { Env, PolicyVariables } from '../core/config.js';
+import type { PolicyVariables } from '../core/config.js';
 import type { VerifierFactories } from '../policy/compile.js';
 import type { CosignVerifierConfig } from '../policy/schema.js';
 import { createAwsSignerVerifier } from './notary/aws-signer.js';
 import { createCosignVerifier } from './cosign/factory.js';
 import { KmsKeyStore, kmsKeySource, pemFileKeySource, pemKeySource } from './cosign/keys.js';
+import type { DefaultTrustedRoot } from './cosign/trusted-root.js';
 import { createNotationCliVerifier } from './notary/notation-cli.js';
 import { createNotationVerifier } from './notary/verifier.js';
 
@@ -22,8 +23,8 @@ export interface FactoryDeps {
   trustDir?: string;
   /** Config.region: for KMS key ids without an ARN and Signer profiles without a region */
   region?: string;
-  /** Config.sigstore: SIGSTORE_TRUST_REFRESH* for the Sigstore root loader */
-  sigstoreEnv?: Env;
+  /** the public-good Sigstore root, kept by the Runtime (cosign verifiers without a trustedRoot) */
+  sigstoreRoot?: DefaultTrustedRoot;
 }
 
 export function makeKmsKeyStore(clients: AwsClients, region?: string): KmsKeyStore {
@@ -37,8 +38,7 @@ export function realVerifierFactories(deps: FactoryDeps): VerifierFactories {
       createCosignVerifier(config, {
         path,
         keySource: () => cosignKeySource(config, deps, path),
-        ...(deps.trustDir ? { trustDir: deps.trustDir } : {}),
-        ...(deps.sigstoreEnv ? { env: deps.sigstoreEnv } : {}),
+        ...(deps.sigstoreRoot ? { defaultRoot: deps.sigstoreRoot } : {}),
       }),
     notation: (config) => createNotationVerifier(config, { baseDir: deps.baseDir }),
     awsSigner: (config) =>

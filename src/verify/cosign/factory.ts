@@ -5,7 +5,6 @@
  * not for keys and private CAs), which legacy `.sig` verifier backs it, and which
  * attestations it also requires.
  */
-import { logger } from '../../core/observability.js';
 import type { CosignVerifierConfig } from '../../policy/schema.js';
 import { CosignKeyVerifier } from './legacy-key.js';
 import { AttestationRule } from './attestations.js';
@@ -14,31 +13,26 @@ import { VerifierError } from '../../core/verifier.js';
 import type { TlogMode } from './bundle-verifier.js';
 import { LegacySigVerifier } from './legacy-keyless.js';
 import { SignerPolicy, type CosignSigner } from './signer-policy.js';
-import { defaultTrustedRoot, readPemCertificates, readTrustedRoot, type PrivateCas } from './trusted-root.js';
+import { type DefaultTrustedRoot, readPemCertificates, readTrustedRoot, type PrivateCas } from './trusted-root.js';
 import { CosignVerifier, type AttestationRequirement } from './verifier.js';
 
 export interface CosignFactoryDeps {
   /** resolves a policy path (relative to the policy file) */
   path: (p: string) => string;
   keySource: () => KeySource;
-  /** the trust layer (layers/trust, /opt/trust): holds sigstore/trusted_root.json */
-  trustDir?: string;
-  env?: Record<string, string | undefined>;
+  /** the public-good root (the trust layer's, kept by the Runtime): used when the policy names no trustedRoot */
+  defaultRoot?: DefaultTrustedRoot;
 }
 
 export function createCosignVerifier(config: CosignVerifierConfig, deps: CosignFactoryDeps): CosignVerifier {
   const tlog: TlogMode = config.tlog ?? (config.keyless && !config.keyless.caRoots ? 'required' : 'skip');
   const trustedRoot = once(() => {
     if (config.trustedRoot) return Promise.resolve().then(() => readTrustedRoot(deps.path(config.trustedRoot!)));
-    if (!deps.trustDir)
+    if (!deps.defaultRoot)
       return Promise.reject(
         new VerifierError('POLICY_ERROR', 'no Sigstore trusted root: set trustedRoot or TRUST_DIR'),
       );
-    return defaultTrustedRoot({
-      trustDir: deps.trustDir,
-      env: deps.env ?? process.env,
-      log: (m, extra) => logger.warn(m, extra ?? {}),
-    });
+    return deps.defaultRoot.get();
   });
   const signer = cosignSigner(config, deps);
   const policy = new SignerPolicy(signer, tlog, trustedRoot);
@@ -58,7 +52,7 @@ function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): Co
   const { keyless } = config;
   if (!keyless) return { kind: 'key', source: deps.keySource() };
   if (!keyless.caRoots) return { kind: 'keyless', identities: keyless.identities };
-  const privateCas = onceSync(
+  const privateCas = once(
     (): PrivateCas => ({
       roots: readPemCertificates(deps.path(keyless.caRoots!), 'caRoots'),
       intermediates: keyless.caIntermediates
@@ -69,12 +63,8 @@ function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): Co
   return { kind: 'keyless', identities: keyless.identities, privateCas };
 }
 
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= make());
-}
-
-function onceSync<T>(make: () => T): () => T {
-  let v: { value: T } | undefined;
-  return () => (v ??= { value: make() }).value;
+/** `make`'s value (a promise: the promise), made on first use and kept with the verifier. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }

@@ -8,14 +8,17 @@
  * (sigstore-conformance `trust-root-tlog-missing-validity-start_fail`).
  *
  * The default root is the public-good one shipped in layers/trust/sigstore/. With
- * SIGSTORE_TRUST_REFRESH=tuf the runtime asks Sigstore's TUF repository for a newer
- * one once per process, with a short timeout, and falls back to the shipped root
+ * SIGSTORE_TRUST_REFRESH=tuf the Runtime asks Sigstore's TUF repository for a newer
+ * one once per container, with a short timeout, and falls back to the shipped root
  * (logged) when that fails: opt-in, because by default no decision waits on the network.
  */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type KeyFinderFunc, type TrustMaterial } from '@sigstore/verify';
+import { raceSignal } from '../../core/abort.js';
+import type { SigstoreRefresh } from '../../core/config.js';
+import { logger } from '../../core/observability.js';
 import { VerifierError } from '../../core/verifier.js';
 
 export const TRUSTED_ROOT_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.trustedroot';
@@ -123,39 +126,46 @@ export function trustMaterial(
 
 export interface DefaultRootOptions {
   trustDir: string;
-  env?: Record<string, string | undefined>;
+  refresh: SigstoreRefresh;
+  /** default: a warning in the Lambda's log */
   log?: (message: string, extra?: Record<string, unknown>) => void;
   /** TEST ONLY: replaces the TUF fetch */
   fetchRoot?: (timeoutMs: number) => Promise<TrustedRoot>;
 }
 
-let defaultRoot: { key: string; root: Promise<TrustedRoot> } | undefined;
+/**
+ * The public-good root: the shipped file, or (opt-in) a TUF-refreshed one, loaded on
+ * first use and then kept by its owner. The Runtime owns one, so a container asks TUF
+ * once, however often its policy is rebuilt.
+ */
+export class DefaultTrustedRoot {
+  #root: Promise<TrustedRoot> | undefined;
 
-/** The public-good root: the shipped file, or (opt-in) a TUF-refreshed one, once per process. */
-export function defaultTrustedRoot(opts: DefaultRootOptions): Promise<TrustedRoot> {
-  const env = opts.env ?? process.env;
-  const key = `${opts.trustDir}|${env.SIGSTORE_TRUST_REFRESH ?? ''}`;
-  if (defaultRoot?.key !== key) defaultRoot = { key, root: loadDefault(opts, env) };
-  return defaultRoot.root;
+  constructor(private readonly opts: DefaultRootOptions) {}
+
+  get(): Promise<TrustedRoot> {
+    this.#root ??= loadDefault(this.opts);
+    return this.#root;
+  }
 }
 
-/** Tests start from a clean slate. */
-export function resetDefaultTrustedRoot(): void {
-  defaultRoot = undefined;
-}
-
-async function loadDefault(opts: DefaultRootOptions, env: Record<string, string | undefined>): Promise<TrustedRoot> {
+async function loadDefault(opts: DefaultRootOptions): Promise<TrustedRoot> {
   const shippedPath = `${opts.trustDir}/${SHIPPED_ROOT_PATH}`;
-  if (env.SIGSTORE_TRUST_REFRESH !== 'tuf') return readTrustedRoot(shippedPath);
-  const timeoutMs = Number(env.SIGSTORE_TRUST_REFRESH_TIMEOUT_MS) || 3000;
+  if (opts.refresh.kind !== 'tuf') return readTrustedRoot(shippedPath);
+  const { timeoutMs } = opts.refresh;
+  const log = opts.log ?? ((m, extra) => logger.warn(m, extra ?? {}));
   try {
-    const fetched = await withTimeout((opts.fetchRoot ?? fetchFromTuf)(timeoutMs), timeoutMs);
+    const fetched = await raceSignal(
+      (opts.fetchRoot ?? fetchFromTuf)(timeoutMs),
+      AbortSignal.timeout(timeoutMs),
+      () => new Error(`no answer within ${timeoutMs} ms`),
+    );
     // the same checks as a file: a malformed root from the network is no better
     const root = parseTrustedRoot(JSON.stringify(TrustedRoot.toJSON(fetched)), 'from TUF');
-    opts.log?.('Sigstore trusted root refreshed through TUF', { source: 'tuf' });
+    log('Sigstore trusted root refreshed through TUF', { source: 'tuf' });
     return root;
   } catch (e) {
-    opts.log?.('Sigstore trusted root refresh failed: using the shipped root', {
+    log('Sigstore trusted root refresh failed: using the shipped root', {
       error: (e as Error).message,
       shippedPath,
     });
@@ -166,14 +176,6 @@ async function loadDefault(opts: DefaultRootOptions, env: Record<string, string 
 async function fetchFromTuf(timeoutMs: number): Promise<TrustedRoot> {
   const { getTrustedRoot } = await import('@sigstore/tuf');
   return getTrustedRoot({ cachePath: '/tmp/sigstore-tuf', timeout: timeoutMs, retry: false });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function hasStart(validFor: unknown): boolean {
