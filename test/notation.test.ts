@@ -195,6 +195,29 @@ for (const f of FORMATS) {
       });
     });
 
+    it.each([
+      ['a signing time that is a number', { 'io.cncf.notary.signingTime': 12345 }, [], /signingTime is not an? /],
+      ['an expiry that is text', { 'io.cncf.notary.expiry': 'tomorrow' }, ['io.cncf.notary.expiry'], /expiry is not/],
+      [
+        'an empty verification plugin',
+        { 'io.cncf.notary.verificationPlugin': '' },
+        ['io.cncf.notary.verificationPlugin'],
+        /verificationPlugin must be a non-empty string/,
+      ],
+      [
+        'an unknown signing scheme',
+        { 'io.cncf.notary.signingScheme': 'notary.x510' },
+        [],
+        /unsupported signing scheme/,
+      ],
+    ])('SIGNATURE_INVALID: a signed attribute in the wrong form (%s)', async (_, extra, crit, detail) => {
+      expect(await run(base({ extra, crit }), f.mediaType)).toMatchObject({
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: expect.stringMatching(detail),
+      });
+    });
+
     it('SIGNATURE_INVALID: algorithm that does not fit the key (ES384 with a P-256 key; PS384 with RSA-2048)', async () => {
       expect(await run(base({ alg: 'ES384' }), f.mediaType)).toMatchObject({
         ok: false,

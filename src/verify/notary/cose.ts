@@ -12,8 +12,8 @@ import {
   NOTARY_CRITICAL,
   PAYLOAD_CONTENT_TYPE,
   checkSchemeTimes,
-  parseScheme,
   requireCritical,
+  signedAttributes,
   type SignedEnvelope,
 } from './envelope.js';
 
@@ -59,13 +59,8 @@ export function parseCose(bytes: Buffer): SignedEnvelope {
     ),
     signature: Buffer.from(signature),
     certChain: certChain(unprotected.get(LABEL.x5chain)),
-    signingScheme: parseScheme(h.get(ATTR.signingScheme)),
+    ...signedAttributes((name) => h.get(name), cborTime),
     extendedCritical: {},
-    ...optionalTime(h, ATTR.signingTime, 'signingTime'),
-    ...optionalTime(h, ATTR.authenticSigningTime, 'authenticSigningTime'),
-    ...optionalTime(h, ATTR.expiry, 'expiry'),
-    ...optionalString(h, ATTR.verificationPlugin, 'verificationPlugin'),
-    ...optionalString(h, ATTR.verificationPluginMinVersion, 'verificationPluginMinVersion'),
   };
   for (const label of crit) {
     if (typeof label === 'number') {
@@ -114,27 +109,10 @@ function certChain(v: unknown): Buffer[] {
   return list.map((c) => Buffer.from(c));
 }
 
-function optionalTime(
-  h: Map<unknown, unknown>,
-  name: string,
-  key: 'signingTime' | 'authenticSigningTime' | 'expiry',
-): Partial<SignedEnvelope> {
-  const v = h.get(name);
-  if (v === undefined) return {};
-  // cbor-x turns tag 1 (epoch time) into a Date; anything else is not the specified form
+/** cbor-x turns tag 1 (epoch time) into a Date; anything else is not the specified form. */
+function cborTime(v: unknown, name: string): Date {
   if (!(v instanceof Date) || Number.isNaN(v.getTime())) throw new EnvelopeError(`${name} is not a CBOR tag 1 time`);
-  return { [key]: v };
-}
-
-function optionalString(
-  h: Map<unknown, unknown>,
-  name: string,
-  key: 'verificationPlugin' | 'verificationPluginMinVersion',
-): Partial<SignedEnvelope> {
-  const v = h.get(name);
-  if (v === undefined) return {};
-  if (typeof v !== 'string' || !v) throw new EnvelopeError(`${name} must be a non-empty string`);
-  return { [key]: v };
+  return v;
 }
 
 function isBytes(v: unknown): v is Uint8Array {

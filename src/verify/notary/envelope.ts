@@ -63,9 +63,42 @@ export const NOTARY_CRITICAL = new Set<string>([
   ATTR.verificationPluginMinVersion,
 ]);
 
-export function parseScheme(v: unknown): SigningScheme {
+function parseScheme(v: unknown): SigningScheme {
   if (v === 'notary.x509' || v === 'notary.x509.signingAuthority') return v;
   throw new EnvelopeError(`unsupported signing scheme ${JSON.stringify(v)}`);
+}
+
+type SignedAttributes = Pick<
+  SignedEnvelope,
+  | 'signingScheme'
+  | 'signingTime'
+  | 'authenticSigningTime'
+  | 'expiry'
+  | 'verificationPlugin'
+  | 'verificationPluginMinVersion'
+>;
+
+/**
+ * The Notary Project signed attributes of a protected header, each checked, for either
+ * encoding: `get` reads one header by name, `readTime` a present time attribute the way
+ * the encoding writes it (JWS: RFC 3339 text, COSE: CBOR tag 1), throwing EnvelopeError.
+ */
+export function signedAttributes(
+  get: (name: string) => unknown,
+  readTime: (value: unknown, name: string) => Date,
+): SignedAttributes {
+  const attributes: SignedAttributes = { signingScheme: parseScheme(get(ATTR.signingScheme)) };
+  for (const key of ['signingTime', 'authenticSigningTime', 'expiry'] as const) {
+    const v = get(ATTR[key]);
+    if (v !== undefined) attributes[key] = readTime(v, ATTR[key]);
+  }
+  for (const key of ['verificationPlugin', 'verificationPluginMinVersion'] as const) {
+    const v = get(ATTR[key]);
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || !v) throw new EnvelopeError(`${ATTR[key]} must be a non-empty string`);
+    attributes[key] = v;
+  }
+  return attributes;
 }
 
 /** Scheme-specific time attributes (signing-scheme.md): notary.x509 has signingTime; signingAuthority has authenticSigningTime. */

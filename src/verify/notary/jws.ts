@@ -10,8 +10,8 @@ import {
   NOTARY_CRITICAL,
   PAYLOAD_CONTENT_TYPE,
   checkSchemeTimes,
-  parseScheme,
   requireCritical,
+  signedAttributes,
   type SignedEnvelope,
 } from './envelope.js';
 
@@ -41,13 +41,8 @@ export function parseJws(bytes: Buffer): SignedEnvelope {
     signedBytes: Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii'),
     signature,
     certChain: certChain(unprotected.x5c),
-    signingScheme: parseScheme(h[ATTR.signingScheme]),
+    ...signedAttributes((name) => h[name], rfc3339Time),
     extendedCritical: {},
-    ...optionalTime(h, ATTR.signingTime, 'signingTime'),
-    ...optionalTime(h, ATTR.authenticSigningTime, 'authenticSigningTime'),
-    ...optionalTime(h, ATTR.expiry, 'expiry'),
-    ...optionalString(h, ATTR.verificationPlugin, 'verificationPlugin'),
-    ...optionalString(h, ATTR.verificationPluginMinVersion, 'verificationPluginMinVersion'),
   };
   for (const name of crit) if (!NOTARY_CRITICAL.has(name)) envelope.extendedCritical[name] = h[name];
   const ts = unprotected[ATTR.timestamp];
@@ -84,14 +79,8 @@ function certChain(x5c: unknown): Buffer[] {
   });
 }
 
-function optionalTime(
-  h: Record<string, unknown>,
-  name: string,
-  key: 'signingTime' | 'authenticSigningTime' | 'expiry',
-): Partial<SignedEnvelope> {
-  const v = h[name];
-  if (v === undefined) return {};
-  // RFC 3339 with a zone, as notation writes it
+/** RFC 3339 with a zone, as notation writes it. */
+function rfc3339Time(v: unknown, name: string): Date {
   if (
     typeof v !== 'string' ||
     !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) ||
@@ -99,18 +88,7 @@ function optionalTime(
   ) {
     throw new EnvelopeError(`${name} is not an RFC 3339 time: ${JSON.stringify(v)}`);
   }
-  return { [key]: new Date(v) };
-}
-
-function optionalString(
-  h: Record<string, unknown>,
-  name: string,
-  key: 'verificationPlugin' | 'verificationPluginMinVersion',
-): Partial<SignedEnvelope> {
-  const v = h[name];
-  if (v === undefined) return {};
-  if (typeof v !== 'string' || !v) throw new EnvelopeError(`${name} must be a non-empty string`);
-  return { [key]: v };
+  return new Date(v);
 }
 
 function b64urlField(o: Record<string, unknown>, name: string): string {
