@@ -1,22 +1,24 @@
 /**
  * AWS SDK v3 clients, made once per Runtime (one per Lambda container, one per CLI run)
- * and each only when first used.
+ * and each only when first used. KMS and Signer serve a few verifiers only (cosign
+ * `kmsKey`, `aws-signer` revocation): their SDK modules are imported on first use, so a
+ * Lambda does not load them at module init (the bundles split at these imports).
  * They take region, credentials and endpoints from the SDK's standard settings
  * (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...): no endpoint is written here.
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SignerClient } from '@aws-sdk/client-signer';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SignerClient } from '@aws-sdk/client-signer';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 export interface AwsClients {
   ecs: ECSClient;
   ecrFor(region: string): ECRClient;
-  kmsFor(region?: string): KMSClient;
-  signerFor(region?: string): SignerClient;
+  kmsFor(region?: string): Promise<KMSClient>;
+  signerFor(region?: string): Promise<SignerClient>;
   ssm: SSMClient;
   sns: SNSClient;
   eventBridge: EventBridgeClient;
@@ -41,8 +43,14 @@ export function makeAwsClients(): AwsClients {
       return (ecs ??= new ECSClient({}));
     },
     ecrFor: perRegion((region) => new ECRClient(region ? { region } : {})),
-    kmsFor: perRegion((region) => new KMSClient(region ? { region } : {})),
-    signerFor: perRegion((region) => new SignerClient(region ? { region } : {})),
+    kmsFor: perRegion(async (region) => {
+      const { KMSClient } = await import('@aws-sdk/client-kms');
+      return new KMSClient(region ? { region } : {});
+    }),
+    signerFor: perRegion(async (region) => {
+      const { SignerClient } = await import('@aws-sdk/client-signer');
+      return new SignerClient(region ? { region } : {});
+    }),
     get ssm() {
       return (ssm ??= new SSMClient({}));
     },

@@ -23,8 +23,7 @@ import { type CompiledPolicy, compilePolicy, type VerifierFactories } from '../p
 import { outcomeCache, type Gate, type RuleOutcome } from './decide.js';
 import { loadPolicy, PolicyError } from '../policy/load.js';
 import { RegistryClient } from '../registry/client.js';
-import { baseDirFor, makeKmsKeyStore, realVerifierFactories } from '../verify/factories.js';
-import type { KmsKeyStore } from '../verify/cosign/keys.js';
+import { baseDirFor, type FamilyState, loadVerifierFactories } from '../verify/load-factories.js';
 import { VerifierError } from '../core/verifier.js';
 
 export interface RuntimeOptions {
@@ -46,7 +45,8 @@ export class Runtime {
   readonly clients: AwsClients;
   /** verified outcomes, kept across policy refreshes (the key carries the policy hash) */
   readonly outcomes: TtlCache<RuleOutcome>;
-  readonly kmsKeys: KmsKeyStore;
+  /** what the verifier families keep across policy refreshes (the KMS key store) */
+  readonly #families: FamilyState = {};
   /** the Slack webhook URL read from SSM, for a few minutes */
   readonly slackUrls: TtlCache<URL> = slackUrlCache();
   #built: Promise<Built> | undefined;
@@ -58,7 +58,6 @@ export class Runtime {
     this.config = readConfig(env);
     this.clients = options.clients ?? makeAwsClients();
     this.outcomes = outcomeCache(this.config.cacheTtlMs);
-    this.kmsKeys = makeKmsKeyStore(this.clients, this.config.region);
   }
 
   /** The gate for this invocation: built on first use, rebuilt when the policy is due a refresh. */
@@ -107,16 +106,17 @@ export class Runtime {
     const { config, clients } = this;
     const loaded = await loadPolicy(config.policyVariables, () => clients.ssm);
     const refreshMs = loaded.origin === 'POLICY_PARAMETER' ? config.policyRefreshMs : Infinity;
+    // only the families this policy uses are imported (each its own chunk in the Lambda bundles)
     const factories =
       this.options.factories ??
-      realVerifierFactories({
+      (await loadVerifierFactories(loaded, {
         clients,
-        kmsKeys: this.kmsKeys,
+        state: this.#families,
         baseDir: baseDirFor(loaded.origin, config.policyVariables),
         trustDir: config.trustDir ?? defaultTrustDir(),
         sigstoreEnv: config.sigstore,
         ...(config.region ? { region: config.region } : {}),
-      });
+      }));
     let policy: CompiledPolicy;
     try {
       policy = compilePolicy(loaded, factories);
