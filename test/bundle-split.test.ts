@@ -1,8 +1,9 @@
 /**
  * The Lambda bundles are split so that module init loads only what every invocation needs:
- * the verifier families and the KMS and Signer clients are chunks, imported when a policy
- * first uses them (src/verify/load-factories.ts, src/core/aws.ts). A static import of a
- * family anywhere in a handler's graph would silently put it back into module init; this
+ * the verifier families, the KMS, Signer and SSM clients and the YAML parser are chunks,
+ * imported when a policy or a setting first needs them (src/verify/load-factories.ts,
+ * src/core/aws.ts, src/policy/load.ts, src/alerts/slack.ts). A static import of one of
+ * them anywhere in a handler's graph would silently put it back into module init; this
  * catches it from esbuild's own account of what went where.
  * Whether the chunks really load from a deployed folder: test/template.test.ts.
  */
@@ -17,7 +18,8 @@ import { bundleHandler, HANDLER_ENTRIES, repoRoot } from '../scripts/bundle.mjs'
 const ON_DEMAND = [
   /node_modules\/(pkijs|asn1js|cbor-x|@peculiar)\//,
   /node_modules\/(@sigstore|@tufjs|tuf-js)\//,
-  /node_modules\/@aws-sdk\/client-(kms|signer)\//,
+  /node_modules\/@aws-sdk\/client-(kms|signer|ssm)\//,
+  /node_modules\/yaml\//,
   /^src\/verify\/(cosign|notary)\//,
   /^src\/verify\/(cosign|notary)-family\.ts$/,
 ];
@@ -37,7 +39,7 @@ async function built(name: keyof typeof HANDLER_ENTRIES) {
 }
 
 describe.each(Object.keys(HANDLER_ENTRIES) as (keyof typeof HANDLER_ENTRIES)[])('the %s bundle', (name) => {
-  it('loads no verifier family and no KMS or Signer client at module init', async () => {
+  it('loads no verifier family, no KMS, Signer or SSM client and no YAML parser at module init', async () => {
     const { result, inputsAtInit } = await built(name);
     expect(inputsAtInit.length).toBeGreaterThan(50); // the accounting saw the init path at all
     expect(inputsAtInit.filter((input) => ON_DEMAND.some((re) => re.test(input)))).toEqual([]);

@@ -1,8 +1,9 @@
 /**
  * AWS SDK v3 clients, made once per Runtime (one per Lambda container, one per CLI run)
- * and each only when first used. KMS and Signer serve a few verifiers only (cosign
- * `kmsKey`, `aws-signer` revocation): their SDK modules are imported on first use, so a
- * Lambda does not load them at module init (the bundles split at these imports).
+ * and each only when first used. KMS, Signer and SSM serve a few settings only (cosign
+ * `kmsKey`, `aws-signer` revocation, POLICY_PARAMETER and the Slack webhook): their SDK
+ * modules are imported on first use, so a Lambda does not load them at module init (the
+ * bundles split at these imports) and never when its configuration does not need them.
  * They take region, credentials and endpoints from the SDK's standard settings
  * (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, ...): no endpoint is written here.
  */
@@ -12,14 +13,15 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SignerClient } from '@aws-sdk/client-signer';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 
 export interface AwsClients {
   ecs: ECSClient;
   ecrFor(region: string): ECRClient;
   kmsFor(region?: string): Promise<KMSClient>;
   signerFor(region?: string): Promise<SignerClient>;
-  ssm: SSMClient;
+  /** the SDK module is imported on the first call */
+  ssm(): Promise<SSMClient>;
   sns: SNSClient;
   eventBridge: EventBridgeClient;
 }
@@ -35,7 +37,7 @@ export function makeAwsClients(): AwsClients {
     };
   };
   let ecs: ECSClient | undefined;
-  let ssm: SSMClient | undefined;
+  let ssm: Promise<SSMClient> | undefined;
   let sns: SNSClient | undefined;
   let eventBridge: EventBridgeClient | undefined;
   return {
@@ -51,9 +53,7 @@ export function makeAwsClients(): AwsClients {
       const { SignerClient } = await import('@aws-sdk/client-signer');
       return new SignerClient(region ? { region } : {});
     }),
-    get ssm() {
-      return (ssm ??= new SSMClient({}));
-    },
+    ssm: () => (ssm ??= import('@aws-sdk/client-ssm').then(({ SSMClient }) => new SSMClient({}))),
     get sns() {
       return (sns ??= new SNSClient({}));
     },

@@ -77,11 +77,11 @@ export class Runtime {
 
   /** What sendAlerts needs: the clients, the channels from the config, the Slack URL cache. */
   alertDeps(): Omit<AlertDeps, 'timeoutMs'> {
-    const { sns, eventBridge, ssm } = this.clients;
+    const { sns, eventBridge } = this.clients;
     return {
       sns,
       eventBridge,
-      ssm,
+      ssm: () => this.clients.ssm(),
       channels: this.config.alerts,
       slackUrls: this.slackUrls,
       region: this.config.region,
@@ -104,7 +104,7 @@ export class Runtime {
 
   async #build(previous: Gate | undefined): Promise<Built> {
     const { config, clients } = this;
-    const loaded = await loadPolicy(config.policyVariables, () => clients.ssm);
+    const loaded = await loadPolicy(config.policyVariables, () => clients.ssm());
     const refreshMs = loaded.origin === 'POLICY_PARAMETER' ? config.policyRefreshMs : Infinity;
     // only the families this policy uses are imported (each its own chunk in the Lambda bundles)
     const factories =
