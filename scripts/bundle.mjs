@@ -16,6 +16,7 @@
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,6 +57,60 @@ export function assertEntriesExist(entries) {
   }
 }
 
+/**
+ * esbuild splits a dynamic import() of a CommonJS module into a chunk that exports only
+ * `default` (evanw/esbuild#3245), where Node, and esbuild without splitting, give the
+ * module's named exports too: `const { parse } = await import('yaml')` would find
+ * undefined in the Lambda and nowhere else. So each such import goes through a small ES
+ * module that re-exports, by name, exactly what Node itself sees in the CommonJS module.
+ */
+export const cjsDynamicImports = {
+  name: 'cjs-dynamic-imports',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const {
+        path: file,
+        errors,
+        external,
+      } = await build.resolve(args.path, {
+        kind: 'import-statement',
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+      });
+      if (errors.length > 0 || external || !(await isCommonJs(file))) return undefined;
+      return { path: file, namespace: 'cjs-dynamic-import' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'cjs-dynamic-import' }, async (args) => {
+      const namespace = await import(pathToFileURL(args.path).href);
+      const names = Object.keys(namespace).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      const from = JSON.stringify(args.path);
+      return {
+        contents: `export { ${names.join(', ')} } from ${from};\nexport { default } from ${from};\n`,
+        loader: 'js',
+        resolveDir: path.dirname(args.path),
+      };
+    });
+  },
+};
+
+/** As esbuild and Node tell them apart: .cjs, or a .js file of no `type: module` package without import/export. */
+async function isCommonJs(file) {
+  if (file.endsWith('.cjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  if (nearestPackageType(path.dirname(file)) === 'module') return false;
+  return !/^\s*(import|export)[\s{*]/m.test(await readFile(file, 'utf8'));
+}
+
+function nearestPackageType(dir) {
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest)) return JSON.parse(readFileSync(manifest, 'utf8')).type;
+    if (path.dirname(dir) === dir) return undefined;
+    dir = path.dirname(dir);
+  }
+}
+
 /** Where a handler's chunks go, inside its output folder; content-hashed names, so a rebuild of the same code is byte-identical. */
 export const CHUNK_DIR = 'chunks';
 
@@ -80,6 +135,7 @@ export function lambdaBuildOptions(entry, outdir, name = path.basename(entry).re
     // every chunk gets the shim: a chunk may hold a CommonJS dependency of its own
     banner: { js: REQUIRE_SHIM },
     external: [...OPTIONAL_NATIVE],
+    plugins: [cjsDynamicImports],
     metafile: true,
     logLevel: 'warning',
   };

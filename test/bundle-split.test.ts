@@ -7,9 +7,11 @@
  * catches it from esbuild's own account of what went where.
  * Whether the chunks really load from a deployed folder: test/template.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleHandler, HANDLER_ENTRIES, repoRoot } from '../scripts/bundle.mjs';
@@ -53,5 +55,19 @@ describe.each(Object.keys(HANDLER_ENTRIES) as (keyof typeof HANDLER_ENTRIES)[])(
     for (const family of ['cosign-family', 'notary-family', 'notation-cli']) {
       expect(result.chunks.some((c) => path.basename(c.file).startsWith(`${family}-`) && !c.atInit)).toBe(true);
     }
+  }, 60_000);
+
+  it('gives every package chunk its named exports, as Node gives a package to import()', async () => {
+    // esbuild alone would give a CommonJS package's chunk a default export only (yaml, @sigstore/tuf)
+    const { result } = await built(name);
+    const packages = result.chunks.filter((c) => c.splitAt && !c.splitAt.startsWith('src/'));
+    expect(packages.map((c) => c.splitAt).join(' ')).toMatch(/yaml/);
+    const script = `for (const f of ${JSON.stringify(packages.map((c) => pathToFileURL(c.file).href))})
+      console.log(Object.keys(await import(f)).filter((k) => k !== 'default' && k !== '__esModule').length);`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: out, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const counts = run.stdout.trim().split('\n').map(Number);
+    expect(counts).toHaveLength(packages.length);
+    expect(packages.filter((_, i) => !(counts[i]! > 0)).map((c) => c.splitAt)).toEqual([]);
   }, 60_000);
 });
