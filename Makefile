@@ -3,7 +3,9 @@
 # samconfig.toml sets), with ARTIFACTS_DIR set to that function's output folder.
 # Each target bundles the handler with the project's own esbuild (node_modules, from
 # `npm ci`) exactly as scripts/bundle.mjs says: no global esbuild, no npm install in
-# a scratch copy. The bundle is one ES module, NAME.mjs; Handler is NAME.handler.
+# a scratch copy. The output, all of it written to $(ARTIFACTS_DIR), is an entry ES
+# module NAME.mjs (Handler: NAME.handler) plus chunks/*.mjs, which the entry imports
+# when an invocation first needs them (verifier families, rarely used SDK clients).
 
 # The Node that `npm ci` installs (the node@22 devDependency, the Lambda runtime), else PATH's.
 NODE ?= $(if $(wildcard node_modules/.bin/node),node_modules/.bin/node,node)

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
  * npm run build: writes
- *   dist/cli.js                          the command line (Node 20, executable)
- *   dist/handlers/lifecycle-hook.mjs     the Lambda handlers, bundled as `sam build` does
- *   dist/handlers/task-state-change.mjs
+ *   dist/cli.js                          the command line (Node 20, executable, one file)
+ *   dist/handlers/NAME/NAME.mjs          each Lambda handler's entry file, bundled as `sam build` does,
+ *   dist/handlers/NAME/chunks/*.mjs      and the chunks it imports when a call needs them
+ *                                        (NAME: lifecycle-hook, task-state-change)
  *   dist/meta/*.json                     esbuild metafiles (inspect with esbuild's analyzer)
- * and prints each output's size with its largest inputs.
+ * and prints each output's size with its largest inputs, and what a handler loads at init.
  *
  * `node scripts/build.mjs cli` or `... handlers` builds one part only.
  *
  * `node scripts/build.mjs handler NAME OUTDIR` bundles one Lambda handler into OUTDIR
- * (NAME.mjs, nothing else): what the Makefile runs for `sam build` (BuildMethod:
- * makefile), with OUTDIR = $(ARTIFACTS_DIR).
+ * (NAME.mjs and chunks/, nothing else): what the Makefile runs for `sam build`
+ * (BuildMethod: makefile), with OUTDIR = $(ARTIFACTS_DIR).
  */
 import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -43,8 +44,8 @@ async function buildAll(parts) {
   if (parts.has('handlers')) {
     for (const name of Object.keys(HANDLER_ENTRIES)) {
       const metafileOut = path.join(metaDir, `${name}.json`);
-      const { bytes, outfile } = await bundleHandler(name, { metafileOut });
-      outputs.push({ outfile, bytes, metafileOut });
+      const { bytes, outfile, chunks, initBytes } = await bundleHandler(name, { metafileOut });
+      outputs.push({ outfile, bytes, metafileOut, chunks, initBytes });
     }
   }
   return outputs;
@@ -67,11 +68,22 @@ async function largestInputs(metafileOut, outfile, count = 5) {
 const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 async function report(outputs) {
-  for (const { outfile, bytes, metafileOut } of outputs) {
+  for (const { outfile, bytes, metafileOut, chunks, initBytes } of outputs) {
     const top = await largestInputs(metafileOut, outfile);
     const detail = top.map(([name, size]) => `${name} ${kib(size)}`).join(', ');
-    console.log(`${path.relative(repoRoot, outfile).padEnd(38)} ${kib(bytes).padStart(11)}   ${detail}`);
+    console.log(`${path.relative(repoRoot, outfile).padEnd(46)} ${kib(bytes).padStart(11)}   ${detail}`);
+    if (chunks) console.log(`  ${splitSummary(chunks, initBytes)}`);
   }
+}
+
+/** "loaded at init 420.1 KiB; 30 chunks 1201.2 KiB; split at: cosign-family.ts 100.8 KiB, ..." */
+function splitSummary(chunks, initBytes) {
+  const total = chunks.reduce((sum, c) => sum + c.bytes, 0);
+  const families = chunks
+    .filter((c) => c.splitAt?.startsWith('src/'))
+    .map((c) => `${path.basename(c.splitAt)} ${kib(c.bytes)}`)
+    .join(', ');
+  return `loaded at init ${kib(initBytes)}; ${chunks.length} chunks ${kib(total)}; src split at: ${families}`;
 }
 
 /** One handler into a directory of its own, for sam build; prints where and how big. */
@@ -79,8 +91,8 @@ async function buildOneHandler([name, outdir, ...extra]) {
   if (!name || !outdir || extra.length > 0 || !Object.hasOwn(HANDLER_ENTRIES, name)) {
     throw new Error(`usage: build.mjs handler NAME OUTDIR, NAME one of ${Object.keys(HANDLER_ENTRIES).join(', ')}`);
   }
-  const { bytes, outfile } = await bundleHandler(name, { outdir: path.resolve(outdir) });
-  console.log(`${outfile} ${kib(bytes)}`);
+  const { bytes, outfile, chunks, initBytes } = await bundleHandler(name, { outdir: path.resolve(outdir) });
+  console.log(`${outfile} ${kib(bytes)} (${splitSummary(chunks, initBytes)})`);
 }
 
 async function main() {

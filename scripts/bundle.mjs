@@ -3,7 +3,11 @@
  *
  * - the Lambda handlers: `sam build` runs the Makefile's build-<LogicalId> targets
  *   (template.yaml, BuildMethod: makefile), which call `build.mjs handler`, so the
- *   size and init time the bench measures are those of the deployed code;
+ *   size and init time the bench measures are those of the deployed code. Each handler
+ *   is an entry file NAME.mjs plus chunks/*.mjs, split at every dynamic import(): the
+ *   verifier families (src/verify/load-factories.ts), the rarely used AWS SDK clients
+ *   and the SDK's own credential providers are chunks that Node loads only when a call
+ *   needs them, so module init neither compiles nor runs them;
  * - the command line, one executable ES module for Node 20.
  *
  * build.mjs uses these to write dist/; the bench imports bundleHandler() and
@@ -12,7 +16,8 @@
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -52,12 +57,74 @@ export function assertEntriesExist(entries) {
   }
 }
 
-/** The deployed handlers' esbuild options (sam build reaches them through the Makefile). */
-export function lambdaBuildOptions(entry, outfile) {
+/**
+ * esbuild splits a dynamic import() of a CommonJS module into a chunk that exports only
+ * `default` (evanw/esbuild#3245), where Node, and esbuild without splitting, give the
+ * module's named exports too: `const { parse } = await import('yaml')` would find
+ * undefined in the Lambda and nowhere else. So each such import goes through a small ES
+ * module that re-exports, by name, exactly what Node itself sees in the CommonJS module.
+ */
+export const cjsDynamicImports = {
+  name: 'cjs-dynamic-imports',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const {
+        path: file,
+        errors,
+        external,
+      } = await build.resolve(args.path, {
+        kind: 'import-statement',
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+      });
+      if (errors.length > 0 || external || !(await isCommonJs(file))) return undefined;
+      return { path: file, namespace: 'cjs-dynamic-import' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'cjs-dynamic-import' }, async (args) => {
+      const namespace = await import(pathToFileURL(args.path).href);
+      const names = Object.keys(namespace).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      const from = JSON.stringify(args.path);
+      return {
+        contents: `export { ${names.join(', ')} } from ${from};\nexport { default } from ${from};\n`,
+        loader: 'js',
+        resolveDir: path.dirname(args.path),
+      };
+    });
+  },
+};
+
+/** As esbuild and Node tell them apart: .cjs, or a .js file of no `type: module` package without import/export. */
+async function isCommonJs(file) {
+  if (file.endsWith('.cjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  if (nearestPackageType(path.dirname(file)) === 'module') return false;
+  return !/^\s*(import|export)[\s{*]/m.test(await readFile(file, 'utf8'));
+}
+
+function nearestPackageType(dir) {
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest)) return JSON.parse(readFileSync(manifest, 'utf8')).type;
+    if (path.dirname(dir) === dir) return undefined;
+    dir = path.dirname(dir);
+  }
+}
+
+/** Where a handler's chunks go, inside its output folder; content-hashed names, so a rebuild of the same code is byte-identical. */
+export const CHUNK_DIR = 'chunks';
+
+/** The deployed handlers' esbuild options (sam build reaches them through the Makefile): outdir/NAME.mjs and outdir/chunks/. */
+export function lambdaBuildOptions(entry, outdir, name = path.basename(entry).replace(/\.[cm]?[jt]s$/, '')) {
   return {
-    entryPoints: [path.resolve(repoRoot, entry)],
-    outfile,
+    entryPoints: { [name]: path.resolve(repoRoot, entry) },
+    outdir,
     bundle: true,
+    // dynamic import() becomes a chunk loaded on first use, not code compiled at module init
+    splitting: true,
+    entryNames: '[name]',
+    chunkNames: `${CHUNK_DIR}/[name]-[hash]`,
+    outExtension: { '.js': '.mjs' },
     platform: 'node',
     format: 'esm',
     target: 'node22',
@@ -65,8 +132,10 @@ export function lambdaBuildOptions(entry, outfile) {
     mainFields: ['module', 'main'],
     minify: true,
     sourcemap: false,
+    // every chunk gets the shim: a chunk may hold a CommonJS dependency of its own
     banner: { js: REQUIRE_SHIM },
     external: [...OPTIONAL_NATIVE],
+    plugins: [cjsDynamicImports],
     metafile: true,
     logLevel: 'warning',
   };
@@ -105,17 +174,51 @@ function resolveHandler(entry) {
 /**
  * Bundles one Lambda handler as the deployed function runs it.
  * entry: a handler name (`lifecycle-hook`) or a path to its source file.
- * options.outdir: where to write NAME.mjs (default dist/handlers; relative to the repository).
- * Returns the absolute path of the bundle and its size in bytes.
+ * options.outdir: where to write NAME.mjs and chunks/ (default dist/handlers/NAME; relative
+ * to the repository). A previous build's NAME.mjs and chunks/ there are removed first, so
+ * the folder holds exactly what this build needs.
+ * Returns the entry file, its size, every chunk, and the bytes Node reads at module init
+ * (the entry and the chunks it imports statically).
  */
 export async function bundleHandler(entry, options = {}) {
   const { file, name } = resolveHandler(entry);
   assertEntriesExist([file]);
-  const outdir = path.resolve(repoRoot, options.outdir ?? path.join('dist', 'handlers'));
+  const outdir = path.resolve(repoRoot, options.outdir ?? path.join('dist', 'handlers', name));
   const outfile = path.join(outdir, `${name}.mjs`);
-  const result = await build(lambdaBuildOptions(file, outfile));
+  await rm(path.join(outdir, CHUNK_DIR), { recursive: true, force: true });
+  await rm(outfile, { force: true });
+  const result = await build(lambdaBuildOptions(file, outdir, name));
   if (options.metafileOut) await writeMetafile(options.metafileOut, result.metafile);
-  return { bytes: statSync(outfile).size, outfile };
+  return { bytes: statSync(outfile).size, outfile, ...splitSizes(result.metafile, outfile) };
+}
+
+/**
+ * From a split build's metafile: every chunk (absolute path, bytes, and the source file
+ * it was split at, if it is a dynamic import's target), and the bytes loaded at module init.
+ */
+export function splitSizes(metafile, outfile) {
+  const outputs = new Map(
+    Object.entries(metafile.outputs).map(([file, output]) => [path.resolve(repoRoot, file), output]),
+  );
+  const atInit = new Set();
+  const visit = (file) => {
+    if (atInit.has(file)) return;
+    atInit.add(file);
+    for (const { path: imported, kind, external } of outputs.get(file)?.imports ?? []) {
+      if (kind === 'import-statement' && !external) visit(path.resolve(repoRoot, imported));
+    }
+  };
+  visit(outfile);
+  const chunks = [...outputs]
+    .filter(([file]) => file !== outfile && file.endsWith('.mjs'))
+    .map(([file, output]) => ({
+      file,
+      bytes: output.bytes,
+      atInit: atInit.has(file),
+      ...(output.entryPoint ? { splitAt: output.entryPoint } : {}),
+    }));
+  const initBytes = [...atInit].reduce((sum, file) => sum + (outputs.get(file)?.bytes ?? 0), 0);
+  return { chunks, initBytes };
 }
 
 /** Bundles the command line to options.outfile (default dist/cli.js). */
@@ -136,19 +239,22 @@ async function writeMetafile(file, metafile) {
  * Time to import a bundled module in a fresh Node process (what a Lambda cold
  * start pays for our code), median of `runs`. Each run is its own process, so no
  * module cache is shared. options.env is added to the child's environment:
- * a handler that reads its configuration at import needs it.
+ * a handler that reads its configuration at import needs it. options.preload: modules
+ * imported before the clock starts, e.g. a handler's entry file when timing one of its
+ * chunks (what the first invocation that needs the chunk pays).
  */
 export async function measureModuleInitMs(outfile, options = {}) {
   const runs = options.runs ?? 5;
   const samples = [];
-  for (let i = 0; i < runs; i += 1) samples.push(await importOnce(outfile, options.env ?? {}));
+  for (let i = 0; i < runs; i += 1) samples.push(await importOnce(outfile, options.env ?? {}, options.preload ?? []));
   samples.sort((a, b) => a - b);
   return samples[Math.floor(samples.length / 2)];
 }
 
-function importOnce(outfile, env) {
+function importOnce(outfile, env, preload) {
   const url = pathToFileURL(path.resolve(outfile)).href;
   const script =
+    preload.map((file) => `await import(${JSON.stringify(pathToFileURL(path.resolve(file)).href)});`).join('') +
     'const t0 = performance.now();' +
     `await import(${JSON.stringify(url)});` +
     'process.stdout.write(String(performance.now() - t0));';

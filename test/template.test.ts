@@ -6,6 +6,7 @@
  * fails here; the last block proves that by widening a copy on purpose.
  */
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -348,6 +349,31 @@ function invokeRoleProblems(doc: JsonObject): string[] {
 
 // sam build needs make too; without it the build tests say so and skip.
 const hasMake = spawnSync('make', ['--version'], { encoding: 'utf8' }).status === 0;
+
+/** `make build-<fn>` into `out`, as sam build runs it; returns the entry file's name. */
+function makeBuild(fn: FunctionName, out: string): string {
+  const run = spawnSync('make', ['--no-print-directory', `build-${fn}`, `ARTIFACTS_DIR=${out}`], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  return `${path.basename(FUNCTIONS[fn].entry, '.ts')}.mjs`;
+}
+
+/** An ES module script in a fresh Node with no node_modules within reach: the bundle must stand alone. */
+function runIsolated(script: string, env: Record<string, string>) {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: tmpdir(),
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+}
+
+function ecPublicKeyPem(): string {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return publicKey.export({ type: 'spki', format: 'pem' }).toString();
+}
 if (!hasMake) console.log('skipping the Makefile build checks: make is not installed (apt-get install make)');
 
 /** The recipe lines of one Makefile target (tabs stripped). */
@@ -654,34 +680,73 @@ describe('template.yaml: functions and build', () => {
   });
 
   it.skipIf(!hasMake).each(Object.keys(FUNCTIONS) as FunctionName[])(
-    '`make build-%s` bundles the handler into ARTIFACTS_DIR as one ES module that exports handler',
+    '`make build-%s` bundles the handler into ARTIFACTS_DIR as an ES module that exports handler, and its chunks',
     (fn) => {
       const out = mkdtempSync(path.join(tmpdir(), 'sam-artifacts-'));
       try {
-        const run = spawnSync('make', ['--no-print-directory', `build-${fn}`, `ARTIFACTS_DIR=${out}`], {
-          cwd: repoRoot,
-          encoding: 'utf8',
-        });
-        expect(run.stderr).toBe('');
-        expect(run.status).toBe(0);
-        const file = `${path.basename(FUNCTIONS[fn].entry, '.ts')}.mjs`;
-        expect(readdirSync(out)).toEqual([file]);
-        const load = spawnSync(
-          process.execPath,
-          [
-            '--input-type=module',
-            '-e',
-            `const m = await import(${JSON.stringify(path.join(out, file))}); process.stdout.write(typeof m.handler);`,
-          ],
-          {
-            cwd: tmpdir(), // no node_modules within reach: the bundle must stand alone
-            encoding: 'utf8',
-            env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
-          },
+        const file = makeBuild(fn, out);
+        expect(readdirSync(out).sort()).toEqual(['chunks', file]);
+        const chunks = readdirSync(path.join(out, 'chunks'));
+        expect(chunks.length).toBeGreaterThan(0);
+        expect(chunks.filter((c) => !c.endsWith('.mjs'))).toEqual([]);
+        const load = runIsolated(
+          `const m = await import(${JSON.stringify(path.join(out, file))}); process.stdout.write(typeof m.handler);`,
+          { AWS_REGION: 'us-east-1' },
         );
         expect(load.stderr).toBe('');
         expect(load.stdout).toBe('function');
         expect(statSync(path.join(out, file)).size).toBeGreaterThan(10_000);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasMake)(
+    "the hook's artifacts load a policy's verifier families from their chunks, on first use",
+    () => {
+      const out = mkdtempSync(path.join(tmpdir(), 'sam-artifacts-'));
+      try {
+        const file = makeBuild('ImageGateHookFunction', out);
+        // audit mode: a malformed event answers SUCCEEDED once the policy compiles (its
+        // families loaded), FAILED when it cannot (FAILURE_BEHAVIOR unset: enforce)
+        const policy = {
+          version: 1,
+          mode: 'audit',
+          rules: [
+            {
+              name: 'signed',
+              images: ['**'],
+              verifiers: [
+                { type: 'cosign', publicKey: ecPublicKeyPem() },
+                {
+                  type: 'aws-signer',
+                  signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/app'],
+                  revocation: 'skip',
+                },
+              ],
+            },
+          ],
+        };
+        const invoke = () =>
+          runIsolated(
+            `const { handler } = await import(${JSON.stringify(path.join(out, file))});` +
+              "const answer = await handler({}, { getRemainingTimeInMillis: () => 30000, functionName: 'f', awsRequestId: 'r' });" +
+              'process.stdout.write(`\\nANSWER ${JSON.stringify(answer)}`);',
+            {
+              AWS_REGION: 'us-east-1',
+              POLICY: JSON.stringify(policy),
+              TRUST_DIR: path.join(repoRoot, 'layers', 'trust'), // the layer: AWS Signer roots
+            },
+          );
+        const answerOf = (run: ReturnType<typeof invoke>) => /ANSWER (\{[^}]*\})/.exec(run.stdout)?.[1];
+        expect(answerOf(invoke())).toBe('{"hookStatus":"SUCCEEDED"}');
+        // the Notary family (pkijs, asn1js, the AWS Signer roots' parser) is only in its chunk
+        const notary = readdirSync(path.join(out, 'chunks')).filter((c) => c.startsWith('notary-family-'));
+        expect(notary).toHaveLength(1);
+        rmSync(path.join(out, 'chunks', notary[0]!));
+        expect(answerOf(invoke())).toBe('{"hookStatus":"FAILED"}');
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

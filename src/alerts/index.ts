@@ -48,7 +48,8 @@ export const DEFAULT_ALERT_TIMEOUT_MS = 5_000;
 export interface AlertDeps {
   sns?: SNSClient;
   eventBridge?: EventBridgeClient;
-  ssm?: SSMClient;
+  /** for the Slack webhook URL: a client, or how to get one (the Runtime imports the SDK on demand) */
+  ssm?: SSMClient | (() => Promise<SSMClient>);
   /** Config.alerts: which channels are on (none when absent) */
   channels?: AlertChannels;
   /** the Runtime's Slack webhook URL cache (default: none kept between calls) */
@@ -192,6 +193,13 @@ function sendSlack(
   const parameter = channels.slackWebhookParameter;
   if (!message || !parameter) return Promise.resolve('skipped');
   return channel('slack', { parameter, subject: message.subject, text: message.text }, signal, async () => {
-    await postSlack(clientOf(deps.ssm, 'SSM'), parameter, message, signal, deps.slackUrls ?? slackUrlCache());
+    const ssm = clientOf(deps.ssm, 'SSM');
+    await postSlack(
+      typeof ssm === 'function' ? await ssm() : ssm,
+      parameter,
+      message,
+      signal,
+      deps.slackUrls ?? slackUrlCache(),
+    );
   });
 }

@@ -4,7 +4,7 @@
  * SLACK_WEBHOOK_PARAMETER, is cached per container for a few minutes (rotation is
  * picked up) and never appears in a log line or an error message.
  */
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { TtlCache } from '../core/cache.js';
 import type { AlertMessage } from './message.js';
 
@@ -29,6 +29,7 @@ export async function webhookUrl(
 ): Promise<URL> {
   const hit = urls.get(parameterName);
   if (hit) return hit;
+  const { GetParameterCommand } = await import('@aws-sdk/client-ssm'); // only a Slack channel needs it
   const out = await ssm.send(new GetParameterCommand({ Name: parameterName, WithDecryption: true }), { abortSignal });
   const url = checkedUrl(out.Parameter?.Value);
   urls.set(parameterName, url);

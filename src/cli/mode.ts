@@ -60,7 +60,7 @@ function parseScope(text: string): ScopeGlobs {
 }
 
 async function switchDocument(name: string, wanted: Mode, scope: ScopeGlobs | undefined, io: Io): Promise<ExitCode> {
-  const ssm = makeAwsClients().ssm;
+  const ssm = await makeAwsClients().ssm();
   let parameter: Parameter | undefined;
   try {
     parameter = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter;

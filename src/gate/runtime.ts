@@ -2,10 +2,9 @@
  * What a Lambda container (or a CLI run) keeps across invocations, in one object made
  * once at handler module scope (`const runtime = new Runtime(process.env)`): the config
  * read from the environment, the AWS clients, the gate (compiled policy, registry
- * client, decision cache), the KMS key store, the Sigstore trusted root and the Slack
- * webhook URL. The watchdog's own memory (handled tasks, confirmed service claims)
- * lives in its handler, made once beside the Runtime. Tests make their own Runtime
- * instead of resetting module state.
+ * client, decision cache), the KMS key store and the Slack webhook URL. The watchdog's
+ * own memory (handled tasks, confirmed service claims) lives in its handler, made once
+ * beside the Runtime. Tests make their own Runtime instead of resetting module state.
  *
  * A policy kept in SSM is read again after POLICY_REFRESH_SECONDS, so an edit takes
  * effect without a redeploy; the cache key carries the policy hash, so no answer made
@@ -24,9 +23,7 @@ import { type CompiledPolicy, compilePolicy, type VerifierFactories } from '../p
 import { outcomeCache, type Gate, type RuleOutcome } from './decide.js';
 import { loadPolicy, PolicyError } from '../policy/load.js';
 import { RegistryClient } from '../registry/client.js';
-import { baseDirFor, makeKmsKeyStore, realVerifierFactories } from '../verify/factories.js';
-import type { KmsKeyStore } from '../verify/cosign/keys.js';
-import { DefaultTrustedRoot } from '../verify/cosign/trusted-root.js';
+import { baseDirFor, type FamilyState, loadVerifierFactories } from '../verify/load-factories.js';
 import { VerifierError } from '../core/verifier.js';
 
 export interface RuntimeOptions {
@@ -48,9 +45,8 @@ export class Runtime {
   readonly clients: AwsClients;
   /** verified outcomes, kept across policy refreshes (the key carries the policy hash) */
   readonly outcomes: TtlCache<RuleOutcome>;
-  readonly kmsKeys: KmsKeyStore;
-  /** the public-good Sigstore root: read (or refreshed through TUF) once per container, across policy rebuilds */
-  readonly sigstoreRoot: DefaultTrustedRoot;
+  /** what the verifier families keep across policy refreshes (the KMS key store) */
+  readonly #families: FamilyState = {};
   /** the Slack webhook URL read from SSM, for a few minutes */
   readonly slackUrls: TtlCache<URL> = slackUrlCache();
   #built: Promise<Built> | undefined;
@@ -62,9 +58,6 @@ export class Runtime {
     this.config = readConfig(env);
     this.clients = options.clients ?? makeAwsClients();
     this.outcomes = outcomeCache(this.config.cacheTtlMs);
-    this.kmsKeys = makeKmsKeyStore(this.clients, this.config.region);
-    const trustDir = this.config.trustDir ?? defaultTrustDir();
-    this.sigstoreRoot = new DefaultTrustedRoot({ trustDir, refresh: this.config.sigstoreRefresh });
   }
 
   /** The gate for this invocation: built on first use, rebuilt when the policy is due a refresh. */
@@ -84,11 +77,11 @@ export class Runtime {
 
   /** What sendAlerts needs: the clients, the channels from the config, the Slack URL cache. */
   alertDeps(): Omit<AlertDeps, 'timeoutMs'> {
-    const { sns, eventBridge, ssm } = this.clients;
+    const { sns, eventBridge } = this.clients;
     return {
       sns,
       eventBridge,
-      ssm,
+      ssm: () => this.clients.ssm(),
       channels: this.config.alerts,
       slackUrls: this.slackUrls,
       region: this.config.region,
@@ -111,18 +104,19 @@ export class Runtime {
 
   async #build(previous: Gate | undefined): Promise<Built> {
     const { config, clients } = this;
-    const loaded = await loadPolicy(config.policyVariables, () => clients.ssm);
+    const loaded = await loadPolicy(config.policyVariables, () => clients.ssm());
     const refreshMs = loaded.origin === 'POLICY_PARAMETER' ? config.policyRefreshMs : Infinity;
+    // only the families this policy uses are imported (each its own chunk in the Lambda bundles)
     const factories =
       this.options.factories ??
-      realVerifierFactories({
+      (await loadVerifierFactories(loaded, {
         clients,
-        kmsKeys: this.kmsKeys,
+        state: this.#families,
         baseDir: baseDirFor(loaded.origin, config.policyVariables),
         trustDir: config.trustDir ?? defaultTrustDir(),
-        sigstoreRoot: this.sigstoreRoot,
+        sigstoreRefresh: config.sigstoreRefresh,
         ...(config.region ? { region: config.region } : {}),
-      });
+      }));
     let policy: CompiledPolicy;
     try {
       policy = compilePolicy(loaded, factories);

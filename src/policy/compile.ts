@@ -49,6 +49,24 @@ export function compilePolicy(loaded: LoadedPolicy, factories: VerifierFactories
   return { document: loaded.document, origin: loaded.origin, hash: policyHash(loaded), rules };
 }
 
+/** Which factory builds each verifier type. */
+const FACTORY_FOR = {
+  cosign: 'cosign',
+  notation: 'notation',
+  'aws-signer': 'awsSigner',
+} as const satisfies Record<VerifierConfig['type'], keyof VerifierFactories>;
+
+/**
+ * The factories compilePolicy will call for this policy, and no others: what a loader of
+ * verifier families (src/verify/load-factories.ts) must have ready before compiling.
+ */
+export function factoriesUsed(loaded: LoadedPolicy): Set<keyof VerifierFactories> {
+  const used = new Set<keyof VerifierFactories>();
+  for (const rule of loaded.document.rules) for (const config of rule.verifiers) used.add(FACTORY_FOR[config.type]);
+  if (loaded.notationPath) used.add('notationCli');
+  return used;
+}
+
 export function ruleFor(policy: CompiledPolicy, repositoryPath: string): CompiledRule | undefined {
   return policy.rules.find((rule) => rule.matches(repositoryPath));
 }

@@ -5,8 +5,7 @@
  * with a trust shortcut, or two sources, is refused at start with both names.
  */
 import { readFileSync } from 'node:fs';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { parse as parseYaml } from 'yaml';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import {
   parseFailureBehavior,
   POLICY_DOCUMENT_SOURCES,
@@ -77,7 +76,8 @@ export interface LoadedPolicy {
   notationPath?: string;
 }
 
-export async function loadPolicy(env: Env, ssm: () => SSMClient): Promise<LoadedPolicy> {
+/** ssm: the client for POLICY_PARAMETER, asked for only then (the Runtime imports its SDK module on demand). */
+export async function loadPolicy(env: Env, ssm: () => SSMClient | Promise<SSMClient>): Promise<LoadedPolicy> {
   const given = <K extends keyof Env>(names: readonly K[]) => names.filter((n) => nonBlank(env[n]));
   const sources = given(POLICY_DOCUMENT_SOURCES);
   if (sources.length > 1) throw conflict(sources[0]!, sources[1]!, 'give the policy document in one place only');
@@ -87,7 +87,7 @@ export async function loadPolicy(env: Env, ssm: () => SSMClient): Promise<Loaded
   const shortcut = given(POLICY_SHORTCUTS)[0];
   if (shortcut) throw conflict(source, shortcut, `put the ${shortcut} setting into the policy document instead`);
   const text = await readSource(source, env[source]!.trim(), ssm);
-  const raw = parseText(text, source);
+  const raw = await parseText(text, source);
   return { document: validate(applyFailureBehavior(raw, env, source), source), origin: source };
 }
 
@@ -101,7 +101,7 @@ function refuseNotationConflict(env: Env): void {
   }
 }
 
-async function readSource(source: string, value: string, ssm: () => SSMClient): Promise<string> {
+async function readSource(source: string, value: string, ssm: () => SSMClient | Promise<SSMClient>): Promise<string> {
   if (source === 'POLICY') return value;
   if (source === 'POLICY_FILE') {
     try {
@@ -111,7 +111,8 @@ async function readSource(source: string, value: string, ssm: () => SSMClient): 
     }
   }
   try {
-    const out = await ssm().send(new GetParameterCommand({ Name: value, WithDecryption: true }));
+    const { GetParameterCommand } = await import('@aws-sdk/client-ssm'); // only a policy kept in SSM needs it
+    const out = await (await ssm()).send(new GetParameterCommand({ Name: value, WithDecryption: true }));
     const text = out.Parameter?.Value;
     if (!text) throw new Error('the parameter has no value');
     return text;
@@ -127,13 +128,15 @@ async function readSource(source: string, value: string, ssm: () => SSMClient): 
  */
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
-function parseText(text: string, origin: string): unknown {
+async function parseText(text: string, origin: string): Promise<unknown> {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_POLICY_BYTES) {
     throw new PolicyError(
       `${origin}: the policy document has ${bytes} bytes, more than the ${MAX_POLICY_BYTES} a policy may have`,
     );
   }
+  // imported here: a policy made of the environment's shortcuts is never text to parse
+  const { parse: parseYaml } = await import('yaml');
   try {
     return parseYaml(text);
   } catch (e) {

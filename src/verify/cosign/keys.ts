@@ -210,7 +210,7 @@ export class KmsKeyStore {
   private readonly cache: TtlCache<PublicKeyHandle>;
 
   constructor(
-    private readonly client: KMSClient | ((region: string) => KMSClient),
+    private readonly client: KMSClient | ((region: string) => KMSClient | Promise<KMSClient>),
     private readonly opts: KmsKeyStoreOptions = {},
   ) {
     this.cache = new TtlCache({

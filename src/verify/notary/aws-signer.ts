@@ -28,7 +28,7 @@ const UNDERSTOOD = new Set<string>(Object.values(SIGNER_ATTR));
 
 export interface AwsSignerDeps {
   /** a Signer client, or one per region (revocation is asked in the profile's region) */
-  signer: SignerClient | ((region: string) => SignerClient);
+  signer: SignerClient | ((region: string) => SignerClient | Promise<SignerClient>);
   /** folder with `signer-roots/*.pem` (the Lambda layer's /opt/trust, Config.trustDir); default /opt/trust */
   trustDir?: string;
   /** region for a profile ARN that names none (Config.region); default us-east-1 */
@@ -134,8 +134,9 @@ export class AwsSignerVerifier implements Verifier {
       jobArn: signed.job,
       certificateHashes: certificateHashes(intact.chain),
     };
+    const client = await this.client(signed.profileVersion);
     try {
-      const out = await this.client(signed.profileVersion).send(new GetRevocationStatusCommand(input), {
+      const out = await client.send(new GetRevocationStatusCommand(input), {
         abortSignal: ctx.signal,
       });
       const revoked = out.revokedEntities ?? [];
@@ -151,7 +152,7 @@ export class AwsSignerVerifier implements Verifier {
     }
   }
 
-  private client(profileVersionArn: string): SignerClient {
+  private client(profileVersionArn: string): SignerClient | Promise<SignerClient> {
     if (typeof this.deps.signer !== 'function') return this.deps.signer;
     return this.deps.signer(profileVersionArn.split(':')[3] || this.deps.region || 'us-east-1');
   }

@@ -1,0 +1,81 @@
+/**
+ * loadVerifierFactories imports the verifier families a policy uses and no others (the
+ * Lambda bundles split at those imports, test/bundle-split.test.ts); the Runtime compiles
+ * every policy through it. A factory of a family that was not loaded refuses to build.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { makeAwsClients } from '../src/core/aws.js';
+import { compilePolicy, factoriesUsed } from '../src/policy/compile.js';
+import { type LoadedPolicy, validate } from '../src/policy/load.js';
+import { type FamilyState, loadVerifierFactories } from '../src/verify/load-factories.js';
+
+const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+const COSIGN = { type: 'cosign', publicKey };
+const KMS_COSIGN = {
+  type: 'cosign',
+  kmsKey: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+};
+const AWS_SIGNER = {
+  type: 'aws-signer',
+  signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/app'],
+  revocation: 'skip',
+};
+
+function loaded(verifiers: Record<string, unknown>[][], notationPath?: string): LoadedPolicy {
+  const rules = verifiers.map((v, i) => ({ name: `r${i}`, images: [`r${i}/**`], verifiers: v }));
+  return {
+    document: validate({ version: 1, rules }, 'test'),
+    origin: 'test',
+    ...(notationPath ? { notationPath } : {}),
+  };
+}
+
+const deps = (state: FamilyState = {}) => ({
+  clients: makeAwsClients(),
+  state,
+  baseDir: process.cwd(),
+  trustDir: 'layers/trust',
+});
+
+describe('factoriesUsed', () => {
+  it('names the factory of each verifier type in the rules, and the NOTATION_PATH delegate', () => {
+    expect(factoriesUsed(loaded([[COSIGN], [AWS_SIGNER, COSIGN]]))).toEqual(new Set(['cosign', 'awsSigner']));
+    expect(factoriesUsed(loaded([[COSIGN]], '/usr/bin/notation'))).toEqual(new Set(['cosign', 'notationCli']));
+    expect(factoriesUsed(loaded([[AWS_SIGNER]]))).toEqual(new Set(['awsSigner']));
+  });
+});
+
+describe('loadVerifierFactories', () => {
+  it('loads the cosign family alone for a cosign policy: the others refuse to build', async () => {
+    const policy = loaded([[COSIGN]]);
+    const factories = await loadVerifierFactories(policy, deps());
+    expect(compilePolicy(policy, factories).rules[0]?.verifiers).toHaveLength(1);
+    expect(() => factories.awsSigner(AWS_SIGNER as never)).toThrow(/aws-signer verifier family was not loaded/);
+    expect(() => factories.notation({} as never)).toThrow(/notation verifier family was not loaded/);
+    expect(() => factories.notationCli('/usr/bin/notation')).toThrow(/NOTATION_PATH verifier family was not loaded/);
+  });
+
+  it('loads the Notary family for an aws-signer policy, and the delegate for NOTATION_PATH, without cosign', async () => {
+    const policy = loaded([[AWS_SIGNER]], '/usr/bin/notation');
+    const factories = await loadVerifierFactories(policy, deps());
+    const compiled = compilePolicy(policy, factories);
+    expect(compiled.rules.map((r) => r.verifiers.map((v) => v.description))).toEqual([
+      ['aws-signer arn:aws:signer:us-east-1:123456789012:/signing-profiles/app'],
+      [expect.stringContaining('notation')],
+    ]);
+    expect(() => factories.cosign(COSIGN as never)).toThrow(/cosign verifier family was not loaded/);
+  });
+
+  it('keeps one KMS key store in the caller state across policies (its cache outlives a refresh)', async () => {
+    const state: FamilyState = {};
+    const policy = loaded([[KMS_COSIGN]]);
+    compilePolicy(policy, await loadVerifierFactories(policy, deps(state)));
+    const first = state.kmsKeys;
+    expect(first).toBeDefined();
+    compilePolicy(policy, await loadVerifierFactories(policy, deps(state)));
+    expect(state.kmsKeys).toBe(first);
+  });
+});
