@@ -168,7 +168,9 @@ function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, comm
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const name = seq(set(seq(oid('2.5.4.3'), der(0x0c, Buffer.from(commonName, 'utf8')))));
   const serial = randomBytes(8);
-  serial[0] = serial[0]! & 0x7f; // positive INTEGER
+  // positive (top bit clear) and minimal (a leading zero byte would be padding OpenSSL refuses:
+  // one run in a few hundred failed on it)
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const now = Date.now();
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))), // v3
