@@ -185,3 +185,26 @@ describe('failures in one line', () => {
     );
   });
 });
+
+describe('a crash is never a verdict', () => {
+  it('a decide() that throws (a bug) is thrown on, so Lambda retries: the task is not allowed, not remembered', async () => {
+    const handled = new HandledTasks();
+    const withDigest = event('PENDING', {
+      containers: [{ name: 'app', image: 'registry.example/app:1', imageDigest: DIGEST }],
+    });
+    const run = () =>
+      watchTask(
+        withDigest,
+        deps({
+          handled,
+          decide: async () => {
+            throw new TypeError("Cannot read properties of undefined (reading 'digest')");
+          },
+        }),
+      );
+    await expect(run()).rejects.toThrow(TypeError);
+    expect(handled.get(TASK_ARN)).toBeUndefined();
+    // the retry decides anew (here the same bug again), never a remembered "allowed"
+    await expect(run()).rejects.toThrow(TypeError);
+  });
+});
