@@ -474,6 +474,7 @@ describe('decide(): errors, onError and mode', () => {
     ]) {
       const [d] = await decide([image], gateWith({}, [throwing(e)]), { deadline: soon() });
       expect(d).toMatchObject({ decision: 'deny', reason: 'TIMEOUT', retryable: true });
+      expect(d!.detail).toBe('the decision ran out of time');
       const [a] = await decide([image], gateWith({ onError: 'allow' }, [throwing(e)]), { deadline: soon() });
       expect(a).toMatchObject({ decision: 'allow', reason: 'TIMEOUT' });
     }
