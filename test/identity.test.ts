@@ -103,7 +103,9 @@ describe('certificateIdentity: what a Fulcio certificate claims', () => {
       signingAlgorithm: ALG,
       extensions: [
         ...(san.length ? [new x509.SubjectAlternativeNameExtension(san)] : []),
-        ...Object.entries(ext).map(([n, v]) => new x509.Extension(`1.3.6.1.4.1.57264.1.${n}`, false, v)),
+        ...Object.entries(ext).map(
+          ([n, v]) => new x509.Extension(`1.3.6.1.4.1.57264.1.${n}`, false, new Uint8Array(v)),
+        ),
       ],
     });
     return X509Certificate.parse(Buffer.from(made.rawData));
