@@ -115,6 +115,7 @@ describe('namesDigest and isCosignSignatureFor', () => {
     });
     const two = statement({ subject: [{ digest: { sha256: HEX, sha512: 'cd' } }] });
     expect(subjectDigests(two)).toEqual([D, 'sha512:cd']);
+    expect(isCosignSignatureFor(two, other)).toMatchObject({ detail: `signs ${D}, sha512:cd, not ${other}` });
     expect(isCosignSignatureFor(statement({ subject: [] }), D)).toMatchObject({
       reason: 'DIGEST_MISMATCH',
       detail: `signs no digest, not ${D}`,
