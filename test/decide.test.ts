@@ -379,3 +379,197 @@ describe('decide()', () => {
     expect(v.calls).toEqual([]);
   });
 });
+
+/**
+ * Pins found by mutation testing (npm run mutate on src/gate/decide.ts): each test
+ * fails for a mutant that survived the suite above. See README "Mutation testing".
+ */
+describe('decide(): what a user reads in the decision', () => {
+  const image = (over: Partial<{ image: string; digest: string | null }> = {}) => ({
+    container: 'web',
+    image: `${ECR}/app/web:1`,
+    digest: D1 as string | null,
+    ...over,
+  });
+
+  it('says why: allow-list entry, unmatched path, pinned and reported digests, malformed digest', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const [listed] = await decide([image()], gateWith({ allow: { digests: [D1] } }, [v]), { deadline: soon() });
+    expect(listed!.detail).toBe(`allow.digests entry ${D1}`);
+    const nginx = image({ image: 'docker.io/library/nginx:1' });
+    const [unmatched] = await decide([nginx], gateWith({}, [v]), { deadline: soon() });
+    expect(unmatched!.detail).toBe('no rule matches docker.io/library/nginx and unmatched is deny');
+    const [admitted] = await decide([nginx], gateWith({ unmatched: 'allow' }, [v]), { deadline: soon() });
+    expect(admitted!.detail).toBe('no rule matches docker.io/library/nginx; unmatched is allow');
+    const [mismatch] = await decide([image({ image: `${ECR}/app/web@${D1}`, digest: D2 })], gateWith({}, [v]), {
+      deadline: soon(),
+    });
+    expect(mismatch!.detail).toBe(`ECS reports ${D2} but the reference pins ${D1}`);
+    const [bad] = await decide([image({ digest: 'sha256:xyz' })], gateWith({}, [v]), { deadline: soon() });
+    expect(bad!.detail).toContain('"sha256:xyz"');
+    expect(v.calls).toEqual([]);
+  });
+
+  it('DIGEST_MISSING says whether a tag was there to resolve', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const [tagged] = await decide([image({ digest: null })], gateWith({}, [v]), { deadline: soon() });
+    expect(tagged).toMatchObject({ decision: 'deny', reason: 'DIGEST_MISSING' });
+    expect(tagged!.detail).toContain('no digest for tag 1');
+    const bare = image({ image: `${ECR}/app/web`, digest: null });
+    const [untagged] = await decide([bare], gateWith({ resolveTags: true }, [v]), { deadline: soon() });
+    expect(untagged).toMatchObject({ decision: 'deny', reason: 'DIGEST_MISSING', rule: 'app' });
+    expect(untagged!.detail).toBe('no digest and no tag in the image reference');
+    expect(v.calls).toEqual([]);
+  });
+
+  it('a verified decision says how many verifiers passed; a deny lists no verifier', async () => {
+    const [ok] = await decide([image()], gateWith({}, [new ScriptedVerifier('k', pass('k'))]), { deadline: soon() });
+    expect(ok!.detail).toBe('1 of 1 verifiers passed (require 1)');
+    const [no] = await decide([image()], gateWith({}, [new ScriptedVerifier('k', fail('SIGNATURE_MISSING'))]), {
+      deadline: soon(),
+    });
+    expect(no!.verifiedBy).toEqual([]);
+  });
+
+  it('verifiers judge validity at the present time when the caller gives no clock', async () => {
+    let seen: unknown;
+    const v = new ScriptedVerifier('k', async (ctx) => {
+      seen = ctx.now;
+      return { ok: true, by: 'k' };
+    });
+    const before = Date.now();
+    await decide([image()], gateWith({}, [v]), { deadline: soon() });
+    expect(seen).toBeInstanceOf(Date);
+    expect((seen as Date).getTime()).toBeGreaterThanOrEqual(before);
+  });
+});
+
+describe('decide(): errors, onError and mode', () => {
+  const image = { container: 'web', image: `${ECR}/app/web:1`, digest: D1 };
+  const throwing = (e: unknown) => new ScriptedVerifier('k', async () => Promise.reject(e));
+
+  it('a tag that cannot be resolved is a registry error on the rule, and no verifier runs', async () => {
+    const v = new ScriptedVerifier('k', pass('k'));
+    const gate = gateWith({}, [v], {
+      resolveTag: async () => Promise.reject(new RegistryError('UNAVAILABLE', 'registry answered 503', 503)),
+    });
+    const [d] = await decide([{ ...image, digest: null, resolveTag: true }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR', rule: 'app', retryable: true });
+    expect(v.calls).toEqual([]);
+  });
+
+  it('a deadline TIMEOUT says so, and is admitted only under onError: allow (an outage)', async () => {
+    const hang = () => new ScriptedVerifier('k', () => new Promise<VerifierVerdict>(() => {}));
+    const [denied] = await decide([image], gateWith({}, [hang()]), { deadline: Date.now() + 50 });
+    expect(denied).toMatchObject({ decision: 'deny', reason: 'TIMEOUT' });
+    expect(denied!.detail).toBe('the decision did not finish before the deadline');
+    const [admitted] = await decide([image], gateWith({ onError: 'allow' }, [hang()]), { deadline: Date.now() + 50 });
+    expect(admitted).toMatchObject({ decision: 'allow', reason: 'TIMEOUT', retryable: true });
+  });
+
+  it('a verifier aborted by its signal (TimeoutError, AbortError) is TIMEOUT, retryable, admissible', async () => {
+    for (const e of [
+      new DOMException('signal timed out', 'TimeoutError'),
+      Object.assign(new Error('aborted'), { name: 'AbortError' }),
+    ]) {
+      const [d] = await decide([image], gateWith({}, [throwing(e)]), { deadline: soon() });
+      expect(d).toMatchObject({ decision: 'deny', reason: 'TIMEOUT', retryable: true });
+      expect(d!.detail).toBe('the decision ran out of time');
+      const [a] = await decide([image], gateWith({ onError: 'allow' }, [throwing(e)]), { deadline: soon() });
+      expect(a).toMatchObject({ decision: 'allow', reason: 'TIMEOUT' });
+    }
+  });
+
+  it('onError: allow admits a verifier KEY_ERROR but never a verifier POLICY_ERROR', async () => {
+    const allow = { onError: 'allow' as const };
+    const [key] = await decide([image], gateWith(allow, [throwing(new VerifierError('KEY_ERROR', 'KMS down'))]), {
+      deadline: soon(),
+    });
+    expect(key).toMatchObject({ decision: 'allow', reason: 'KEY_ERROR' });
+    const policyError = new VerifierError('POLICY_ERROR', 'trust policy names no trust store');
+    const [policy] = await decide([image], gateWith(allow, [throwing(policyError)]), { deadline: soon() });
+    expect(policy).toMatchObject({ decision: 'deny', reason: 'POLICY_ERROR' });
+    expect(blocks(policy!)).toBe(true);
+  });
+
+  it('audit mode reports an admissible error as a deny even under onError: allow', async () => {
+    const down = throwing(new RegistryError('UNAVAILABLE', 'registry answered 503', 503));
+    const [d] = await decide([image], gateWith({ mode: 'audit', onError: 'allow' }, [down]), { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'REGISTRY_ERROR', mode: 'audit' });
+    expect(d!.detail).not.toContain('admitted');
+  });
+
+  it('INTERNAL_ERROR names what was thrown and is not retryable', async () => {
+    const [d] = await decide([image], gateWith({}, [throwing(new TypeError('boom'))]), { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR', detail: 'unexpected error: boom' });
+    expect(d!.retryable).toBeUndefined();
+    const [u] = await decide([image], gateWith({}, [throwing(undefined)]), { deadline: soon() });
+    expect(u).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR', detail: 'unexpected error: undefined' });
+  });
+
+  it('a throw outside the verifiers (a broken registry access) is an INTERNAL_ERROR deny, even under onError: allow', async () => {
+    const gate = gateWith({ onError: 'allow' }, [new ScriptedVerifier('k', pass('k'))]);
+    gate.registry = {
+      repository: () => {
+        throw new TypeError('no client');
+      },
+    };
+    const [d] = await decide([image], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR', container: 'web', digest: null });
+    expect(blocks(d!)).toBe(true);
+  });
+
+  it('when even the erroring verifiers could not make up the shortfall, the failure is reported', async () => {
+    const doc = {
+      rules: [
+        {
+          name: 'app',
+          images: ['**'],
+          require: 2,
+          verifiers: [
+            { type: 'cosign' as const, publicKey: 'a' },
+            { type: 'cosign' as const, publicKey: 'b' },
+            { type: 'cosign' as const, publicKey: 'c' },
+          ],
+        },
+      ],
+    };
+    const gate = gateWith({ ...doc, onError: 'allow' }, [
+      throwing(new RegistryError('UNAVAILABLE', 'registry answered 503', 503)),
+      new ScriptedVerifier('b', fail('SIGNATURE_INVALID', 'bad signature')),
+      new ScriptedVerifier('c', fail('SIGNATURE_MISSING')),
+    ]);
+    const [d] = await decide([image], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'SIGNATURE_INVALID' });
+    expect(d!.detail).toBe('bad signature (0 of required 2 passed)');
+  });
+});
+
+describe('decide(): concurrency', () => {
+  /** ten images with distinct digests, each verification held open for a few turns of the event loop */
+  async function peak(concurrency: number | undefined): Promise<number> {
+    let active = 0;
+    let max = 0;
+    const v = new ScriptedVerifier('k', async () => {
+      max = Math.max(max, ++active);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      active--;
+      return { ok: true, by: 'k' };
+    });
+    const images = Array.from({ length: 10 }, (_, i) => ({
+      container: `c${i}`,
+      image: `${ECR}/app/web:1`,
+      digest: `sha256:${String(i).repeat(64)}`,
+    }));
+    const ds = await decide(images, gateWith({}, [v]), { deadline: soon(), concurrency });
+    expect(ds.map((d) => d.reason)).toEqual(Array(10).fill('VERIFIED'));
+    expect(v.calls).toHaveLength(10);
+    return max;
+  }
+
+  it('verifies at most `concurrency` images at once, 8 by default', async () => {
+    expect(await peak(2)).toBe(2);
+    expect(await peak(1)).toBe(1);
+    expect(await peak(undefined)).toBe(8);
+  });
+});

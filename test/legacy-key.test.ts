@@ -1,0 +1,88 @@
+/**
+ * Rules of the legacy `.sig` verifier (src/verify/cosign/legacy-key.ts) that the suite in
+ * cosign.test.ts did not pin, found by mutation testing (README "Mutation testing"): a
+ * valid signature of this very image whose annotation is not strict base64 must still be
+ * refused (cosign refuses it), exactly MAX_SIGNATURE_LAYERS layers are checked, and the
+ * simple signing claim is read strictly.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Descriptor } from '../src/core/registry.js';
+import {
+  CosignKeyVerifier,
+  COSIGN_SIGNATURE_TYPE,
+  MAX_SIGNATURE_LAYERS,
+  parseStatement,
+} from '../src/verify/cosign/legacy-key.js';
+import { pemKeySource } from '../src/verify/cosign/keys.js';
+import { cosignPayload, generateKeyPair, signImage, signPayload } from './support/cosign-signer.js';
+import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
+
+const REPO = 'team/app';
+const ours = generateKeyPair('p256');
+const theirs = generateKeyPair('p256');
+let reg: MemoryRegistry;
+let image: Descriptor;
+
+beforeEach(async () => {
+  reg = new MemoryRegistry();
+  image = await reg.pushImage(REPO, 'v1');
+});
+
+const verify = () =>
+  new CosignKeyVerifier(pemKeySource(ours.publicKeyPem)).verify(verifyContext(reg.repository(REPO), image.digest));
+
+describe('CosignKeyVerifier, strictly', () => {
+  it('refuses our valid signature of this image when its annotation carries anything but base64', async () => {
+    const good = signPayload(ours.privateKey, cosignPayload(`${reg.host}/${REPO}`, image.digest));
+    for (const annotation of [`!${good}`, `${good}!`, `${good.slice(0, 8)} ${good.slice(8)}`]) {
+      await signImage(reg, REPO, image, ours.privateKey, { annotation });
+      expect(await verify(), annotation).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
+    }
+    await signImage(reg, REPO, image, ours.privateKey, { annotation: good });
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  it(`checks exactly ${MAX_SIGNATURE_LAYERS} signature layers, ours last`, async () => {
+    const others = Array.from({ length: MAX_SIGNATURE_LAYERS - 1 }, () => theirs.privateKey);
+    await signImage(reg, REPO, image, theirs.privateKey, { alsoSignedBy: [...others.slice(1), ours.privateKey] });
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  it('a single failing layer is reported without a layer number', async () => {
+    await signImage(reg, REPO, image, theirs.privateKey);
+    const v = await verify();
+    expect(v).toMatchObject({ ok: false, reason: 'UNTRUSTED_SIGNER' });
+    expect(v.ok === false && v.detail).not.toMatch(/layer 1 of/);
+  });
+});
+
+describe('parseStatement (simple signing claim)', () => {
+  const D = `sha256:${'a'.repeat(64)}`;
+  const claim = (critical: unknown) => parseStatement(Buffer.from(JSON.stringify({ critical })));
+  const typed = (image: unknown) => claim({ type: COSIGN_SIGNATURE_TYPE, image });
+
+  it('reads the digest a cosign payload names', () => {
+    expect(parseStatement(cosignPayload('x', D))).toEqual({ wellFormed: true, digest: D });
+    expect(typed({ 'docker-manifest-digest': `sha512:${'b'.repeat(128)}` })).toMatchObject({ wellFormed: true });
+  });
+
+  it('refuses a document that is not an object with a "critical" object', () => {
+    for (const doc of ['[]', 'null', '"x"', '{"critical":[]}', '{"critical":null}', '{}'])
+      expect(parseStatement(Buffer.from(doc)), doc).toEqual({ wellFormed: false, problem: 'no "critical" object' });
+    expect(parseStatement(Buffer.from('{'))).toEqual({ wellFormed: false, problem: 'not JSON' });
+  });
+
+  it('refuses another type', () => {
+    expect(claim({ type: 'atomic container signature', image: { 'docker-manifest-digest': D } })).toEqual({
+      wellFormed: false,
+      problem: 'critical.type is "atomic container signature", not "cosign container image signature"',
+    });
+  });
+
+  it('refuses a digest that is absent, not a string, or not exactly <sha256|sha512>:<lowercase hex>', () => {
+    const problem = { wellFormed: false, problem: 'no valid critical.image.docker-manifest-digest' };
+    for (const image of [undefined, [D], { 'docker-manifest-digest': 7 }]) expect(typed(image)).toEqual(problem);
+    for (const digest of [`x${D}`, `${D}X`, `${D} `, 'sha256:', `md5:${'a'.repeat(32)}`, D.toUpperCase()])
+      expect(typed({ 'docker-manifest-digest': digest }), digest).toEqual(problem);
+  });
+});
