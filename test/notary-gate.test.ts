@@ -18,8 +18,9 @@ import type { Descriptor } from '../src/core/registry.js';
 import { Runtime } from '../src/gate/runtime.js';
 import { Certificate } from '../src/verify/notary/x509.js';
 import { makeTrustStore, policy as trustPolicy } from './support/notation-context.js';
-import { EMPTY, SIG_TYPE, key, makeChain, pem, signJws, signatureManifest } from './support/notation-signer.js';
+import { key, makeChain, pem, signJws } from './support/notation-signer.js';
 import { startRevocationServer, type RevocationServer } from './support/pki-revocation.js';
+import { attachNotationSignature } from './support/notation-registry.js';
 import { requireRegistry, startRegistry, type TestRegistry } from './support/registry.js';
 
 /** One Lambda container on the current environment: its own Runtime, the handlers bound to it. */
@@ -37,7 +38,7 @@ const event = {
   executionDetails: { targetServiceRevisionArn: REVISION },
 };
 const context = { getRemainingTimeInMillis: () => 30_000 };
-const OCI = 'application/vnd.oci.image.manifest.v1+json';
+const _OCI = 'application/vnd.oci.image.manifest.v1+json';
 const PROFILE = 'arn:aws:signer:us-east-1:123456789012:/signing-profiles/Prod';
 const JOB = 'arn:aws:signer:us-east-1:123456789012:/signing-jobs/1b2c3d4e-0000-1111-2222-333344445555';
 
@@ -52,22 +53,8 @@ const signerChain = makeChain(key('p384', 'gate-rv-signer-leaf'), {
 const signerRoots = mkdtempSync(join(tmpdir(), 'gate-rv-signer-roots-'));
 writeFileSync(join(signerRoots, 'root.pem'), pem(signerChain.root.der));
 
-async function attach(repo: string, subject: Descriptor, envelope: Buffer): Promise<void> {
-  await reg.pushBlob(repo, EMPTY);
-  await reg.pushBlob(repo, envelope);
-  const sig = await reg.pushManifest(repo, signatureManifest(subject, envelope, 'application/jose+json'), {
-    mediaType: OCI,
-  });
-  const index = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{ ...sig, artifactType: SIG_TYPE }],
-  };
-  await reg.pushManifest(repo, index, {
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    tag: subject.digest.replace(':', '-'),
-  });
-}
+const attach = (repo: string, subject: Descriptor, envelope: Buffer) =>
+  attachNotationSignature(reg, repo, subject, envelope);
 
 beforeAll(async () => {
   requireRegistry();
