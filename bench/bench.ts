@@ -13,7 +13,8 @@
  *
  * Figures are medians of repeated runs; nothing here asserts a time.
  */
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { bareVerify, bearerToken } from './floor.js';
+import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { compilePolicy } from '../src/policy/compile.js';
 import { decide, type Gate, type ImageInput, outcomeCache } from '../src/gate/decide.js';
@@ -89,7 +90,7 @@ try {
   await decide([input(0)], freshGate(), { deadline: deadline() });
 
   // Ours and the floor alternate, so that machine noise lands on both alike.
-  const token = await fetchToken(reg);
+  const token = await bearerToken(reg, ['bench/app']);
   const publicKey = createPublicKey(key.publicKeyPem);
   const uncached: number[] = [];
   const floor: number[] = [];
@@ -104,7 +105,7 @@ try {
       }),
     );
     ourRequests += registry.requestCount - before;
-    floor.push(await time(() => bareVerify(reg.host, images[i]!.digest, token, publicKey)));
+    floor.push(await time(() => bareVerify(reg.host, 'bench/app', images[i]!.digest, token, publicKey)));
   }
   const requestsPerImage = ourRequests / RUNS;
 
@@ -121,7 +122,9 @@ try {
     const picks = Array.from({ length: 10 }, (_, i) => (r * 10 + i) % images.length);
     revision.push(await time(() => decide(picks.map(input), gate, { deadline: deadline() })));
     floorTen.push(
-      await time(() => Promise.all(picks.map((i) => bareVerify(reg.host, images[i]!.digest, token, publicKey)))),
+      await time(() =>
+        Promise.all(picks.map((i) => bareVerify(reg.host, 'bench/app', images[i]!.digest, token, publicKey))),
+      ),
     );
   }
 
@@ -163,7 +166,7 @@ try {
   }
 
   const { benchSigstore } = await import('./sigstore.js');
-  const s = await benchSigstore(reg, { runs: RUNS, token: (repo) => fetchToken(reg, repo), median });
+  const s = await benchSigstore(reg, { runs: RUNS, token: (repo) => bearerToken(reg, [repo]), median });
   console.log('Sigstore keyless (mock Fulcio/Rekor; docker-registry: tag-schema referrers), per image, uncached');
   console.log(
     `  cosign key .sig (above)               ${fmt(median(uncached))}  ${requestsPerImage.toFixed(2)} requests`,
@@ -176,43 +179,4 @@ try {
   console.log(`  ratio keyless bundle / floor          ${(s.bundleMs / s.floorMs).toFixed(2)}x (goal: <= 1.5x)`);
 } finally {
   await reg.stop();
-}
-
-async function fetchToken(r: TestRegistry, repo = 'bench/app'): Promise<string> {
-  const probe = await fetch(`http://${r.host}/v2/`);
-  const challenge = probe.headers.get('www-authenticate') ?? '';
-  const realm = /realm="([^"]+)"/.exec(challenge)?.[1];
-  const service = /service="([^"]+)"/.exec(challenge)?.[1] ?? '';
-  await probe.arrayBuffer();
-  if (!realm) return '';
-  const url = `${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(`repository:${repo}:pull`)}`;
-  const res = await fetch(url, {
-    headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString('base64')}` },
-  });
-  const body = (await res.json()) as { token?: string; access_token?: string };
-  return body.token ?? body.access_token ?? '';
-}
-
-async function bareVerify(
-  host: string,
-  digest: string,
-  token: string,
-  key: ReturnType<typeof createPublicKey>,
-): Promise<void> {
-  const headers = { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' };
-  const tag = `${digest.replace(':', '-')}.sig`;
-  const manifest = (await (await fetch(`http://${host}/v2/bench/app/manifests/${tag}`, { headers })).json()) as {
-    layers: { digest: string; annotations: Record<string, string> }[];
-  };
-  const layer = manifest.layers[0]!;
-  const payload = Buffer.from(
-    await (await fetch(`http://${host}/v2/bench/app/blobs/${layer.digest}`, { headers })).arrayBuffer(),
-  );
-  const ok = cryptoVerify(
-    'sha256',
-    payload,
-    key,
-    Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'),
-  );
-  if (!ok) throw new Error('floor: signature did not verify');
 }

@@ -10,7 +10,8 @@
  *
  * Runs in its own process so that max RSS measures this call only. Nothing asserts a time.
  */
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { bareVerify, bearerToken } from './floor.js';
+import { createPublicKey } from 'node:crypto';
 import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import { decide, DEFAULT_CONCURRENCY, type ImageInput, outcomeCache } from '../src/gate/decide.js';
@@ -75,7 +76,10 @@ try {
   const verified = decisions.filter((d) => d.reason === 'VERIFIED').length;
   if (verified !== REFERENCES) throw new Error(`load bench: only ${verified} of ${REFERENCES} verified`);
 
-  const token = await bearerToken(reg.host, reg.username!, reg.password!);
+  const token = await bearerToken(
+    reg,
+    Array.from({ length: 10 }, (_, i) => `load/app${i}`),
+  );
   const publicKey = createPublicKey(key.publicKeyPem);
   const f0 = performance.now();
   await eightAtATime(digests.map((d, i) => () => bareVerify(reg.host, `load/app${i % 10}`, d, token, publicKey)));
@@ -106,47 +110,4 @@ async function eightAtATime(tasks: (() => Promise<void>)[]): Promise<void> {
     while (next < tasks.length) await tasks[next++]!();
   };
   await Promise.all(Array.from({ length: DEFAULT_CONCURRENCY }, worker));
-}
-
-async function bearerToken(host: string, username: string, password: string): Promise<string> {
-  const probe = await fetch(`http://${host}/v2/`);
-  const challenge = probe.headers.get('www-authenticate') ?? '';
-  await probe.arrayBuffer();
-  const realm = /realm="([^"]+)"/.exec(challenge)?.[1];
-  const service = /service="([^"]+)"/.exec(challenge)?.[1] ?? '';
-  if (!realm) return '';
-  const scopes = Array.from(
-    { length: 10 },
-    (_, i) => `scope=${encodeURIComponent(`repository:load/app${i}:pull`)}`,
-  ).join('&');
-  const res = await fetch(`${realm}?service=${encodeURIComponent(service)}&${scopes}`, {
-    headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
-  });
-  const body = (await res.json()) as { token?: string; access_token?: string };
-  return body.token ?? body.access_token ?? '';
-}
-
-async function bareVerify(
-  host: string,
-  repo: string,
-  digest: string,
-  token: string,
-  key: ReturnType<typeof createPublicKey>,
-): Promise<void> {
-  const headers = { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' };
-  const tag = `${digest.replace(':', '-')}.sig`;
-  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { headers });
-  if (!res.ok) throw new Error(`floor: ${res.status} for ${repo} ${tag}`);
-  const manifest = (await res.json()) as { layers: { digest: string; annotations: Record<string, string> }[] };
-  const layer = manifest.layers[0]!;
-  const payload = Buffer.from(
-    await (await fetch(`http://${host}/v2/${repo}/blobs/${layer.digest}`, { headers })).arrayBuffer(),
-  );
-  const ok = cryptoVerify(
-    'sha256',
-    payload,
-    key,
-    Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'),
-  );
-  if (!ok) throw new Error('floor: signature did not verify');
 }
