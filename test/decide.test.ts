@@ -261,6 +261,17 @@ describe('decide()', () => {
     expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR' });
   });
 
+  it('never admits a verifier that reports INTERNAL_ERROR itself (e.g. NOTATION_PATH could not run), even with onError: allow', async () => {
+    const gate = gateWith({ onError: 'allow' }, [
+      new ScriptedVerifier('k', async () =>
+        Promise.reject(new VerifierError('INTERNAL_ERROR', 'notation verify could not run: killed')),
+      ),
+    ]);
+    const [d] = await decide([{ container: 'web', image: `${ECR}/app/web:1`, digest: D1 }], gate, { deadline: soon() });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'INTERNAL_ERROR' });
+    expect(blocks(d!)).toBe(true);
+  });
+
   it('never admits INTERNAL_ERROR, not even with onError: allow', async () => {
     const gate = gateWith({ onError: 'allow' }, [
       new ScriptedVerifier('k', async () => Promise.reject(new TypeError('boom'))),

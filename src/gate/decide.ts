@@ -354,7 +354,8 @@ export function errorOutcome(e: unknown): Extract<RuleOutcome, { kind: 'error' }
       reason: e.reason,
       detail: e.message,
       retryable: e.transient,
-      admissible: e.reason !== 'POLICY_ERROR',
+      // a verifier that reports a bug (or a delegate that could not run) is as unknown as a throw
+      admissible: e.reason !== 'POLICY_ERROR' && e.reason !== 'INTERNAL_ERROR',
     };
   }
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
