@@ -136,3 +136,9 @@ export class TtlCache<V> {
     this.#entries.clear();
   }
 }
+
+/** `make`'s value, made on first use and kept (a promise is kept as the promise: one computation). */
+export function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}

@@ -25,7 +25,7 @@ import {
   type ImageReference,
 } from '../core/reference.js';
 import { withinDeadline } from '../core/abort.js';
-import { TtlCache } from '../core/cache.js';
+import { TtlCache, once } from '../core/cache.js';
 import {
   VerifierError,
   worstFailure,
@@ -375,11 +375,6 @@ export function errorOutcome(e: unknown): Extract<RuleOutcome, { kind: 'error' }
 
 function cacheKey(gate: Gate, path: string, digest: string, rule: CompiledRule): string {
   return `${gate.policy.hash}|${rule.name}|${path}|${digest}`;
-}
-
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let made: Promise<T> | undefined;
-  return () => (made ??= make());
 }
 
 /** At most `n` tasks at once, in order of arrival. */

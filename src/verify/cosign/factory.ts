@@ -5,6 +5,7 @@
  * not for keys and private CAs), which legacy `.sig` verifier backs it, and which
  * attestations it also requires.
  */
+import { once } from '../../core/cache.js';
 import type { CosignVerifierConfig } from '../../policy/schema.js';
 import { CosignKeyVerifier } from './legacy-key.js';
 import { AttestationRule } from './attestations.js';
@@ -61,10 +62,4 @@ function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): Co
     }),
   );
   return { kind: 'keyless', identities: keyless.identities, privateCas };
-}
-
-/** `make`'s value (a promise: the promise), made on first use and kept with the verifier. */
-function once<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => (made ??= { value: make() }).value;
 }
