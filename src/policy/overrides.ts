@@ -4,7 +4,7 @@
  * The first override whose every given glob matches wins; an override with no globs
  * is refused by the schema, so "everything" must be said with "*".
  */
-import { compileGlob } from './match.js';
+import { compileGlob, type Matcher } from './match.js';
 import type { PolicyDocument } from './schema.js';
 
 /** Where a decision is made: what ECS told us about the workload. Unknown parts are absent. */
@@ -46,7 +46,16 @@ function covers(override: Override, scope: Scope): boolean {
 function matchesAny(globs: string[] | undefined, value: string | undefined): boolean {
   if (!globs) return true;
   if (value === undefined) return false;
-  return globs.some((g) => compileGlob(g)(value));
+  return matchersOf(globs).some((matches) => matches(value));
+}
+
+/** Each glob list compiled once (settingsFor runs for every decision), kept as long as the policy. */
+const compiled = new WeakMap<string[], Matcher[]>();
+
+function matchersOf(globs: string[]): Matcher[] {
+  let matchers = compiled.get(globs);
+  if (!matchers) compiled.set(globs, (matchers = globs.map(compileGlob)));
+  return matchers;
 }
 
 /** "arn:aws:ecs:r:a:cluster/prod" or "prod" → "prod". */
