@@ -11,10 +11,11 @@ import {
   CosignKeyVerifier,
   COSIGN_SIGNATURE_TYPE,
   MAX_SIGNATURE_LAYERS,
+  MAX_SIMPLE_SIGNING_PAYLOAD_BYTES,
   parseStatement,
 } from '../src/verify/cosign/legacy-key.js';
 import { pemKeySource } from '../src/verify/cosign/keys.js';
-import { cosignPayload, generateKeyPair, signImage, signPayload } from './support/cosign-signer.js';
+import { cosignPayload, generateKeyPair, signatureTag, signImage, signPayload } from './support/cosign-signer.js';
 import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
 
 const REPO = 'team/app';
@@ -46,6 +47,28 @@ describe('CosignKeyVerifier, strictly', () => {
     const others = Array.from({ length: MAX_SIGNATURE_LAYERS - 1 }, () => theirs.privateKey);
     await signImage(reg, REPO, image, theirs.privateKey, { alsoSignedBy: [...others.slice(1), ours.privateKey] });
     expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  it('refuses a signature manifest whose layers are not a list, as an invalid signature', async () => {
+    for (const layers of [undefined, 'x', { 0: {} }]) {
+      const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers };
+      await reg.pushManifest(REPO, manifest, { mediaType: manifest.mediaType, tag: signatureTag(image.digest) });
+      expect(await verify(), JSON.stringify(layers)).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
+    }
+  });
+
+  it(`reads a payload of exactly ${MAX_SIMPLE_SIGNING_PAYLOAD_BYTES} bytes, and refuses one byte more unread`, async () => {
+    const padTo = (size: number) => {
+      const claim = JSON.parse(cosignPayload(`${reg.host}/${REPO}`, image.digest).toString());
+      const bare = Buffer.from(JSON.stringify({ ...claim, optional: { pad: '' } })).length;
+      return Buffer.from(JSON.stringify({ ...claim, optional: { pad: 'p'.repeat(size - bare) } }));
+    };
+    const atCap = padTo(MAX_SIMPLE_SIGNING_PAYLOAD_BYTES);
+    expect(atCap.length).toBe(MAX_SIMPLE_SIGNING_PAYLOAD_BYTES);
+    await signImage(reg, REPO, image, ours.privateKey, { payload: atCap });
+    expect(await verify()).toMatchObject({ ok: true });
+    await signImage(reg, REPO, image, ours.privateKey, { payload: padTo(MAX_SIMPLE_SIGNING_PAYLOAD_BYTES + 1) });
+    expect(await verify()).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: /exceeds the/ });
   });
 
   it('a single failing layer is reported without a layer number', async () => {
