@@ -92,6 +92,10 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
     }
     logger.info(`not a rollback, verifying: ${check.why}`, where.log);
   }
+  // The revision is read while the gate is built: on a cold container the policy load and
+  // the verifier imports would otherwise spend the ECS call's share of the budget first.
+  const revision = describeRevision(event.targetServiceRevisionArn, deps.ecs, ecsSignal);
+  revision.catch(() => undefined); // reported by gateRevision, or moot when the policy cannot load
   let gate: Gate;
   try {
     gate = await deps.getGate();
@@ -99,7 +103,7 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
     return failByFailureBehavior(`policy cannot be loaded: ${(e as Error).message}`, deps, where);
   }
   try {
-    return await gateRevision(event, gate, deps, budget, ecsSignal, where);
+    return await gateRevision(event, await revision, gate, deps, budget, ecsSignal, where);
   } catch (e) {
     return answerError(e, event, gate, deps, where);
   }
@@ -107,13 +111,13 @@ export async function answerHook(raw: unknown, deps: HookDeps): Promise<HookAnsw
 
 async function gateRevision(
   event: HookEvent,
+  revision: ServiceRevision,
   gate: Gate,
   deps: HookDeps,
   budget: Budget,
   ecsSignal: AbortSignal,
   where: Where,
 ): Promise<HookAnswer> {
-  const revision = await describeRevision(event.targetServiceRevisionArn, deps.ecs, ecsSignal);
   const taskFamily = taskFamilyOf(revision.taskDefinition);
   if (taskFamily) where.scope.taskFamily = taskFamily;
   const { images, notes } = await imagesToVerify(revision, gate, deps.ecs, ecsSignal, where);
