@@ -204,6 +204,13 @@ describe('the token structure', () => {
     expect(refusal(token({ certificates: null }))).toBe(missing);
   });
 
+  it('a certificate set holding anything but X.509 certificates is malformed, as in notation (Go x509.ParseCertificates)', () => {
+    const otherFormat = der.ctx(3, true, der.oid('1.2.3.4'), der.null()); // OtherCertificateFormat
+    expect(refusal(token({ certificates: [tsa.leaf.der, otherFormat] }))).toMatch(
+      /^malformed timestamp token: malformed certificate: /,
+    );
+  });
+
   it('the signing certificate is found by issuer AND serial among others with the same issuer or serial', () => {
     // a sibling TSA certificate from the same root comes first: same issuer, another serial
     const sibling = makeCert({

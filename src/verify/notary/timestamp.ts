@@ -167,15 +167,15 @@ function parseToken(token: Buffer): ParsedToken {
   };
 }
 
-/** The certificates of SignedData as the bytes they were sent in ([0] IMPLICIT SET OF). */
+/**
+ * The certificates of SignedData as the bytes they were sent in ([0] IMPLICIT SET OF).
+ * Each must be an X.509 certificate, as Go's x509.ParseCertificates (tspclient-go, and so
+ * notation) requires: an attribute or other-format certificate makes the token malformed.
+ */
 function tokenCertificates(sdNode: Node): Certificate[] {
-  const fields = expectSequence(sdNode, 'SignedData');
-  const set = fields.find((f) => contextTag(f) === 0);
-  return set
-    ? childrenOf(set)
-        .filter(isSequence)
-        .map((c) => Certificate.fromDer(raw(c)))
-    : [];
+  // pkijs has already read sdNode as the SignedData SEQUENCE
+  const set = childrenOf(sdNode).find((f) => contextTag(f) === 0);
+  return set ? childrenOf(set).map((c) => Certificate.fromDer(raw(c))) : [];
 }
 
 function findSignerCertificate(signer: pkijs.SignerInfo, certificates: Certificate[]): Certificate {
@@ -229,7 +229,7 @@ function checkSigningCertificateV2(attrs: Map<string, Node[]>, cert: Certificate
   let k = 0;
   let hash = 'sha256'; // DEFAULT id-sha256
   if (isSequence(f[0])) {
-    const alg = oidOf(expectSequence(f[k++], 'ESSCertIDv2 hashAlgorithm')[0], 'ESSCertIDv2 hashAlgorithm');
+    const alg = oidOf(childrenOf(f[k++]!)[0], 'ESSCertIDv2 hashAlgorithm'); // f[0] is a SEQUENCE: checked just above
     const known = HASHES[alg];
     if (!known) throw new TimestampError(`unsupported signing-certificate-v2 hash ${alg}`);
     hash = known;
