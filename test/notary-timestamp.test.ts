@@ -35,8 +35,14 @@ const OID = {
   ecdsaSha384: '1.2.840.10045.4.3.3',
   ecdsaSha512: '1.2.840.10045.4.3.4',
 };
-type Hash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
-const HASH_OID: Record<Hash, string> = { sha1: OID.sha1, sha256: OID.sha256, sha384: OID.sha384, sha512: OID.sha512 };
+type Hash = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512';
+const HASH_OID: Record<Hash, string> = {
+  md5: OID.md5,
+  sha1: OID.sha1,
+  sha256: OID.sha256,
+  sha384: OID.sha384,
+  sha512: OID.sha512,
+};
 
 const SIGNATURE = Buffer.from('the envelope signature bytes');
 const GEN_TIME = new Date('2025-01-01T00:00:00Z');
@@ -50,6 +56,8 @@ interface InfoSpec {
   version?: number;
   policy?: string;
   imprintHash?: Hash;
+  /** imprint these bytes instead of the envelope signature */
+  imprintOf?: Buffer;
   /** the whole AccuracyAsn1 SEQUENCE; null: no accuracy field */
   accuracy?: Buffer | null;
   genTime?: Date;
@@ -61,7 +69,14 @@ function tstInfo(o: InfoSpec = {}): Buffer {
   return der.seq(
     der.int(o.version ?? 1),
     der.oid(o.policy ?? '1.2.3.4.1'),
-    der.seq(der.seq(der.oid(HASH_OID[hash]), der.null()), der.octets(createHash(hash).update(SIGNATURE).digest())),
+    der.seq(
+      der.seq(der.oid(HASH_OID[hash]), der.null()),
+      der.octets(
+        createHash(hash)
+          .update(o.imprintOf ?? SIGNATURE)
+          .digest(),
+      ),
+    ),
     der.int(4242),
     der.genTime(o.genTime ?? GEN_TIME),
     ...(accuracy ? [accuracy] : []),
@@ -347,6 +362,26 @@ describe('ESS signing-certificate-v2', () => {
   });
 });
 
+describe('the message imprint', () => {
+  it('an imprint by SHA-256, SHA-384 or SHA-512 of the signature is admitted', () => {
+    for (const imprintHash of ['sha256', 'sha384', 'sha512'] as const)
+      expect(check(token({ info: tstInfo({ imprintHash }) })).genTime).toEqual(GEN_TIME);
+  });
+
+  it('an imprint by SHA-1 or MD5 is refused, even when it is the right hash', () => {
+    for (const imprintHash of ['sha1', 'md5'] as const)
+      expect(refusal(token({ info: tstInfo({ imprintHash }) }))).toBe(
+        `unsupported message imprint hash ${HASH_OID[imprintHash]}`,
+      );
+  });
+
+  it('an imprint of another signature', () => {
+    expect(refusal(token({ info: tstInfo({ imprintOf: Buffer.from('another signature') }) }))).toBe(
+      'the timestamp is for a different signature (message imprint mismatch)',
+    );
+  });
+});
+
 describe('the signature over the signed attributes', () => {
   const rsaTsa = makeTsa({ label: 'rsa', leaf: { key: key('rsa2048', 'tsa-rsa') } });
   const rsaTrusted = [Certificate.fromDer(rsaTsa.root.der)];
@@ -481,6 +516,28 @@ describe('the TSA chain', () => {
     const unrelated = makeTsa({ label: 'unrelated' }).root;
     const t = token({ signer: leaf, certificates: [leaf.der, unrelated.der, ca.der] });
     expect(check(t, [Certificate.fromDer(root.der)]).tsaChain.map((c) => c.der)).toEqual([leaf.der, ca.der, root.der]);
+  });
+
+  it('a TSA certificate whose issuer is neither trusted nor in the token', () => {
+    const other = makeTsa({ label: 'untrusted' });
+    expect(refusal(token({ tsa: other }))).toMatch(
+      /^the timestamp authority "CN=Test TSA untrusted[^"]*" does not chain to a trusted TSA certificate$/,
+    );
+  });
+
+  it('an untrusted self-signed root ends the walk: a cross-certificate of it is not followed from there', () => {
+    const trustedRoot = makeCert({ subject: SUBJECT('Cross Trusted Root'), key: key('p256', 'cross-t'), ca: true });
+    const ownRoot = makeCert({ subject: SUBJECT('Cross Own Root'), key: key('p256', 'cross-own'), ca: true });
+    // the same name and key as ownRoot, issued by the trusted root
+    const cross = makeCert({ ...ownRoot.spec, issuer: trustedRoot });
+    const leaf = tsaLeaf(ownRoot, 'cross');
+    const trusted = [Certificate.fromDer(trustedRoot.der)];
+    expect(refusal(token({ signer: leaf, certificates: [leaf.der, ownRoot.der, cross.der] }), trusted)).toMatch(
+      /^the timestamp authority "CN=Test TSA cross[^"]*" does not chain to a trusted TSA certificate$/,
+    );
+    // the cross-certificate as the TSA certificate's issuer is a path to the trusted root
+    const viaCross = check(token({ signer: leaf, certificates: [leaf.der, cross.der, ownRoot.der] }), trusted);
+    expect(viaCross.tsaChain.map((c) => c.der)).toEqual([leaf.der, cross.der, trustedRoot.der]);
   });
 
   it('a self-signed TSA certificate in the trust store is the whole chain', () => {
