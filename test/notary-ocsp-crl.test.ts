@@ -86,7 +86,8 @@ interface OcspSpec {
   responder?: Buffer;
   signer?: KeyPair;
   sigOid?: string;
-  sigHash?: string;
+  /** null: the key's own (Ed25519) */
+  sigHash?: string | null;
   certs?: Buffer[];
   responseStatus?: number;
   responseType?: string;
@@ -99,7 +100,7 @@ interface OcspSpec {
 const byName = (c: IssuedCert) => der.ctx(1, true, c.name);
 const byKey = (k: KeyPair) => der.ctx(2, true, der.octets(sha('sha1', keyBits(k))));
 const sigAlg = (oid: string) => der.seq(der.oid(oid), ...(oid.startsWith('1.2.840.113549') ? [der.null()] : []));
-const defaultSig = (k: KeyPair) =>
+const defaultSig = (k: KeyPair): { oid: string; hash: string | null } =>
   k.privateKey.asymmetricKeyType === 'ec' ? { oid: OID.ec384, hash: 'sha384' } : { oid: OID.rsa256, hash: 'sha256' };
 
 function ocspResponse(cert: IssuedCert, issuer: IssuedCert, spec: OcspSpec = {}): Buffer {
@@ -127,7 +128,7 @@ function ocspResponse(cert: IssuedCert, issuer: IssuedCert, spec: OcspSpec = {})
   );
   const tbs = der.seq(spec.responder ?? byName(issuer), der.genTime(clock), der.seq(single));
   const signer = spec.signer ?? issuer.key;
-  const sig = { ...defaultSig(signer), ...(spec.sigOid ? { oid: spec.sigOid, hash: spec.sigHash! } : {}) };
+  const sig = { ...defaultSig(signer), ...(spec.sigOid ? { oid: spec.sigOid, hash: spec.sigHash ?? null } : {}) };
   const basic = der.seq(
     tbs,
     sigAlg(sig.oid),
@@ -239,6 +240,9 @@ let rsaLeaf: IssuedCert;
 let pssIssuer: IssuedCert;
 let pssLeaf: IssuedCert;
 const pssKey: KeyPair = generateKeyPairSync('rsa-pss', { modulusLength: 2048 });
+let edIssuer: IssuedCert;
+let edLeaf: IssuedCert;
+const edKey: KeyPair = generateKeyPairSync('ed25519');
 
 /** a leaf of `by` pointing wherever `extra` says, known to the responder */
 function leafOf(by: IssuedCert, name: string, extra: Array<ReturnType<typeof aia>>): IssuedCert {
@@ -264,6 +268,11 @@ beforeAll(async () => {
   rsaLeaf = leafOf(rsaIssuer, 'RSA Leaf', [aia(`${url}/ocsp`)]);
   pssIssuer = caOf(root, 'PSS Issuer', pssKey);
   pssLeaf = leafOf(pssIssuer, 'PSS Leaf', [aia(`${url}/ocsp`)]);
+  edIssuer = caOf(root, 'Ed25519 Issuer', edKey);
+  // makeCert cannot sign with Ed25519: this leaf is signed by the root, and the checker (which
+  // takes the chain as verified) is shown it under the Ed25519 issuer
+  edLeaf = leafOf(root, 'Ed25519 Leaf', [aia(`${url}/ocsp`)]);
+  certs.set(hex(edLeaf), { cert: edLeaf, issuer: edIssuer });
 });
 afterAll(async () => {
   for (const res of hanging) res.destroy();
@@ -373,13 +382,17 @@ describe('an OCSP answer counts only when every field is right', () => {
 
 describe('delegated OCSP responders (RFC 6960 4.2.2.2)', () => {
   const responderKey = key('p256', 'ocsp-crl-responder');
-  const responder = (opts: { eku?: readonly string[] | null; name?: string } = {}) =>
+  const stranger = makeCert({ subject: SUBJECT('Stranger'), key: key('p384', 'stranger'), ca: true });
+  const responder = (
+    opts: { eku?: readonly string[] | null; name?: string; byStranger?: boolean; sigHash?: 'sha1' } = {},
+  ) =>
     makeCert({
       subject: SUBJECT(opts.name ?? 'OCSP Responder'),
       key: responderKey,
-      issuer,
+      issuer: opts.byStranger ? stranger : issuer,
       keyUsage: [0],
       eku: opts.eku === undefined ? [OID.ocspSigning] : opts.eku && [...opts.eku],
+      ...(opts.sigHash ? { sigHash: opts.sigHash } : {}),
     });
 
   it('a responder the issuer certified for OCSP signing, named and sent along, signs for it', async () => {
@@ -403,10 +416,11 @@ describe('delegated OCSP responders (RFC 6960 4.2.2.2)', () => {
     ['the response names someone else as its responder', { name: 'OCSP Responder' }, 'stranger'],
     ['the responder certificate has no extended key usage at all', { eku: null }, 'self'],
     ['the responder certificate is for code signing, not OCSP', { eku: ['1.3.6.1.5.5.7.3.3'] }, 'self'],
+    ['the responder certificate was issued by someone else', { byStranger: true }, 'self'],
+    ['the issuer signed the responder certificate with SHA-1', { sigHash: 'sha1' }, 'self'],
   ] as const)('not authorised when %s', async (_name, opts, named) => {
     const r = responder(opts);
-    const other = makeCert({ subject: SUBJECT('Stranger'), key: key('p384', 'stranger'), ca: true });
-    answerOcsp(ocspLeaf, { responder: byName(named === 'self' ? r : other), signer: responderKey, certs: [r.der] });
+    answerOcsp(ocspLeaf, { responder: byName(named === 'self' ? r : stranger), signer: responderKey, certs: [r.der] });
     expect(await check(ocspChain())).toEqual(
       unknownBecause(/\/ocsp: the OCSP response is not signed by the issuer or a responder it authorised\)$/),
     );
@@ -435,6 +449,13 @@ describe('signature algorithms (SHA-256 or stronger, RSA PKCS#1 v1.5 or ECDSA)',
   it('ecdsa-with-SHA1, validly signed by the issuer, is refused', async () => {
     answerOcsp(ocspLeaf, { sigOid: OID.ecSha1, sigHash: 'sha1' });
     expect(await check(ocspChain())).toEqual(unknownBecause('the OCSP response signature does not verify'));
+  });
+
+  it('an Ed25519 key cannot pass its signature off as ECDSA', async () => {
+    answerOcsp(edLeaf, { sigOid: OID.ec256, sigHash: null });
+    expect(await check([edLeaf, edIssuer, root])).toEqual(
+      unknownBecause('the OCSP response signature does not verify'),
+    );
   });
 
   it.each([
@@ -627,6 +648,15 @@ describe('caching per certificate, by the fixed clock', () => {
     answerOcsp(ocspLeaf, {});
     expect(await check(ocspChain(), c)).toEqual({ status: 'good' });
     expect(seen).toHaveLength(2);
+  });
+
+  it('an unknown status takes no place in the cache', async () => {
+    const c = checker({ maxCacheEntries: 1 });
+    await check(ocspChain(), c);
+    answerOcsp(rsaLeaf, { status: 'unknown' });
+    expect(await check([rsaLeaf, rsaIssuer, root], c)).toMatchObject({ status: 'unknown' });
+    expect(await check(ocspChain(), c)).toEqual({ status: 'good' });
+    expect(seen).toEqual([`OCSP ${hex(ocspLeaf)}`, `OCSP ${hex(rsaLeaf)}`]);
   });
 
   it('maxCacheEntries: the oldest answer goes first', async () => {
