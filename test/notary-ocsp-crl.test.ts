@@ -458,6 +458,13 @@ describe('signature algorithms (SHA-256 or stronger, RSA PKCS#1 v1.5 or ECDSA)',
     );
   });
 
+  it('an RSA key cannot pass its PKCS#1 v1.5 signature off as ECDSA (Go refuses a key of the wrong type)', async () => {
+    answerOcsp(rsaLeaf, { sigOid: OID.ec256, sigHash: 'sha256' });
+    expect(await check([rsaLeaf, rsaIssuer, root])).toEqual(
+      unknownBecause('the OCSP response signature does not verify'),
+    );
+  });
+
   it.each([
     [OID.rsa256, 'sha256'],
     [OID.rsa384, 'sha384'],

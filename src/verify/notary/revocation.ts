@@ -33,16 +33,18 @@ export interface RevocationOptions {
 const OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
 const SHA256 = '2.16.840.1.101.3.4.2.1';
 /**
- * Accepted signature algorithms. RSA is PKCS#1 v1.5 only: an RSA-PSS key cannot pass off a
- * PSS signature under these OIDs. ECDSA needs no option (node's default encoding is DER).
+ * Accepted signature algorithms and the key type each needs (as Go's CheckSignature: an RSA
+ * key's signature labelled ECDSA is refused). RSA is PKCS#1 v1.5 only: an RSA-PSS key
+ * (type 'rsa-pss') cannot pass off a PSS signature under these OIDs. ECDSA needs no option
+ * (node's default encoding is DER).
  */
-const SIGNATURES: Record<string, { hash: string; padding?: number }> = {
-  '1.2.840.113549.1.1.11': { hash: 'sha256', padding: constants.RSA_PKCS1_PADDING },
-  '1.2.840.113549.1.1.12': { hash: 'sha384', padding: constants.RSA_PKCS1_PADDING },
-  '1.2.840.113549.1.1.13': { hash: 'sha512', padding: constants.RSA_PKCS1_PADDING },
-  '1.2.840.10045.4.3.2': { hash: 'sha256' },
-  '1.2.840.10045.4.3.3': { hash: 'sha384' },
-  '1.2.840.10045.4.3.4': { hash: 'sha512' },
+const SIGNATURES: Record<string, { hash: string; key: 'rsa' | 'ec'; padding?: number }> = {
+  '1.2.840.113549.1.1.11': { hash: 'sha256', key: 'rsa', padding: constants.RSA_PKCS1_PADDING },
+  '1.2.840.113549.1.1.12': { hash: 'sha384', key: 'rsa', padding: constants.RSA_PKCS1_PADDING },
+  '1.2.840.113549.1.1.13': { hash: 'sha512', key: 'rsa', padding: constants.RSA_PKCS1_PADDING },
+  '1.2.840.10045.4.3.2': { hash: 'sha256', key: 'ec' },
+  '1.2.840.10045.4.3.3': { hash: 'sha384', key: 'ec' },
+  '1.2.840.10045.4.3.4': { hash: 'sha512', key: 'ec' },
 };
 /** allowed clock difference between us and a responder */
 const SKEW_MS = 5 * 60_000;
@@ -345,8 +347,7 @@ function bitStringBytes(b: asn1js.BitString): Buffer {
 /** A signature by an algorithm this project accepts for certificates (SHA-256 or stronger). */
 export function verifySigned(algorithm: string, key: KeyObject, data: Buffer, signature: Buffer): boolean {
   const alg = SIGNATURES[algorithm];
-  // Stryker disable next-line ConditionalExpression: without the guard, alg.hash on undefined throws inside the try below, which returns false too
-  if (!alg) return false;
+  if (!alg || key.asymmetricKeyType !== alg.key) return false;
   try {
     return cryptoVerify(alg.hash, data, { key, padding: alg.padding }, signature);
     // Stryker disable next-line BlockStatement: an empty catch returns undefined, which every caller reads as false
