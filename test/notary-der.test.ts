@@ -9,7 +9,17 @@ import fc from 'fast-check';
 import { Encoder, Tag } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import type { Descriptor } from '../src/core/registry.js';
-import { DerError, parseDer } from '../src/verify/notary/asn1.js';
+import {
+  childrenOf,
+  contextTag,
+  DerError,
+  expectSequence,
+  integerBytes,
+  isSequence,
+  octetsOf,
+  oidOf,
+  parseDer,
+} from '../src/verify/notary/asn1.js';
 import { checkIntegrity } from '../src/verify/notary/checks.js';
 import { TimestampError, verifyTimestamp } from '../src/verify/notary/timestamp.js';
 import { Certificate, CertificateError } from '../src/verify/notary/x509.js';
@@ -30,56 +40,187 @@ const c = makeChain(key('p256', 'der-leaf'), { label: 'der' });
 const LEAF = c.leaf.der;
 const REASONS = /^(SIGNATURE_INVALID|UNTRUSTED_SIGNER|DIGEST_MISMATCH|EXPIRED|SIGNATURE_MISSING)$/;
 
+const ascii = (s: string) => Buffer.from(s).toString('hex');
+/** A primitive value with the given tag octet (hex) and a short-form length. */
+const tlv = (tag: string, contentsHex: string) =>
+  `${tag} ${(contentsHex.replace(/\s/g, '').length / 2).toString(16).padStart(2, '0')} ${contentsHex}`;
+const utc = (s: string) => tlv('17', ascii(s));
+const gen = (s: string) => tlv('18', ascii(s));
+
 describe('parseDer refuses what DER forbids', () => {
+  // Each case names the check that refuses it: parseDer ends with a re-encoding comparison that
+  // refuses most non-DER input again, so asserting only "throws" would not prove the check itself.
   it.each([
-    ['non-minimal short length in long form', '04 81 03 010203'],
-    ['long-form length with a leading zero octet', '04 82 0003 010203'],
-    ['indefinite length', '30 80 0500 0000'],
-    ['over-long length (runs past the input)', '04 84 7fffffff 00'],
-    ['truncated value', '30 05 0500'],
-    ['truncated header', '30'],
-    ['trailing bytes', '0500 00'],
-    ['non-minimal positive INTEGER', '02 02 007f'],
-    ['non-minimal negative INTEGER', '02 02 ff80'],
-    ['empty INTEGER', '02 00'],
-    ['BOOLEAN other than 00/FF', '01 01 01'],
-    ['NULL with contents', '05 01 00'],
-    ['constructed OCTET STRING', '24 06 0401aa 0401bb'],
-    ['OID arc with a leading 0x80', '06 03 2a 80 01'],
-    ['OID ending inside an arc', '06 02 2a 86'],
-    ['BIT STRING with more than 7 unused bits', '03 02 08 00'],
-    ['BIT STRING with non-zero padding bits', '03 02 01 01'],
-    ['UTCTime with month 13', `17 0d ${Buffer.from('251301000000Z').toString('hex')}`],
-    ['UTCTime on 30 February', `17 0d ${Buffer.from('250230000000Z').toString('hex')}`],
-    ['UTCTime with an offset instead of Z', `17 11 ${Buffer.from('250101000000+0100').toString('hex')}`],
-    ['UTCTime without seconds', `17 0b ${Buffer.from('2501010000Z').toString('hex')}`],
+    ['non-minimal short length in long form', '04 81 03 010203', /: non-minimal length$/],
+    ['long-form length with a leading zero octet', '04 82 0003 010203', /: non-minimal length$/],
+    ['long form for a length that fits in one octet less', `04 82 00ff ${'00'.repeat(255)}`, /: non-minimal length$/],
+    ['long form for an INTEGER of one octet (asn1js re-encodes it unchanged)', '02 81 01 05', /: non-minimal length$/],
+    ['indefinite length', '30 80 0500 0000', /: indefinite length is not DER$/],
+    ['over-long length (runs past the input)', '04 84 7fffffff 00', /: not DER \(Maximum ASN\.1 content length/],
+    ['truncated value', '30 05 0500', /: not DER \(End of input reached/],
+    ['truncated header', '30', /: not DER \(Zero buffer length\)/],
+    ['trailing bytes', '0500 00', /: trailing bytes after the DER value$/],
+    ['non-minimal positive INTEGER', '02 02 007f', /: non-minimal INTEGER$/],
+    ['non-minimal negative INTEGER', '02 02 ff80', /: non-minimal INTEGER$/],
+    ['non-minimal ENUMERATED', '0a 02 0001', /: non-minimal INTEGER$/],
+    ['empty INTEGER', '02 00', /: empty INTEGER$/],
+    ['empty ENUMERATED', '0a 00', /: empty INTEGER$/],
+    ['BOOLEAN other than 00/FF', '01 01 01', /: BOOLEAN is not 0x00 or 0xFF$/],
+    ['BOOLEAN of two octets', '01 02 ffff', /: BOOLEAN is not 0x00 or 0xFF$/],
+    ['empty BOOLEAN', '01 00', /: BOOLEAN is not 0x00 or 0xFF$/],
+    ['NULL with contents', '05 01 00', /: NULL with contents$/],
+    ['constructed OCTET STRING', '24 06 0401aa 0401bb', /: constructed form of universal tag 4 is not DER$/],
+    ['constructed BIT STRING', '23 04 03020000', /: constructed form of universal tag 3 is not DER$/],
+    ['constructed INTEGER (asn1js refuses it)', '22 03 020100', /: not DER \(Constructed encoding used for primitive/],
+    ['end-of-contents at the top', '00 00', /: end-of-contents outside an indefinite length$/],
+    ['end-of-contents inside a definite-length SEQUENCE', '30 02 0000', /: end-of-contents outside an indefinite/],
+    ['OID arc with a leading 0x80', '06 03 2a 80 01', /: OBJECT IDENTIFIER arc with a non-minimal encoding$/],
+    ['OID whose first arc starts with 0x80', '06 02 80 01', /: OBJECT IDENTIFIER arc with a non-minimal encoding$/],
+    ['OID ending inside an arc (asn1js refuses it)', '06 02 2a 86', /: not DER \(End of input reached/],
+    ['empty OID', '06 00', /: empty OBJECT IDENTIFIER$/],
+    ['BIT STRING with more than 7 unused bits (asn1js refuses it)', '03 02 08 00', /: not DER \(Unused bits/],
+    ['BIT STRING with non-zero padding bits', '03 02 01 01', /: malformed BIT STRING padding$/],
+    ['BIT STRING with only the high padding bit set', '03 02 07 c0', /: malformed BIT STRING padding$/],
+    ['BIT STRING without its initial octet', '03 00', /: malformed BIT STRING padding$/],
+    ['BIT STRING without bits that counts unused bits', '03 01 01', /: malformed BIT STRING padding$/],
+    ['UTCTime with month 13', utc('251301000000Z'), /: time out of range: "251301000000Z"$/],
+    ['UTCTime with month 0', utc('250001000000Z'), /: time out of range/],
+    ['UTCTime with day 0', utc('250100000000Z'), /: time out of range/],
+    ['UTCTime on 30 February', utc('250230000000Z'), /: time out of range/],
+    ['UTCTime on 29 February 1950 (not a leap year)', utc('500229000000Z'), /: time out of range/],
+    ['UTCTime with minute 60', utc('250101006000Z'), /: time out of range/],
+    ['UTCTime with second 60', utc('250101000060Z'), /: time out of range/],
     [
-      'GeneralizedTime with a trailing zero in the fraction',
-      `18 12 ${Buffer.from('20250101000000.10Z').toString('hex')}`,
+      'UTCTime with an offset instead of Z',
+      utc('250101000000+0100'),
+      /: not DER \(Wrong input string for conversion\)/,
     ],
-    ['GeneralizedTime hour 24', `18 0f ${Buffer.from('20250101240000Z').toString('hex')}`],
-    ['multi-byte tag number', '1f 81 00 00'],
-  ])('%s', (_name, bytes) => {
+    [
+      'UTCTime with an offset, inside a SEQUENCE',
+      tlv('30', utc('250101000000+0100')),
+      /: not DER \(Wrong input string for conversion\)/,
+    ],
+    ['UTCTime without seconds', utc('2501010000Z'), /: not DER \(Wrong input string/],
+    ['UTCTime with a character before it', utc('x250101000000Z'), /: not a DER time: "x250101000000Z"$/],
+    ['UTCTime with a character after the Z', utc('250101000000Zx'), /: not a DER time/],
+    ['GeneralizedTime with a trailing zero in the fraction', gen('20250101000000.10Z'), /: not a DER time/],
+    ['GeneralizedTime with a zero fraction', gen('20250101000000.0Z'), /: not a DER time/],
+    ['GeneralizedTime with an empty fraction', gen('20250101000000.Z'), /: not a DER time/],
+    ['GeneralizedTime without minutes and seconds', gen('2025010100.20250101000000Z'), /: not a DER time/],
+    ['GeneralizedTime with a letter before it', gen('x20250101000000Z'), /: not DER \(Wrong input string/],
+    ['GeneralizedTime hour 24', gen('20250101240000Z'), /: time out of range/],
+    ['GeneralizedTime on 29 February 2100 (not a leap year)', gen('21000229000000Z'), /: time out of range/],
+    ['multi-byte tag number (asn1js refuses universal 37+)', '1f 81 00 00', /: not DER \(UNIVERSAL 37/],
+    ['multi-byte tag number 31', '9f 1f 00', /: multi-byte tags are not used here$/],
+    ['tag number 30 written in two octets', '9f 1e 00', /: multi-byte tags are not used here$/],
+    ['RELATIVE-OID arc with a leading 0x80 (only the re-encoding sees it)', '0d 02 80 01', /: re-encoding differs/],
+  ])('%s', (_name, bytes, message) => {
+    expect(() => parseDer(hex(bytes), 'test')).toThrow(message);
     expect(() => parseDer(hex(bytes), 'test')).toThrow(DerError);
+  });
+
+  it('names what it was reading in the error, as a DerError', () => {
+    const e = (() => {
+      try {
+        parseDer(hex('02 00'), 'serial number');
+      } catch (err) {
+        return err as Error;
+      }
+    })();
+    expect(e).toBeInstanceOf(DerError);
+    expect(e?.name).toBe('DerError');
+    expect(e?.message).toBe('serial number: empty INTEGER');
   });
 
   it('accepts the DER forms of the same values', () => {
     for (const ok of [
       '04 03 010203',
       '02 01 7f',
+      '02 01 00',
+      '02 01 ff',
       '02 02 0080',
+      '02 02 ff7f',
       '02 01 80',
+      '0a 01 05',
       '01 01 ff',
+      '01 01 00',
       '05 00',
       '06 03 2a 86 48',
+      '06 04 2a 81 80 00', // arc 16384: 0x80 inside an arc is fine
       '03 02 07 80',
-      `17 0d ${Buffer.from('250228000000Z').toString('hex')}`,
-      `18 11 ${Buffer.from('20250101000000.1Z').toString('hex')}`,
+      '03 02 00 ff',
+      '03 01 00',
+      '9e 00', // tag number 30 in one octet
+      '81 05 6140622e63', // rfc822Name [1] IMPLICIT IA5String: context tags are not read as BOOLEAN
+      utc('250228000000Z'),
+      utc('000229000000Z'), // 2000 is a leap year
+      utc('480229000000Z'),
+      utc('520229000000Z'),
+      utc('491231235959Z'),
+      gen('20240229000000Z'),
+      gen('20250101000000.1Z'),
+      gen('20250101000000.5Z'),
+      gen('20250101000000.05Z'),
+      gen('20250101000000.123456Z'),
+      gen('20251231235959Z'),
     ]) {
       expect(() => parseDer(hex(ok), 'test'), ok).not.toThrow();
     }
     const long = der.octets(Buffer.alloc(200));
     expect(parseDer(long, 'test')).toBeDefined();
+    expect(() => parseDer(hex(`04 81 80 ${'00'.repeat(128)}`), 'test')).not.toThrow();
+    expect(() => parseDer(hex(`04 82 0100 ${'00'.repeat(256)}`), 'test')).not.toThrow();
+  });
+});
+
+describe('reading checked nodes', () => {
+  const node = (h: string) => parseDer(hex(h), 'test');
+
+  it('expectSequence returns the children of a SEQUENCE and refuses anything else', () => {
+    expect(expectSequence(node('30 06 020101 020102'), 'seq').map((n) => integerBytes(n, 'n'))).toEqual([
+      Buffer.from([1]),
+      Buffer.from([2]),
+    ]);
+    expect(expectSequence(node('30 00'), 'seq')).toEqual([]);
+    for (const notSeq of ['31 03 020101', '02 01 01', 'b0 00', '10 00'])
+      expect(() => expectSequence(node(notSeq), 'TBSCertificate'), notSeq).toThrow(
+        /^TBSCertificate: expected a SEQUENCE$/,
+      );
+    expect(() => expectSequence(undefined, 'TBSCertificate')).toThrow(/^TBSCertificate: expected a SEQUENCE$/);
+  });
+
+  it('isSequence: a universal SEQUENCE only', () => {
+    expect(isSequence(node('30 00'))).toBe(true);
+    expect(isSequence(node('31 00'))).toBe(false);
+    expect(isSequence(node('b0 00'))).toBe(false); // context-specific [16]
+    expect(isSequence(undefined)).toBe(false);
+  });
+
+  it('oidOf, octetsOf and integerBytes read their type and refuse another one by name', () => {
+    expect(oidOf(node('06 03 2a 86 48'), 'alg')).toBe('1.2.840');
+    expect(() => oidOf(node('02 01 05'), 'signature algorithm')).toThrow(
+      /^signature algorithm: expected an OBJECT IDENTIFIER$/,
+    );
+    expect(() => oidOf(undefined, 'alg')).toThrow(/^alg: expected an OBJECT IDENTIFIER$/);
+    expect(octetsOf(node('04 02 abcd'), 'digest')).toEqual(Buffer.from('abcd', 'hex'));
+    expect(() => octetsOf(node('02 01 05'), 'message digest')).toThrow(/^message digest: expected an OCTET STRING$/);
+    expect(() => octetsOf(undefined, 'message digest')).toThrow(/^message digest: expected an OCTET STRING$/);
+    expect(integerBytes(node('02 02 0080'), 'serial')).toEqual(Buffer.from('0080', 'hex'));
+    expect(() => integerBytes(node('04 01 05'), 'serialNumber')).toThrow(/^serialNumber: expected an INTEGER$/);
+  });
+
+  it('contextTag: the number of a context-specific tag, otherwise -1', () => {
+    expect(contextTag(node('a0 00'))).toBe(0);
+    expect(contextTag(node('83 00'))).toBe(3);
+    expect(contextTag(node('30 00'))).toBe(-1);
+    expect(contextTag(node('41 00'))).toBe(-1); // application class
+    expect(contextTag(undefined)).toBe(-1);
+  });
+
+  it('childrenOf: the children of a constructed node, none for a primitive one', () => {
+    expect(childrenOf(node('30 03 020101'))).toHaveLength(1);
+    expect(childrenOf(node('02 01 01'))).toEqual([]);
+    expect(childrenOf(node('05 00'))).toEqual([]);
   });
 });
 

@@ -16,7 +16,6 @@ const HASH: Record<Alg, string> = {
   ES512: 'sha512',
 };
 const HASH_BYTES: Record<Alg, number> = { PS256: 32, PS384: 48, PS512: 64, ES256: 32, ES384: 48, ES512: 64 };
-const EC_COORD_BYTES: Partial<Record<Alg, number>> = { ES256: 32, ES384: 48, ES512: 66 };
 
 export const COSE_ALGS: ReadonlyMap<number, Alg> = new Map<number, Alg>([
   [-37, 'PS256'],
@@ -28,7 +27,8 @@ export const COSE_ALGS: ReadonlyMap<number, Alg> = new Map<number, Alg>([
 ]);
 
 export function isAlg(s: unknown): s is Alg {
-  return typeof s === 'string' && s in HASH;
+  // own names only: "toString" is in HASH too, through its prototype
+  return typeof s === 'string' && Object.hasOwn(HASH, s);
 }
 
 /** The one algorithm the specification allows for this key, or a sentence why none. */
@@ -50,10 +50,6 @@ export function algForKey(key: KeyObject): Alg | string {
   return `key type ${key.asymmetricKeyType} is not allowed (RSA or EC)`;
 }
 
-export function hashOf(alg: Alg): string {
-  return HASH[alg];
-}
-
 /** Verify `signature` over `data`: RSASSA-PSS with salt = hash length, or ECDSA with raw r||s. */
 export function verifySignature(alg: Alg, key: KeyObject, data: Buffer, signature: Buffer): boolean {
   try {
@@ -65,7 +61,7 @@ export function verifySignature(alg: Alg, key: KeyObject, data: Buffer, signatur
         signature,
       );
     }
-    if (signature.length !== 2 * EC_COORD_BYTES[alg]!) return false;
+    // Node refuses an ieee-p1363 signature that is not exactly r||s of the curve's size (e.g. DER).
     return cryptoVerify(HASH[alg], data, { key, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     return false;

@@ -34,11 +34,12 @@ const U = {
 /** Decode exactly one DER value filling `bytes`; any BER-only encoding is a DerError naming `what`. */
 export function parseDer(bytes: Uint8Array, what: string): Node {
   const decoded = decodeBer(bytes, what);
-  if (decoded.offset === -1 || decoded.result.error)
-    throw new DerError(`${what}: not DER (${decoded.result.error || 'undecodable'})`);
+  // asn1js fails the whole decode (offset -1, its reason in result.error) when any node is bad.
+  if (decoded.offset === -1) throw new DerError(`${what}: not DER (${decoded.result.error})`);
   if (decoded.offset !== bytes.length) throw new DerError(`${what}: trailing bytes after the DER value`);
   checkNode(decoded.result, what);
-  // Belt and braces: what asn1js writes back must be what we were given.
+  // Belt and braces: what asn1js writes back must be what we were given. It catches the BER forms no
+  // check above names (e.g. a RELATIVE-OID arc with a leading 0x80).
   if (!Buffer.from(decoded.result.toBER(false)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
     throw new DerError(`${what}: re-encoding differs from the bytes (not DER)`);
   }
@@ -59,9 +60,11 @@ function decodeBer(bytes: Uint8Array, what: string): ReturnType<typeof asn1js.fr
 
 function checkNode(n: Node, what: string): void {
   const { idBlock, lenBlock } = n;
-  if (n.error || idBlock.error || lenBlock.error)
-    throw new DerError(`${what}: ${n.error || idBlock.error || lenBlock.error}`);
-  if (idBlock.isHexOnly || idBlock.tagNumber >= 31) throw new DerError(`${what}: multi-byte tags are not used here`);
+  // A bad identifier or length fails the whole decode (refused in parseDer); a value asn1js could not
+  // read (a UTCTime that is not YYMMDDHHMMSSZ) is only marked on its node.
+  if (n.error) throw new DerError(`${what}: not DER (${n.error})`);
+  // DER writes tag numbers below 31 in one octet; nothing read here has a tag number of 31 or more.
+  if (idBlock.blockLength !== 1) throw new DerError(`${what}: multi-byte tags are not used here`);
   if (idBlock.tagClass === UNIVERSAL && idBlock.tagNumber === 0)
     throw new DerError(`${what}: end-of-contents outside an indefinite length`);
   if (lenBlock.isIndefiniteForm) throw new DerError(`${what}: indefinite length is not DER`);
@@ -86,19 +89,14 @@ function checkPrimitive(tag: number, v: Uint8Array, what: string): void {
     case U.INTEGER:
     case U.ENUMERATED:
       if (v.length === 0) throw new DerError(`${what}: empty INTEGER`);
-      if (v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80)))
-        throw new DerError(`${what}: non-minimal INTEGER`);
+      if (nonMinimalInteger(v)) throw new DerError(`${what}: non-minimal INTEGER`);
       return;
     case U.BIT_STRING: {
+      // The initial octet counts the unused bits of the last octet (asn1js refuses more than 7), and
+      // those bits are zero. With no further octet the initial one is the last: non-zero if it counts any.
       const unused = v[0];
-      if (
-        unused === undefined ||
-        unused > 7 ||
-        (v.length === 1 && unused > 0) ||
-        (v.length > 1 && (v[v.length - 1]! & ((1 << unused) - 1)) !== 0)
-      ) {
+      if (unused === undefined || (v[v.length - 1]! & ((1 << unused) - 1)) !== 0)
         throw new DerError(`${what}: malformed BIT STRING padding`);
-      }
       return;
     }
     case U.NULL:
@@ -109,17 +107,28 @@ function checkPrimitive(tag: number, v: Uint8Array, what: string): void {
       return;
     case U.UTC_TIME:
     case U.GENERALIZED_TIME:
-      timeFromContents(tag, v, what);
+      checkTime(tag, v, what);
       return;
   }
 }
 
-/** Each arc in base 128, minimal: no arc starts with 0x80, the last octet ends an arc. */
+/** The first nine bits all equal: the same value has a shorter encoding. */
+function nonMinimalInteger(v: Uint8Array): boolean {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: one octet is always minimal, and for it v[1] is undefined so both comparisons below are false as well
+  if (v.length < 2) return false;
+  return (v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80);
+}
+
+/**
+ * Each arc in base 128, minimal: no arc starts with 0x80. (asn1js refuses a last octet that does not
+ * end an arc.)
+ */
 function checkOid(v: Uint8Array, what: string): void {
-  if (v.length === 0 || v[v.length - 1]! & 0x80) throw new DerError(`${what}: truncated OBJECT IDENTIFIER`);
-  for (let i = 0; i < v.length; i++) {
-    const startsArc = i === 0 || (v[i - 1]! & 0x80) === 0;
-    if (startsArc && v[i] === 0x80) throw new DerError(`${what}: OBJECT IDENTIFIER arc with a non-minimal encoding`);
+  if (v.length === 0) throw new DerError(`${what}: empty OBJECT IDENTIFIER`);
+  let startsArc = true;
+  for (const octet of v) {
+    if (startsArc && octet === 0x80) throw new DerError(`${what}: OBJECT IDENTIFIER arc with a non-minimal encoding`);
+    startsArc = (octet & 0x80) === 0;
   }
 }
 
@@ -129,22 +138,23 @@ function byteCount(n: number): number {
   return count;
 }
 
-const UTC_RE = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-const GEN_RE = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d*[1-9]))?Z$/;
-
 /** UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (fraction without trailing zeros), Zulu, every field in range. */
-function timeFromContents(tag: number, v: Uint8Array, what: string): Date {
+function checkTime(tag: number, v: Uint8Array, what: string): void {
   const s = Buffer.from(v).toString('latin1');
-  const m = (tag === U.UTC_TIME ? UTC_RE : GEN_RE).exec(s);
+  const m = (
+    tag === U.UTC_TIME
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/
+      : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d*[1-9])?Z$/
+  ).exec(s);
   if (!m) throw new DerError(`${what}: not a DER time: ${JSON.stringify(s)}`);
-  const yy = Number(m[1]);
-  const year = tag === U.UTC_TIME ? (yy < 50 ? 2000 + yy : 1900 + yy) : yy;
-  const [mo, d, h, mi, sec] = m.slice(2, 7).map(Number) as [number, number, number, number, number];
-  const daysInMonth = new Date(Date.UTC(year, mo, 0)).getUTCDate();
+  const [year, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  // Only February's length depends on the year, and only on the year modulo 400: 19YY and 20YY leap alike,
+  // so 20YY stands for UTCTime's YY (Date.UTC would read a bare YY as 19YY, and 1900 has no 29 February).
+  // Stryker disable next-line ConditionalExpression,ArithmeticOperator: adding or subtracting 2000 (400 × 5) changes no answer
+  const fullYear = tag === U.UTC_TIME ? 2000 + year : year;
+  const daysInMonth = new Date(Date.UTC(fullYear, mo, 0)).getUTCDate();
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth || h > 23 || mi > 59 || sec > 59)
     throw new DerError(`${what}: time out of range: ${JSON.stringify(s)}`);
-  const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
-  return new Date(Date.UTC(year, mo - 1, d, h, mi, sec, ms));
 }
 
 // ---------- reading checked nodes ----------
@@ -193,12 +203,6 @@ export function octetsOf(n: Node | undefined, what: string): Buffer {
 export function integerBytes(n: Node | undefined, what: string): Buffer {
   if (!(n instanceof asn1js.Integer)) throw new DerError(`${what}: expected an INTEGER`);
   return contents(n);
-}
-
-export function timeOf(n: Node | undefined, what: string): Date {
-  if (!isUniversal(n, U.UTC_TIME) && !isUniversal(n, U.GENERALIZED_TIME))
-    throw new DerError(`${what}: expected a time`);
-  return timeFromContents(n.idBlock.tagNumber, contents(n), what);
 }
 
 /** Context-specific tag number of a node, or -1. */
