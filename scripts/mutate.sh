@@ -4,6 +4,8 @@
 #   npm run mutate                 every group, in order (hours on 2 cores)
 #   npm run mutate -- notary-x509  one group (names below)
 #   npm run mutate -- src/gate/decide.ts   any file or glob
+#   npm run mutate -- verify-gate  src/verify and src/gate in one run, starting from the
+#                                  groups' incremental files (merged by mutation-merge.mjs)
 #
 # Why groups: a run over everything reports nothing until it ends. A group ends in
 # 10-30 minutes with its survivors, and keeps an incremental file, so the next run of
@@ -38,10 +40,22 @@ run_group() {
   cp reports/mutation/mutation.json "reports/mutation/groups/$name.json"
 }
 
+# src/verify and src/gate (the scores issue 9 asks for) in one run: one initial test run
+# instead of one per group, and only the mutants whose code or covering tests changed since
+# their group's run are tested again.
+run_verify_gate() {
+  local files=() inc=(reports/mutation/incremental/*.json)
+  for g in "${ORDER[@]}"; do [ "$g" != registry ] && files+=("${GROUPS_[$g]}"); done
+  [ -e "${inc[0]}" ] && node scripts/mutation-merge.mjs reports/mutation/incremental/verify-gate.json "${inc[@]}"
+  run_group verify-gate "$(IFS=,; echo "${files[*]}")"
+}
+
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ORDER[@]}")
 for t in "${targets[@]}"; do
-  if [ -n "${GROUPS_[$t]:-}" ]; then
+  if [ "$t" = verify-gate ]; then
+    run_verify_gate
+  elif [ -n "${GROUPS_[$t]:-}" ]; then
     run_group "$t" "${GROUPS_[$t]}"
   else
     run_group "$(echo "$t" | tr '/*,' '___')" "$t"
