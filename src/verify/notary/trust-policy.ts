@@ -148,7 +148,8 @@ function applyOverride(base: Record<Validation, Action>, override: unknown, at: 
   if (override === undefined) return actions;
   if (!isObject(override)) throw new TrustPolicyError(`${at}: override must be an object`);
   for (const [k, v] of Object.entries(override)) {
-    const allowed = OVERRIDABLE[k as keyof typeof OVERRIDABLE];
+    // own keys only: "toString" or "constructor" must be refused, not found on the prototype
+    const allowed = Object.hasOwn(OVERRIDABLE, k) ? OVERRIDABLE[k as keyof typeof OVERRIDABLE] : undefined;
     if (!allowed) throw new TrustPolicyError(`${at}: "${k}" cannot be overridden`);
     if (!allowed.includes(v as Action))
       throw new TrustPolicyError(`${at}: override ${k} must be one of ${allowed.join(', ')}`);
@@ -181,8 +182,8 @@ function parseIdentities(list: string[], at: string): SubjectIdentity[] | null {
       if (!dn.has(required)) throw new TrustPolicyError(`${at}: trusted identity "${text}" must contain C, ST and O`);
     return dn;
   });
-  for (let i = 0; i < ids.length; i++)
-    for (let j = i + 1; j < ids.length; j++)
+  for (let j = 1; j < ids.length; j++)
+    for (let i = 0; i < j; i++)
       if (overlap(ids[i]!, ids[j]!))
         throw new TrustPolicyError(`${at}: trusted identities "${list[i]}" and "${list[j]}" overlap`);
   return ids;
@@ -211,8 +212,9 @@ export function parseDn(text: string, what: string): Map<string, string> {
   parts.push(cur);
   for (const part of parts) {
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new TrustPolicyError(`${what}: "${part.trim()}" is not ATTRIBUTE=value`);
     const key = part.slice(0, eq).trim().toUpperCase();
+    // a blank attribute name (" =x") is as wrong as none
+    if (eq === -1 || !key) throw new TrustPolicyError(`${what}: "${part.trim()}" is not ATTRIBUTE=value`);
     const value = unescapeValue(part.slice(eq + 1));
     if (!value) throw new TrustPolicyError(`${what}: ${key} has an empty value`);
     if (out.has(key)) throw new TrustPolicyError(`${what}: ${key} appears twice`);
