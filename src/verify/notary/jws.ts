@@ -38,7 +38,8 @@ export function parseJws(bytes: Buffer): SignedEnvelope {
     format: 'jws',
     alg: h.alg,
     payload: fromB64url(payloadB64, 'payload'),
-    signedBytes: Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii'),
+    // base64url text is ASCII: UTF-8 encodes it byte for byte
+    signedBytes: Buffer.from(`${protectedB64}.${payloadB64}`),
     signature,
     certChain: certChain(unprotected.x5c),
     ...signedAttributes((name) => h[name], rfc3339Time),
@@ -81,14 +82,23 @@ function certChain(x5c: unknown): Buffer[] {
 
 /** RFC 3339 with a zone, as notation writes it. */
 function rfc3339Time(v: unknown, name: string): Date {
-  if (
-    typeof v !== 'string' ||
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) ||
-    Number.isNaN(Date.parse(v))
-  ) {
-    throw new EnvelopeError(`${name} is not an RFC 3339 time: ${JSON.stringify(v)}`);
-  }
-  return new Date(v);
+  const m =
+    typeof v === 'string' ? /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$/.exec(v) : null;
+  if (!m || !writtenAsParsed(m)) throw new EnvelopeError(`${name} is not an RFC 3339 time: ${JSON.stringify(v)}`);
+  return new Date(m[0]);
+}
+
+/**
+ * Whether the time parses and its written fields are those of the instant, in the zone
+ * written: Date.parse rolls 2023-02-29 over to March 1 and takes 24:00 as the next day,
+ * while Go's time.Parse (notation) refuses both.
+ */
+function writtenAsParsed(m: RegExpExecArray): boolean {
+  const t = Date.parse(m[0]);
+  if (Number.isNaN(t)) return false;
+  const [text, , , sign, hh, mm] = m;
+  const offset = sign ? (sign === '-' ? -1 : 1) * (Number(hh) * 60 + Number(mm)) : 0;
+  return new Date(t + offset * 60_000).toISOString().slice(0, 19) === text.slice(0, 19);
 }
 
 function b64urlField(o: Record<string, unknown>, name: string): string {
