@@ -213,7 +213,9 @@ describe('AWS Signer verifier', () => {
     expect((await run(foreign)).verdict).toMatchObject({
       ok: false,
       reason: 'UNTRUSTED_SIGNER',
-      detail: expect.stringMatching(/^the certificate chain of "CN=Test Signer,.*" does not lead to an AWS Signer root$/),
+      detail: expect.stringMatching(
+        /^the certificate chain of "CN=Test Signer,.*" does not lead to an AWS Signer root$/,
+      ),
     });
     const x509 = signJws({
       target: TARGET,
@@ -316,9 +318,9 @@ describe('AWS Signer attributes and signing profiles', () => {
     expect((await run(withAttributes({ [A.job]: JOB }, [A.job]))).verdict).toEqual(lacks);
     expect((await run(withAttributes({ [A.version]: PROFILE_VERSION }, [A.version]))).verdict).toEqual(lacks);
     // present but not critical: a verifier that does not know them may ignore them, so they do not count
-    expect(
-      (await run(withAttributes({ [A.version]: PROFILE_VERSION, [A.job]: JOB }, [A.version]))).verdict,
-    ).toEqual(lacks);
+    expect((await run(withAttributes({ [A.version]: PROFILE_VERSION, [A.job]: JOB }, [A.version]))).verdict).toEqual(
+      lacks,
+    );
     expect(signer.commandCalls(GetRevocationStatusCommand)).toHaveLength(0);
   });
 
