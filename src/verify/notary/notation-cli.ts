@@ -69,19 +69,16 @@ export class NotationCliVerifier implements Verifier {
           maxBuffer: this.opts.maxOutputBytes ?? 1024 * 1024,
           signal,
           env: { ...process.env, ...this.opts.env },
-          windowsHide: true,
         },
         (error, stdout, stderr) => {
+          // Stryker disable next-line BooleanLiteral: exit code 0 is an allow before timedOut is read
           if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false });
-          const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string };
-          const timedOut = e.killed === true && e.signal === 'SIGKILL' && !signal.aborted;
+          const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+          // node kills the process (with killSignal, SIGKILL) only on the timeout or an abort; past
+          // maxBuffer it kills too, but that error does not say killed
+          const timedOut = e.killed === true && !signal.aborted;
           const code = typeof e.code === 'number' ? e.code : null;
-          resolve({
-            code,
-            stdout: String(stdout ?? ''),
-            stderr: String(stderr ?? '') || (code === null ? e.message : ''),
-            timedOut,
-          });
+          resolve({ code, stdout, stderr: stderr || (code === null ? e.message : ''), timedOut });
         },
       );
     });
@@ -89,7 +86,8 @@ export class NotationCliVerifier implements Verifier {
 }
 
 function lastLine(s: string): string {
-  return s.trim().split('\n').pop()?.trim() ?? '';
+  // split gives at least one element
+  return s.trim().split('\n').pop()!.trim();
 }
 
 export function createNotationCliVerifier(notationPath: string, opts: NotationCliOptions = {}): Verifier {
