@@ -76,6 +76,18 @@ describe('NOTATION_PATH delegate', () => {
     });
   });
 
+  it('an aborted verification stops the process and is never an allow (nor a TIMEOUT of its own)', async () => {
+    const slow = fake('slow-abort', 'sleep 5; exit 0');
+    const abort = new AbortController();
+    const ctx = { ...context(new MemoryRepo(), TARGET), signal: abort.signal };
+    const verdict = createNotationCliVerifier(slow).verify(ctx);
+    abort.abort();
+    await expect(verdict).rejects.toMatchObject({
+      reason: 'INTERNAL_ERROR',
+      message: expect.stringContaining('could not run: The operation was aborted'),
+    });
+  });
+
   it('a process killed by a signal (not by us) is an INTERNAL_ERROR, not a TIMEOUT', async () => {
     const killed = fake('killed', `echo " " >&2; kill -9 $$`);
     await expect(createNotationCliVerifier(killed).verify(context(new MemoryRepo(), TARGET))).rejects.toMatchObject({

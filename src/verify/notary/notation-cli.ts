@@ -74,9 +74,9 @@ export class NotationCliVerifier implements Verifier {
           // Stryker disable next-line BooleanLiteral: exit code 0 is an allow before timedOut is read
           if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false });
           const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
-          // node kills the process (with killSignal, SIGKILL) only on the timeout or an abort; past
-          // maxBuffer it kills too, but that error does not say killed
-          const timedOut = e.killed === true && !signal.aborted;
+          // node kills the process on the timeout, an abort or output past maxBuffer, but only
+          // the timeout's error says killed (the others are an AbortError and a RangeError)
+          const timedOut = e.killed === true;
           const code = typeof e.code === 'number' ? e.code : null;
           resolve({ code, stdout, stderr: stderr || (code === null ? e.message : ''), timedOut });
         },
