@@ -71,8 +71,10 @@ export class NotationCliVerifier implements Verifier {
           env: { ...process.env, ...this.opts.env },
         },
         (error, stdout, stderr) => {
-          // Stryker disable next-line BooleanLiteral: exit code 0 is an allow before timedOut is read
-          if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false });
+          if (!error) {
+            // Stryker disable next-line BooleanLiteral: exit code 0 is an allow before timedOut is read
+            return resolve({ code: 0, stdout, stderr, timedOut: false });
+          }
           const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
           // node kills the process on the timeout, an abort or output past maxBuffer, but only
           // the timeout's error says killed (the others are an AbortError and a RangeError)
