@@ -67,15 +67,16 @@ export class AwsSignerVerifier implements Verifier {
     const problem =
       this.anchorProblem(intact) ??
       this.profileProblem(signed) ??
+      // Stryker disable next-line ObjectLiteral,ArrayDeclaration,StringLiteral: for notary.x509.signingAuthority (the only scheme signerAttributes lets through) only the authentic signing time is checked; now, tsa and verifyTimestamp are not read
       authenticTimestampProblem(intact, { now: ctx.now, tsa: [], verifyTimestamp: 'always' }) ??
       expiryProblem(intact.envelope, ctx.now);
     if (problem) return problem;
     const revocation = await this.revocation(intact, signed, ctx);
-    if (revocation && !revocation.ok) return revocation;
+    if (revocation && 'reason' in revocation) return revocation;
     return {
       ok: true,
       by: `aws-signer profile ${signed.profileVersion}`,
-      ...(revocation?.ok ? { detail: revocation.detail } : {}),
+      ...(revocation ? { detail: revocation.unchecked } : {}),
     };
   }
 
@@ -125,7 +126,7 @@ export class AwsSignerVerifier implements Verifier {
     intact: Intact,
     signed: { profileVersion: string; job: string },
     ctx: VerifyContext,
-  ): Promise<VerifierVerdict | null> {
+  ): Promise<Failure | { unchecked: string } | null> {
     if (this.config.revocation === 'skip') return null;
     const input = {
       signatureTimestamp: intact.envelope.authenticSigningTime!,
@@ -145,7 +146,7 @@ export class AwsSignerVerifier implements Verifier {
       const message = `AWS Signer GetRevocationStatus failed: ${(e as Error).name}: ${(e as Error).message}`;
       if (this.config.revocation === 'warn') {
         this.deps.log?.(message, { profileVersionArn: signed.profileVersion });
-        return { ok: true, by: '', detail: `revocation not checked (revocation: warn): ${message}` };
+        return { unchecked: `revocation not checked (revocation: warn): ${message}` };
       }
       // the status is unknown, not bad: onError decides, and the hook may wait out a transient one
       throw new VerifierError('REVOCATION_UNKNOWN', message, isTransient(e));
@@ -166,17 +167,17 @@ export class AwsSignerVerifier implements Verifier {
  */
 export function profileMatches(trusted: string, profileVersion: string, alias?: string): boolean {
   const parts = trusted.split(':');
-  if (parts.length < 6 || parts[0] !== 'arn' || parts[2] !== 'signer') return false;
+  // an ARN of fewer than six parts leaves an empty resource, which matches no prefix below
+  if (parts[0] !== 'arn' || parts[2] !== 'signer') return false;
+  // Stryker disable next-line StringLiteral: the resource is only read for its prefix and its count of '/', which the separator does not change
   const resource = parts.slice(5).join(':');
   const eq = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   if (resource.startsWith('/aliases/')) return alias !== undefined && eq(alias, trusted);
   if (resource.startsWith('/aliased-signing-profiles/')) return eq(profileVersion, trusted);
   if (!resource.startsWith('/signing-profiles/')) return false;
   const segments = resource.split('/');
-  if (segments.length === 3) {
-    const cut = profileVersion.lastIndexOf('/');
-    return cut !== -1 && eq(profileVersion.slice(0, cut), trusted);
-  }
+  // the signed version ARN minus its last element (one without a '/' cannot equal a profile ARN, which has some)
+  if (segments.length === 3) return eq(profileVersion.slice(0, profileVersion.lastIndexOf('/')), trusted);
   return segments.length === 4 && eq(profileVersion, trusted);
 }
 

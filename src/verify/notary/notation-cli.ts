@@ -69,19 +69,18 @@ export class NotationCliVerifier implements Verifier {
           maxBuffer: this.opts.maxOutputBytes ?? 1024 * 1024,
           signal,
           env: { ...process.env, ...this.opts.env },
-          windowsHide: true,
         },
         (error, stdout, stderr) => {
-          if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false });
-          const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: string };
-          const timedOut = e.killed === true && e.signal === 'SIGKILL' && !signal.aborted;
+          if (!error) {
+            // Stryker disable next-line BooleanLiteral: exit code 0 is an allow before timedOut is read
+            return resolve({ code: 0, stdout, stderr, timedOut: false });
+          }
+          const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+          // node kills the process on the timeout, an abort or output past maxBuffer, but only
+          // the timeout's error says killed (the others are an AbortError and a RangeError)
+          const timedOut = e.killed === true;
           const code = typeof e.code === 'number' ? e.code : null;
-          resolve({
-            code,
-            stdout: String(stdout ?? ''),
-            stderr: String(stderr ?? '') || (code === null ? e.message : ''),
-            timedOut,
-          });
+          resolve({ code, stdout, stderr: stderr || (code === null ? e.message : ''), timedOut });
         },
       );
     });
@@ -89,7 +88,8 @@ export class NotationCliVerifier implements Verifier {
 }
 
 function lastLine(s: string): string {
-  return s.trim().split('\n').pop()?.trim() ?? '';
+  // split gives at least one element
+  return s.trim().split('\n').pop()!.trim();
 }
 
 export function createNotationCliVerifier(notationPath: string, opts: NotationCliOptions = {}): Verifier {
