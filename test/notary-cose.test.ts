@@ -297,3 +297,73 @@ describe('the unprotected header', () => {
     refused(sign1(header(), { unprotected: unprotected([[TIMESTAMP, [1, 2]]]) }), BAD);
   });
 });
+
+/**
+ * Strict CBOR, as go-cose decodes (DupMapKeyEnforcedAPF, IndefLengthForbidden) and RFC 9052
+ * §3 requires: cbor-x alone kept the last of two equal labels and read indefinite lengths.
+ */
+describe('strict CBOR (as notation reads COSE)', () => {
+  const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
+  /** the default protected header's bytes with one more entry appended (map count + 1) */
+  const withExtraEntry = (entry: Buffer) => {
+    const bytes = encode(header());
+    expect(bytes[0]).toBe(0xa5); // a map of five: the count is in the first byte
+    return Buffer.concat([Buffer.from([0xa6]), bytes.subarray(1), entry]);
+  };
+
+  it('the default header, re-encoded by hand, is still read (the helper below is sound)', () => {
+    const bytes = encode(header());
+    expect(parseCose(sign1(header(), { protectedBytes: bytes })).alg).toBe('ES256');
+  });
+
+  it('a protected header with a label twice is refused, however the label is written', () => {
+    for (const dup of ['01 26', '18 01 26', '19 0001 26', '01 27']) {
+      refused(
+        sign1(header(), { protectedBytes: withExtraEntry(hex(dup)) }),
+        'COSE protected header is not strict CBOR: a map has the same key twice',
+      );
+    }
+    const scheme = encode(SCHEME);
+    refused(
+      sign1(header(), { protectedBytes: withExtraEntry(Buffer.concat([scheme, encode('notary.x509')])) }),
+      'COSE protected header is not strict CBOR: a map has the same key twice',
+    );
+  });
+
+  it('a distinct extra label is not a duplicate (and is only refused if critical)', () => {
+    const e = parseCose(sign1(header(), { protectedBytes: withExtraEntry(hex('04 41 00')) }));
+    expect(e.extendedCritical).toEqual({});
+  });
+
+  it('an unprotected header with x5chain twice is refused', () => {
+    const twice = Buffer.concat([hex('a2'), encode(33), encode(CHAIN), hex('18 21'), encode(CHAIN)]);
+    const message = Buffer.concat([hex('d2 84'), encode(encode(header())), twice, encode(PAYLOAD), encode(SIGNATURE)]);
+    refused(message, 'COSE envelope is not strict CBOR: a map has the same key twice');
+  });
+
+  it('indefinite lengths are refused: the message array, the header map, a byte string', () => {
+    const parts = partsOf(header(), {}).map(encode);
+    refused(
+      Buffer.concat([hex('d2 9f'), ...parts, hex('ff')]),
+      'COSE envelope is not strict CBOR: indefinite length (or a break outside one) is not allowed',
+    );
+    refused(
+      sign1(header(), { protectedBytes: hex('bf 01 26 ff') }),
+      'COSE protected header is not strict CBOR: indefinite length (or a break outside one) is not allowed',
+    );
+    const chunkedPayload = Buffer.concat([hex('5f'), encode(PAYLOAD), hex('ff')]);
+    // cbor-x itself refuses a chunked byte string
+    refused(
+      Buffer.concat([hex('d2 84'), parts[0]!, parts[1]!, chunkedPayload, parts[3]!]),
+      /^COSE envelope is not valid CBOR: indefinite length/i,
+    );
+  });
+
+  it('nesting past 32 levels is refused without exhausting the stack', () => {
+    const deep = Buffer.concat([Buffer.alloc(40, 0x81), hex('00')]);
+    refused(
+      sign1(header(), { protectedBytes: deep }),
+      'COSE protected header is not strict CBOR: nested deeper than 32',
+    );
+  });
+});

@@ -6,6 +6,7 @@
  */
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import { COSE_ALGS } from './algorithms.js';
+import { checkStrictCbor } from './cbor-strict.js';
 import {
   ATTR,
   EnvelopeError,
@@ -28,6 +29,7 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8A
 
 export function parseCose(bytes: Buffer): SignedEnvelope {
   const top = decode(bytes, 'COSE envelope');
+  checkStrictCbor(bytes, 'COSE envelope');
   if (!(top instanceof Tag) || top.tag !== COSE_SIGN1_TAG) throw new EnvelopeError('not a tagged COSE_Sign1 message');
   const parts = top.value as unknown;
   if (!Array.isArray(parts) || parts.length !== 4) throw new EnvelopeError('COSE_Sign1 must be an array of 4');
@@ -39,6 +41,7 @@ export function parseCose(bytes: Buffer): SignedEnvelope {
   if (!isBytes(signature)) throw new EnvelopeError('COSE signature is not a byte string');
 
   const h = decode(Buffer.from(protectedBytes), 'COSE protected header');
+  checkStrictCbor(protectedBytes, 'COSE protected header');
   if (!(h instanceof Map)) throw new EnvelopeError('COSE protected header is not a map');
   const alg = COSE_ALGS.get(h.get(LABEL.alg) as number);
   if (!alg) throw new EnvelopeError(`unsupported COSE alg ${String(h.get(LABEL.alg))}`);
