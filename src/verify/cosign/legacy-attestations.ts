@@ -31,6 +31,7 @@ const BLOB_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** 'sha256:<hex>' → 'sha256-<hex>.att' */
 export function cosignAttestationTag(digest: string): string {
+  // Stryker disable next-line Regex: the tag is sha256-<hex>.sig, '.sig' occurs only at its end
   return cosignSignatureTag(digest).replace(/\.sig$/, '.att');
 }
 
@@ -44,6 +45,7 @@ export async function readLegacyAttestations(
   const tag = cosignAttestationTag(ctx.target.digest);
   const manifest = await ctx.repo.findManifest(tag, ctx.signal);
   if (!manifest) return evidence;
+  // Stryker disable next-line ArrayDeclaration: a non-descriptor entry is dropped by the media-type filter below
   const layers = (manifest.json.layers ?? [])
     .filter((l) => l?.mediaType === DSSE_ENVELOPE_MEDIA_TYPE)
     .slice(0, MAX_ATTESTATION_LAYERS);
@@ -113,20 +115,16 @@ function parseEnvelope(blob: Buffer): EnvelopeJson | string {
   } catch {
     return 'the DSSE envelope is not JSON';
   }
-  const e = doc as Partial<Record<keyof EnvelopeJson, unknown>>;
-  if (
-    typeof doc !== 'object' ||
-    doc === null ||
-    typeof e.payload !== 'string' ||
-    typeof e.payloadType !== 'string' ||
-    !Array.isArray(e.signatures)
-  ) {
+  // null has no fields; other non-objects (numbers, strings, arrays) fail the field checks
+  const e = (doc ?? {}) as Partial<Record<keyof EnvelopeJson, unknown>>;
+  if (typeof e.payload !== 'string' || typeof e.payloadType !== 'string' || !Array.isArray(e.signatures)) {
     return 'not a DSSE envelope';
   }
   if (e.payloadType !== IN_TOTO_PAYLOAD_TYPE)
     return `DSSE payload type is ${JSON.stringify(e.payloadType).slice(0, 100)}, not ${IN_TOTO_PAYLOAD_TYPE}`;
   const signatures = e.signatures.map((s: { sig?: unknown; keyid?: unknown } | null) => ({
     sig: s?.sig,
+    // Stryker disable next-line StringLiteral: keyid is not signed and not used to pick the key (the policy names it)
     keyid: s?.keyid ?? '',
   }));
   if (signatures.length !== 1 || typeof signatures[0]!.sig !== 'string' || typeof signatures[0]!.keyid !== 'string')
@@ -144,9 +142,11 @@ function checkEnvelopeHash(entries: unknown[], blob: Buffer): string | undefined
     let body: { kind?: unknown; spec?: { envelopeHash?: Hash; content?: { hash?: Hash } } };
     try {
       body = JSON.parse(Buffer.from(String(entry.canonicalizedBody), 'base64').toString('utf8'));
+      // Stryker disable BlockStatement,StringLiteral: unreachable: legacyMaterial already parsed this very body as JSON with a kind
     } catch {
       return 'the Rekor entry body is not JSON';
     }
+    // Stryker restore BlockStatement,StringLiteral
     const hash =
       body.kind === 'dsse' ? body.spec?.envelopeHash : body.kind === 'intoto' ? body.spec?.content?.hash : undefined;
     if (!hash) return `the Rekor entry (kind ${JSON.stringify(body.kind)}) records no envelope hash`;
