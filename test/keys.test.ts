@@ -1,6 +1,11 @@
 /**
  * Public key loading: PEM text and files (every supported type, refusals with KEY_ERROR)
  * and AWS KMS through a mocked KMSClient (cache, TTL, coalescing, error mapping, regions).
+ *
+ * keys.ts is imported afresh before each test (vi.resetModules): its tables (curve
+ * hashes, the KMS signing algorithms, the ARN pattern, the default TTL) are built when
+ * the module loads, so only a test that loads the module sees a wrong entry in them
+ * (and a mutation tool counts that test as covering the entry).
  */
 import { constants, createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,19 +19,24 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  KmsKeyStore,
-  loadPemKey,
-  loadPemKeyFile,
-  verifySignature,
-  type PublicKeyHandle,
-} from '../src/verify/cosign/keys.js';
-import { VerifierError } from '../src/core/verifier.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PublicKeyHandle } from '../src/verify/cosign/keys.js';
 import { generateKeyPair, signPayload } from './support/cosign-signer.js';
 
 const kms = mockClient(KMSClient);
 afterEach(() => kms.reset());
+
+let keys: typeof import('../src/verify/cosign/keys.js');
+let VerifierError: typeof import('../src/core/verifier.js').VerifierError;
+beforeEach(async () => {
+  vi.resetModules();
+  keys = await import('../src/verify/cosign/keys.js');
+  ({ VerifierError } = await import('../src/core/verifier.js'));
+});
+const loadPemKey: typeof keys.loadPemKey = (...a) => keys.loadPemKey(...a);
+const loadPemKeyFile: typeof keys.loadPemKeyFile = (...a) => keys.loadPemKeyFile(...a);
+const verifySignature: typeof keys.verifySignature = (...a) => keys.verifySignature(...a);
+const newStore = (...a: ConstructorParameters<typeof keys.KmsKeyStore>) => new keys.KmsKeyStore(...a);
 
 // RSA key generation is slow; make each kind once.
 const PAIRS = {
@@ -64,13 +74,13 @@ function kmsAnswer(
   };
 }
 
-async function keyError(p: Promise<unknown> | (() => unknown)): Promise<VerifierError> {
+async function keyError(p: Promise<unknown> | (() => unknown)): Promise<InstanceType<typeof VerifierError>> {
   try {
     await (typeof p === 'function' ? p() : p);
   } catch (err) {
     expect(err).toBeInstanceOf(VerifierError);
     expect((err as VerifierError).reason).toBe('KEY_ERROR');
-    return err as VerifierError;
+    return err as InstanceType<typeof VerifierError>;
   }
   throw new Error('expected a KEY_ERROR');
 }
@@ -164,7 +174,7 @@ describe('KmsKeyStore', () => {
 
   it('loads the SPKI DER from GetPublicKey, with the same fingerprint as the PEM', async () => {
     kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
-    const handle = await new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
+    const handle = await newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
     expect(handle.fingerprint).toBe(pemFingerprint(pair.publicKeyPem));
     expect(verifySignature(handle, payload, signature)).toBe(true);
     expect(kms.commandCalls(GetPublicKeyCommand)[0]!.args[0].input).toEqual({ KeyId: ARN });
@@ -173,7 +183,7 @@ describe('KmsKeyStore', () => {
   it('asks KMS once per key within the TTL, again after it', async () => {
     kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
     let now = 1_000_000;
-    const store = new KmsKeyStore(new KMSClient({ region: 'eu-west-1' }), { ttlMs: 60_000, now: () => now });
+    const store = newStore(new KMSClient({ region: 'eu-west-1' }), { ttlMs: 60_000, now: () => now });
     await store.get(ARN);
     now += 59_000;
     await store.get(ARN);
@@ -190,7 +200,7 @@ describe('KmsKeyStore', () => {
       await gate;
       return kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']);
     });
-    const store = new KmsKeyStore(new KMSClient({ region: 'eu-west-1' }));
+    const store = newStore(new KMSClient({ region: 'eu-west-1' }));
     const all = Promise.all([store.get(ARN), store.get(ARN), store.get(`awskms:///${ARN}`)]);
     release();
     const handles = await all;
@@ -203,7 +213,7 @@ describe('KmsKeyStore', () => {
       .on(GetPublicKeyCommand)
       .rejectsOnce(new NotFoundException({ message: 'Key not found', $metadata: { httpStatusCode: 400 } }))
       .resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
-    const store = new KmsKeyStore(new KMSClient({ region: 'eu-west-1' }));
+    const store = newStore(new KMSClient({ region: 'eu-west-1' }));
     const err = await keyError(store.get(ARN));
     expect(err.transient).toBe(false);
     expect(err.message).toMatch(/NotFoundException/);
@@ -231,7 +241,7 @@ describe('KmsKeyStore', () => {
     ['a network error', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' })],
   ])('marks %s as transient KEY_ERROR', async (_what, error) => {
     kms.on(GetPublicKeyCommand).rejects(error);
-    const err = await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
+    const err = await keyError(newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
     expect(err.transient).toBe(true);
   });
 
@@ -239,14 +249,14 @@ describe('KmsKeyStore', () => {
     kms
       .on(GetPublicKeyCommand)
       .resolves(kmsAnswer(pair.publicKey, [], { KeyUsage: 'ENCRYPT_DECRYPT', SigningAlgorithms: undefined }));
-    const err = await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
+    const err = await keyError(newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
     expect(err.message).toMatch(/ENCRYPT_DECRYPT/);
   });
 
   it('refuses a key with no signing algorithm we verify', async () => {
     const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey;
     kms.on(GetPublicKeyCommand).resolves(kmsAnswer(k1, ['SM2DSA'], { KeySpec: 'ECC_SECG_P256K1' }));
-    const err = await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
+    const err = await keyError(newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
     expect(err.message).toMatch(/ECC_SECG_P256K1/);
   });
 
@@ -257,7 +267,7 @@ describe('KmsKeyStore', () => {
       SigningAlgorithms: ['ECDSA_SHA_256'],
       PublicKey: new Uint8Array([1, 2, 3]),
     });
-    await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
+    await keyError(newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN));
   });
 
   it('verifies RSA keys with the algorithms KMS lists (cosign signs with the first: RSASSA-PSS)', async () => {
@@ -270,7 +280,7 @@ describe('KmsKeyStore', () => {
           { KeySpec: 'RSA_2048' },
         ),
       );
-    const handle: PublicKeyHandle = await new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
+    const handle: PublicKeyHandle = await newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
     // KMS RSASSA_PSS_SHA_256 uses a salt as long as the hash
     const pss = sign('sha256', payload, {
       key: rsa.privateKey,
@@ -284,7 +294,7 @@ describe('KmsKeyStore', () => {
 
   it('does not accept PKCS#1 v1.5 from a KMS key that lists only PSS', async () => {
     kms.on(GetPublicKeyCommand).resolves(kmsAnswer(rsa.publicKey, ['RSASSA_PSS_SHA_256']));
-    const handle = await new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
+    const handle = await newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
     expect(verifySignature(handle, payload, sign('sha256', payload, rsa.privateKey))).toBe(false);
   });
 
@@ -292,7 +302,7 @@ describe('KmsKeyStore', () => {
     it('takes the region from a key ARN and the default region for an alias', async () => {
       kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
       const asked: string[] = [];
-      const store = new KmsKeyStore(
+      const store = newStore(
         (region) => {
           asked.push(region);
           return new KMSClient({ region });
@@ -312,13 +322,13 @@ describe('KmsKeyStore', () => {
 
     it('says so when a single client is in another region than the key', async () => {
       kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
-      const err = await keyError(new KmsKeyStore(new KMSClient({ region: 'us-east-1' })).get(ARN));
+      const err = await keyError(newStore(new KMSClient({ region: 'us-east-1' })).get(ARN));
       expect(err.message).toMatch(/is in eu-west-1 but the KMS client is for us-east-1/);
       expect(kms.commandCalls(GetPublicKeyCommand)).toHaveLength(0);
     });
 
     it('refuses a cosign URI with a custom endpoint', async () => {
-      await keyError(new KmsKeyStore(new KMSClient({ region: 'eu-west-1' })).get('awskms://localhost:4566/alias/x'));
+      await keyError(newStore(new KMSClient({ region: 'eu-west-1' })).get('awskms://localhost:4566/alias/x'));
     });
   });
 
@@ -329,7 +339,7 @@ describe('KmsKeyStore', () => {
       await gate;
       return kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']);
     });
-    const store = new KmsKeyStore(new KMSClient({ region: 'eu-west-1' }));
+    const store = newStore(new KMSClient({ region: 'eu-west-1' }));
     const abort = new AbortController();
     const impatient = store.get(ARN, abort.signal);
     const patient = store.get(ARN);
