@@ -74,13 +74,15 @@ function kmsAnswer(
   };
 }
 
-async function keyError(p: Promise<unknown> | (() => unknown)): Promise<InstanceType<typeof VerifierError>> {
+type KeyError = InstanceType<typeof VerifierError>;
+
+async function keyError(p: Promise<unknown> | (() => unknown)): Promise<KeyError> {
   try {
     await (typeof p === 'function' ? p() : p);
   } catch (err) {
     expect(err).toBeInstanceOf(VerifierError);
-    expect((err as VerifierError).reason).toBe('KEY_ERROR');
-    return err as InstanceType<typeof VerifierError>;
+    expect((err as KeyError).reason).toBe('KEY_ERROR');
+    return err as KeyError;
   }
   throw new Error('expected a KEY_ERROR');
 }
