@@ -351,7 +351,8 @@ describe('KmsKeyStore', () => {
   it('gives the KMS call its own abort signal (a hung call is given up, not waited on)', async () => {
     kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
     await newStore(new KMSClient({ region: 'eu-west-1' })).get(ARN);
-    const options = kms.commandCalls(GetPublicKeyCommand)[0]!.args[1] as { abortSignal?: AbortSignal } | undefined;
+    const args: unknown[] = kms.commandCalls(GetPublicKeyCommand)[0]!.args;
+    const options = args[1] as { abortSignal?: AbortSignal } | undefined;
     expect(options?.abortSignal).toBeInstanceOf(AbortSignal);
     expect(options?.abortSignal?.aborted).toBe(false);
   });
