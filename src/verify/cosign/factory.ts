@@ -53,12 +53,12 @@ function cosignSigner(config: CosignVerifierConfig, deps: CosignFactoryDeps): Co
   const { keyless } = config;
   if (!keyless) return { kind: 'key', source: deps.keySource() };
   if (!keyless.caRoots) return { kind: 'keyless', identities: keyless.identities };
+  const { caRoots, caIntermediates } = keyless;
   const privateCas = once(
     (): PrivateCas => ({
-      roots: readPemCertificates(deps.path(keyless.caRoots!), 'caRoots'),
-      intermediates: keyless.caIntermediates
-        ? readPemCertificates(deps.path(keyless.caIntermediates), 'caIntermediates')
-        : [],
+      roots: readPemCertificates(deps.path(caRoots), 'caRoots'),
+      // Stryker disable next-line ArrayDeclaration: a trust list entry that is not a CA certificate is never chosen as an issuer (chainsTo wants isCA)
+      intermediates: caIntermediates ? readPemCertificates(deps.path(caIntermediates), 'caIntermediates') : [],
     }),
   );
   return { kind: 'keyless', identities: keyless.identities, privateCas };
