@@ -6,6 +6,12 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logger } from '../src/core/observability.js';
+import { VerifierError } from '../src/core/verifier.js';
+import type { VerifierFactories } from '../src/policy/compile.js';
 import { PolicyError } from '../src/policy/load.js';
 import { Runtime } from '../src/gate/runtime.js';
 
@@ -94,5 +100,72 @@ describe('runtime gate', () => {
     expect(after).not.toBe(before);
     expect(after.cache).toBe(before.cache);
     expect(after.cache).toBe(runtime.outcomes);
+  });
+
+  it('reads SSM again exactly when the refresh interval has passed, not a millisecond later', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: doc('enforce') } });
+    const runtime = new Runtime({ POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' });
+    await runtime.gate();
+    vi.setSystemTime(Date.now() + 59_999);
+    await runtime.gate();
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+    vi.setSystemTime(Date.now() + 1);
+    await runtime.gate();
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+  });
+
+  it('a refresh that reads the same policy keeps the same gate (and its registry client with its tokens)', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: doc('enforce') } });
+    const runtime = new Runtime({ POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' });
+    const before = await runtime.gate();
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await runtime.gate()).toBe(before);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+  });
+
+  it('after a failed refresh, the kept policy counts as fresh: SSM is not asked again at once, and it is logged', async () => {
+    ssm
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: doc('enforce') } })
+      .rejects(new Error('ThrottlingException'));
+    const error = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    try {
+      const runtime = new Runtime({ POLICY_PARAMETER: '/gate/policy', POLICY_REFRESH_SECONDS: '60' });
+      const before = await runtime.gate();
+      vi.setSystemTime(Date.now() + 61_000);
+      expect(await runtime.gate()).toBe(before);
+      expect(await runtime.gate()).toBe(before);
+      expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+      expect(error).toHaveBeenCalledWith(
+        'policy refresh failed: keeping the previous policy in force',
+        expect.objectContaining({ policyHash: before.policy.hash }),
+      );
+    } finally {
+      error.mockRestore();
+    }
+  });
+
+  it('a policy file edited after the start is not read again (only a policy in SSM is refreshed)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runtime-')), 'policy.json');
+    writeFileSync(file, doc('enforce'));
+    const runtime = new Runtime({ POLICY_FILE: file, POLICY_REFRESH_SECONDS: '1' });
+    expect((await runtime.gate()).policy.document.mode).toBe('enforce');
+    writeFileSync(file, doc('audit'));
+    vi.setSystemTime(Date.now() + 3_600_000);
+    expect((await runtime.gate()).policy.document.mode).toBe('enforce');
+  });
+
+  it('a verifier that cannot be built from the policy is a PolicyError naming where the policy came from', async () => {
+    const refuse = () => {
+      throw new VerifierError('POLICY_ERROR', 'publicKey is not a PEM key');
+    };
+    const factories = { cosign: refuse, notation: refuse, awsSigner: refuse, notationCli: refuse } as VerifierFactories;
+    const policy = JSON.stringify({
+      version: 1,
+      rules: [{ name: 'app', images: ['registry.example.com/**'], verifiers: [{ type: 'cosign', publicKey: 'x' }] }],
+    });
+    const failure = new Runtime({ POLICY: policy }, { factories }).gate();
+    await expect(failure).rejects.toBeInstanceOf(PolicyError);
+    await expect(failure).rejects.toThrow(/^POLICY: publicKey is not a PEM key$/);
   });
 });
