@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy, factoriesUsed } from '../src/policy/compile.js';
 import { type LoadedPolicy, validate } from '../src/policy/load.js';
-import { type FamilyState, loadVerifierFactories } from '../src/verify/load-factories.js';
+import { baseDirFor, type FamilyState, loadVerifierFactories } from '../src/verify/load-factories.js';
 
 const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .publicKey.export({ type: 'spki', format: 'pem' })
@@ -77,5 +77,17 @@ describe('loadVerifierFactories', () => {
     expect(first).toBeDefined();
     compilePolicy(policy, await loadVerifierFactories(policy, deps(state)));
     expect(state.kmsKeys).toBe(first);
+  });
+});
+
+describe('baseDirFor (where the relative paths of a policy start)', () => {
+  it("a policy file's paths are relative to the file's folder", () => {
+    expect(baseDirFor('POLICY_FILE', { POLICY_FILE: '/etc/gate/policy.yaml' })).toBe('/etc/gate');
+  });
+
+  it('an inline or SSM policy, even with POLICY_FILE also set, uses the working directory', () => {
+    expect(baseDirFor('POLICY', { POLICY_FILE: '/etc/gate/policy.yaml' })).toBe(process.cwd());
+    expect(baseDirFor('POLICY_PARAMETER', { POLICY_FILE: '/etc/gate/policy.yaml' })).toBe(process.cwd());
+    expect(baseDirFor('POLICY_FILE', {})).toBe(process.cwd());
   });
 });
