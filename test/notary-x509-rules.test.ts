@@ -7,17 +7,11 @@
  * algorithms or extension lists are written here with the test DER writer.
  */
 import { constants, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Descriptor } from '../src/core/registry.js';
-import { checkIntegrity } from '../src/verify/notary/checks.js';
+import type * as ChecksModule from '../src/verify/notary/checks.js';
 import { MEDIA_TYPE_JWS } from '../src/verify/notary/envelope.js';
-import {
-  Certificate,
-  CertificateError,
-  chainProblem,
-  parseCertificates,
-  validityProblem,
-} from '../src/verify/notary/x509.js';
+import type * as X509Module from '../src/verify/notary/x509.js';
 import {
   EKU,
   KU,
@@ -34,6 +28,17 @@ import {
   type KeyPair,
 } from './support/notation-signer.js';
 
+// Stryker counts a mutant in x509.ts's module-level tables (algorithm names, subject
+// attribute names, excluded EKUs, the parse cache) as covered only by a test that loads
+// the module while it runs: each test imports x509.ts (and checks.ts over it) afresh.
+let X: typeof X509Module;
+let C: typeof ChecksModule;
+beforeEach(async () => {
+  vi.resetModules();
+  X = await import('../src/verify/notary/x509.js');
+  C = await import('../src/verify/notary/checks.js');
+});
+
 const TARGET: Descriptor = {
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
   digest: digestOf(Buffer.from('x509 rules image')),
@@ -49,7 +54,7 @@ const EKU_CLIENT = '1.3.6.1.5.5.7.3.2';
 function integrity(chain: Buffer[]) {
   const bytes = signJws({ target: TARGET, alg: 'ES256', key: LEAF_KEY.privateKey, chain });
   const found = { manifest: TARGET, mediaType: MEDIA_TYPE_JWS, bytes } as const;
-  const r = checkIntegrity(found, TARGET, { understood: new Set() });
+  const r = C.checkIntegrity(found, TARGET, { understood: new Set() });
   return 'ok' in r ? r : null;
 }
 const untrusted = (words: string) => ({
@@ -66,7 +71,7 @@ function withLeaf(leaf: Partial<CertSpec>): Buffer[] {
 function withIntermediate(intermediate: Partial<CertSpec>): Buffer[] {
   return makeChain(LEAF_KEY, { root: good.root, label: 'x509-rules', intermediate }).chain;
 }
-const certs = (ders: Buffer[]) => ders.map((d) => Certificate.fromDer(d));
+const certs = (ders: Buffer[]) => ders.map((d) => X.Certificate.fromDer(d));
 
 // ---------- a certificate writer for what makeCert does not do ----------
 const ext = (oid: string, critical: boolean, value: Buffer) =>
@@ -160,7 +165,7 @@ function rawCert(spec: RawSpec): Buffer {
 const EC = key('p256', 'x509-rules-ec');
 const parseError = (d: Buffer): Error => {
   try {
-    Certificate.fromDer(d);
+    X.Certificate.fromDer(d);
   } catch (e) {
     return e as Error;
   }
@@ -170,7 +175,7 @@ const parseError = (d: Buffer): Error => {
 describe('a valid chain is admitted (so each refusal below is the rule it breaks)', () => {
   it('root, intermediate and code-signing leaf', () => {
     expect(integrity(good.chain)).toBeNull();
-    expect(chainProblem(certs(good.chain), 'codeSigning')).toBeNull();
+    expect(X.chainProblem(certs(good.chain), 'codeSigning')).toBeNull();
   });
 
   it('a leaf without extended key usage is allowed by the specification', () => {
@@ -201,23 +206,25 @@ describe('a valid chain is admitted (so each refusal below is the rule it breaks
     const from = new Date('2030-01-01T00:00:00Z');
     const to = new Date('2031-01-01T00:00:00Z');
     const c = certs(withLeaf({ notBefore: from, notAfter: to })).slice(0, 1);
-    expect(validityProblem(c, from)).toBeNull();
-    expect(validityProblem(c, to)).toBeNull();
-    expect(validityProblem(c, from, to)).toBeNull();
-    expect(validityProblem(c, new Date(from.getTime() - 1000))).toMatch(/is not valid before 2030-01-01T00:00:00.000Z/);
-    expect(validityProblem(c, from, new Date(to.getTime() + 1000))).toMatch(/expired at 2031-01-01T00:00:00.000Z/);
+    expect(X.validityProblem(c, from)).toBeNull();
+    expect(X.validityProblem(c, to)).toBeNull();
+    expect(X.validityProblem(c, from, to)).toBeNull();
+    expect(X.validityProblem(c, new Date(from.getTime() - 1000))).toMatch(
+      /is not valid before 2030-01-01T00:00:00.000Z/,
+    );
+    expect(X.validityProblem(c, from, new Date(to.getTime() + 1000))).toMatch(/expired at 2031-01-01T00:00:00.000Z/);
   });
 });
 
 describe('chain structure', () => {
   it('an empty chain', () => {
-    expect(chainProblem([], 'codeSigning')).toBe('the certificate chain is empty');
+    expect(X.chainProblem([], 'codeSigning')).toBe('the certificate chain is empty');
   });
 
   it('a single certificate that is not self-signed', () => {
     const lone = [good.leaf.der];
     expect(integrity(lone)).toMatchObject(untrusted('the single certificate "CN=Test Signer'));
-    expect(chainProblem(certs(lone), 'codeSigning')).toMatch(/^the single certificate .* is not self-signed$/);
+    expect(X.chainProblem(certs(lone), 'codeSigning')).toMatch(/^the single certificate .* is not self-signed$/);
   });
 
   it('a single self-signed certificate is held to the leaf rules', () => {
@@ -309,7 +316,7 @@ describe('CA certificates (intermediate and root)', () => {
       },
       leaf: { eku: [EKU.timeStamping], ekuCritical: true },
     }).chain;
-    expect(chainProblem(certs(tsaChain), 'timeStamping')).toBeNull();
+    expect(X.chainProblem(certs(tsaChain), 'timeStamping')).toBeNull();
   });
 
   it('pathLen: an absent constraint sets no limit; one below the CAs under it is refused', () => {
@@ -381,7 +388,7 @@ describe('the signing certificate (leaf)', () => {
       untrusted('"CN=Test Signer,O=Test Org,L=Seattle,ST=WA,C=US": key usage must be critical'),
     );
     const tsa = withLeaf({ keyUsage: null, extra: nonCritical, eku: [EKU.timeStamping], ekuCritical: true });
-    expect(chainProblem(certs(tsa), 'timeStamping')).toBeNull();
+    expect(X.chainProblem(certs(tsa), 'timeStamping')).toBeNull();
   });
 
   it('a leaf whose key usage has no bit set', () => {
@@ -417,7 +424,7 @@ describe('the signing certificate (leaf)', () => {
   });
 
   it('time stamping: timeStamping the only, critical extended key usage', () => {
-    const tsa = (leaf: Partial<CertSpec>) => chainProblem(certs(withLeaf(leaf)), 'timeStamping');
+    const tsa = (leaf: Partial<CertSpec>) => X.chainProblem(certs(withLeaf(leaf)), 'timeStamping');
     expect(tsa({ eku: [EKU.timeStamping], ekuCritical: true })).toBeNull();
     expect(tsa({ eku: [EKU.timeStamping], ekuCritical: false })).toMatch(/: the extended key usage must be critical$/);
     expect(tsa({ eku: [EKU.timeStamping, EKU.codeSigning], ekuCritical: true })).toMatch(
@@ -443,10 +450,10 @@ describe('extensions', () => {
 
   it('a certificate with no extensions at all parses (and is refused as a leaf: no key usage)', () => {
     const bare = makeCert({ subject: SUBJECT('Bare'), key: EC, keyUsage: null, eku: null });
-    const c = Certificate.fromDer(bare.der);
+    const c = X.Certificate.fromDer(bare.der);
     expect(c.extensions.size).toBe(0);
     expect(c.keyUsage).toBeUndefined();
-    expect(chainProblem([c], 'codeSigning')).toMatch(/has no key usage extension$/);
+    expect(X.chainProblem([c], 'codeSigning')).toMatch(/has no key usage extension$/);
   });
 
   it('the same extension twice is a malformed certificate', () => {
@@ -489,16 +496,16 @@ describe('extensions', () => {
       false,
       der.seq(der.seq(der.ctx(0, true, der.ctx(0, true, dnsName('crl.example'), uri('http://crl.example/ca.crl'))))),
     );
-    const withBoth = Certificate.fromDer(rawCert({ key: EC, exts: [aia, crl] }));
+    const withBoth = X.Certificate.fromDer(rawCert({ key: EC, exts: [aia, crl] }));
     expect(withBoth.ocspUrls).toEqual(['http://ocsp.example']);
     expect(withBoth.crlUrls).toEqual(['http://crl.example/ca.crl']);
-    const ocspOnly = Certificate.fromDer(rawCert({ key: EC, exts: [aia] }));
+    const ocspOnly = X.Certificate.fromDer(rawCert({ key: EC, exts: [aia] }));
     expect(ocspOnly.crlUrls).toEqual([]);
     expect(ocspOnly.hasRevocationInfo).toBe(true);
-    const crlOnly = Certificate.fromDer(rawCert({ key: EC, exts: [crl] }));
+    const crlOnly = X.Certificate.fromDer(rawCert({ key: EC, exts: [crl] }));
     expect(crlOnly.ocspUrls).toEqual([]);
     expect(crlOnly.hasRevocationInfo).toBe(true);
-    const caIssuersOnly = Certificate.fromDer(
+    const caIssuersOnly = X.Certificate.fromDer(
       rawCert({
         key: EC,
         exts: [ext('1.3.6.1.5.5.7.1.1', false, der.seq(der.seq(der.oid(CA_ISSUERS), uri('http://ca.example/i.cer'))))],
@@ -512,7 +519,7 @@ describe('extensions', () => {
 describe('certificate signature algorithms', () => {
   it.each(Object.keys(SIG) as Array<keyof typeof SIG>)('%s is accepted and verifies', (alg) => {
     const k = KEY_FOR[alg];
-    const c = Certificate.fromDer(rawCert({ key: k, sig: SIG[alg] }));
+    const c = X.Certificate.fromDer(rawCert({ key: k, sig: SIG[alg] }));
     expect(c.weakSignatureProblem()).toBeNull();
     expect(c.isSelfSigned()).toBe(true);
   });
@@ -527,11 +534,11 @@ describe('certificate signature algorithms', () => {
     ],
     ['ecdsa-with-SHA1', ecdsa('1.2.840.10045.4.1', 'sha1'), EC, '1.2.840.10045.4.1'],
   ] as Array<[string, SigAlg, KeyPair, string]>)('%s is refused by name', (_n, sig, k, oid) => {
-    const c = Certificate.fromDer(rawCert({ key: k, sig, subject: name(['2.5.4.3', 'weak']) }));
+    const c = X.Certificate.fromDer(rawCert({ key: k, sig, subject: name(['2.5.4.3', 'weak']) }));
     expect(c.weakSignatureProblem()).toBe(
       `certificate "CN=weak" is signed with ${oid}, which is not allowed (SHA-256 or stronger required)`,
     );
-    expect(chainProblem([c], 'codeSigning')).toBe(c.weakSignatureProblem());
+    expect(X.chainProblem([c], 'codeSigning')).toBe(c.weakSignatureProblem());
   });
 
   it('RSASSA-PSS without parameters means SHA-1 (RFC 4055 defaults) and is refused', () => {
@@ -539,7 +546,7 @@ describe('certificate signature algorithms', () => {
       alg: der.seq(der.oid('1.2.840.113549.1.1.10')),
       sign: (d, k) => cryptoSign('sha1', d, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }),
     };
-    const c = Certificate.fromDer(rawCert({ key: RSA_KEY, sig, subject: name(['2.5.4.3', 'pss1']) }));
+    const c = X.Certificate.fromDer(rawCert({ key: RSA_KEY, sig, subject: name(['2.5.4.3', 'pss1']) }));
     expect(c.weakSignatureProblem()).toBe(
       'certificate "CN=pss1" is signed with RSASSA-PSS over 1.3.14.3.2.26, which is not allowed (SHA-256 or stronger required)',
     );
@@ -569,30 +576,30 @@ describe('parsing', () => {
       ['2.5.4.3', 'Signer'],
       ['1.2.3.4', 'other'],
     );
-    expect(Certificate.fromDer(rawCert({ key: EC, subject })).subject).toBe(
+    expect(X.Certificate.fromDer(rawCert({ key: EC, subject })).subject).toBe(
       '1.2.3.4=other,CN=Signer,SERIALNUMBER=42,OU=Unit,O=Org,POSTALCODE=98101,STREET=1 Main St,L=Seattle,ST=WA,C=US',
     );
   });
 
   it('bytes that are not a certificate are a CertificateError naming what was parsed', () => {
     const e = parseError(Buffer.concat([good.leaf.der, Buffer.from([0])]));
-    expect(e).toBeInstanceOf(CertificateError);
+    expect(e).toBeInstanceOf(X.CertificateError);
     expect(e.name).toBe('CertificateError');
     expect(e.message).toBe('malformed certificate: certificate: trailing bytes after the DER value');
   });
 
   it('a certificate is parsed once, and each extension once (a warm Lambda sees the same chains)', () => {
     const d = rawCert({ key: EC, exts: [ext('2.5.29.37', false, der.seq(der.oid(EKU.codeSigning)))] });
-    const c = Certificate.fromDer(d);
-    expect(Certificate.fromDer(Buffer.from(d))).toBe(c);
+    const c = X.Certificate.fromDer(d);
+    expect(X.Certificate.fromDer(Buffer.from(d))).toBe(c);
     expect(c.extKeyUsage).toBe(c.extKeyUsage);
   });
 
   it('the parsed-certificate cache keeps at most 512 certificates, the oldest going first', () => {
     const first = rawCert({ key: EC, subject: name(['2.5.4.3', 'first of many']) });
-    const kept = Certificate.fromDer(first);
-    for (let i = 0; i < 512; i++) Certificate.fromDer(rawCert({ key: EC, subject: name(['2.5.4.3', `many ${i}`]) }));
-    const again = Certificate.fromDer(first);
+    const kept = X.Certificate.fromDer(first);
+    for (let i = 0; i < 512; i++) X.Certificate.fromDer(rawCert({ key: EC, subject: name(['2.5.4.3', `many ${i}`]) }));
+    const again = X.Certificate.fromDer(first);
     expect(again).not.toBe(kept);
     expect(again.der).toEqual(kept.der);
   });
@@ -600,11 +607,11 @@ describe('parsing', () => {
   it('PEM: several blocks with any line breaks; PEM without a certificate is refused', () => {
     const body = (d: Buffer) => d.toString('base64').replace(/(.{10})/g, '$1 \r\n\t');
     const text = `junk\n-----BEGIN CERTIFICATE-----\n${body(good.leaf.der)}\n-----END CERTIFICATE-----\n${pem(good.root.der)}`;
-    const parsed = parseCertificates(Buffer.from(text));
+    const parsed = X.parseCertificates(Buffer.from(text));
     expect(parsed.map((c) => c.der)).toEqual([good.leaf.der, good.root.der]);
     expect(() =>
-      parseCertificates(Buffer.from('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')),
-    ).toThrow(new CertificateError('no CERTIFICATE block in PEM'));
-    expect(parseCertificates(good.root.der).map((c) => c.der)).toEqual([good.root.der]);
+      X.parseCertificates(Buffer.from('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')),
+    ).toThrow(new X.CertificateError('no CERTIFICATE block in PEM'));
+    expect(X.parseCertificates(good.root.der).map((c) => c.der)).toEqual([good.root.der]);
   });
 });
