@@ -30,8 +30,6 @@ export interface RuntimeOptions {
   /** default: real clients made from the SDK's own settings */
   clients?: AwsClients;
   factories?: VerifierFactories;
-  /** TEST ONLY: passed to the registry client (e.g. send an ECR host name to loopback) */
-  resolveHost?: (registry: string) => { origin: string } | undefined;
 }
 
 interface Built {
@@ -129,7 +127,6 @@ export class Runtime {
       registries: policy.document.registries,
       ecrClientFor: (region) => clients.ecrFor(region),
       requestTimeoutMs: config.registryTimeoutMs,
-      ...(this.options.resolveHost ? { resolveHost: this.options.resolveHost } : {}),
     });
     return { gate: { policy, registry, cache: this.outcomes }, builtAt: Date.now(), refreshMs };
   }
