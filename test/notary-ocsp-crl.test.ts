@@ -743,3 +743,11 @@ describe('HTTP', () => {
     );
   });
 });
+
+describe('verifySigned', () => {
+  it('a verification that throws (a signature that is not bytes) is a refusal, never an acceptance', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const notBytes = { length: 64 } as unknown as Buffer;
+    expect(R.verifySigned('1.2.840.10045.4.3.2', publicKey, Buffer.from('data'), notBytes)).toBe(false);
+  });
+});
