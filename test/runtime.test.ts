@@ -8,12 +8,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { logger } from '../src/core/observability.js';
 import { VerifierError } from '../src/core/verifier.js';
 import type { VerifierFactories } from '../src/policy/compile.js';
 import { PolicyError } from '../src/policy/load.js';
-import { Runtime } from '../src/gate/runtime.js';
+import { defaultTrustDir, Runtime } from '../src/gate/runtime.js';
 
 const ssm = mockClient(SSMClient);
 const doc = (mode: string) =>
@@ -167,5 +167,11 @@ describe('runtime gate', () => {
     const failure = new Runtime({ POLICY: policy }, { factories }).gate();
     await expect(failure).rejects.toBeInstanceOf(PolicyError);
     await expect(failure).rejects.toThrow(/^POLICY: publicKey is not a PEM key$/);
+  });
+});
+
+describe('defaultTrustDir', () => {
+  it('from a checkout (no /opt/trust layer), the nearest layers/trust above the module: the repository copy', () => {
+    expect(defaultTrustDir()).toBe(resolve(import.meta.dirname, '..', 'layers', 'trust'));
   });
 });

@@ -137,7 +137,7 @@ export class Runtime {
  * the CLI and the demo, run from a checkout (src/gate/) or its bundle (dist/), use the
  * repository's copy: the nearest layers/trust above this module.
  */
-function defaultTrustDir(): string {
+export function defaultTrustDir(): string {
   if (existsSync('/opt/trust')) return '/opt/trust';
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
