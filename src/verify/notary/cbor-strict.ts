@@ -57,22 +57,26 @@ class Walker {
     const keys = new Set<string>();
     let next = head.next;
     for (let i = 0n; i < head.arg; i++) {
-      const key = this.keyOf(next, depth + 1);
-      if (keys.has(key)) throw this.error('a map has the same key twice');
-      keys.add(key);
-      next = this.item(this.item(next, depth + 1), depth + 1);
+      const key = this.key(next, depth + 1);
+      if (keys.has(key.id)) throw this.error('a map has the same key twice');
+      keys.add(key.id);
+      next = this.item(key.end, depth + 1);
     }
     return next;
   }
 
-  /** A key's identity by value, so 1 written in one byte or in two is the same key. */
-  private keyOf(at: number, depth: number): string {
+  /**
+   * A key's identity by value (1 written in one byte or in two is the same key) and where it
+   * ends. Each key is walked once: walking it again for the map would make nested keys cost
+   * twice per level, exponential in the depth.
+   */
+  private key(at: number, depth: number): { id: string; end: number } {
     const head = this.head(at);
-    if (head.major === MAJOR.uint) return `int:${head.arg}`;
-    if (head.major === MAJOR.negint) return `int:${-1n - head.arg}`;
+    if (head.major === MAJOR.uint) return { id: `int:${head.arg}`, end: head.next };
+    if (head.major === MAJOR.negint) return { id: `int:${-1n - head.arg}`, end: head.next };
     const end = this.item(at, depth);
-    if (head.major === MAJOR.text) return `text:${Buffer.from(this.bytes.subarray(head.next, end)).toString('utf8')}`;
-    return `raw:${Buffer.from(this.bytes.subarray(at, end)).toString('hex')}`;
+    const bytes = Buffer.from(this.bytes.subarray(head.major === MAJOR.text ? head.next : at, end));
+    return { id: head.major === MAJOR.text ? `text:${bytes.toString('utf8')}` : `raw:${bytes.toString('hex')}`, end };
   }
 
   private head(at: number): Head {
