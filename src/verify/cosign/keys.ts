@@ -135,8 +135,7 @@ function verifyWith(key: KeyObject, scheme: SignatureScheme, payload: Buffer, si
       case 'ed25519':
         return cryptoVerify(null, payload, key, signature);
     }
-    // Stryker disable next-line BlockStatement: an empty catch returns undefined, which some() takes as false too
-  } catch {
+  } /* Stryker disable next-line BlockStatement: an empty catch returns undefined, which some() takes as false too */ catch {
     // OpenSSL throws on some malformed signatures (bad DER, wrong length): not valid.
     return false;
   }

@@ -350,8 +350,7 @@ export function verifySigned(algorithm: string, key: KeyObject, data: Buffer, si
   if (!alg || key.asymmetricKeyType !== alg.key) return false;
   try {
     return cryptoVerify(alg.hash, data, { key, padding: alg.padding }, signature);
-    // Stryker disable next-line BlockStatement: an empty catch returns undefined, which every caller reads as false
-  } catch {
+  } /* Stryker disable next-line BlockStatement: an empty catch returns undefined, which every caller reads as false */ catch {
     return false;
   }
 }

@@ -266,8 +266,7 @@ function verifyCms(
   const pss = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO };
   try {
     return cryptoVerify(hash, data, id === OIDS.rsaPss ? { key, ...pss } : key, signature);
-    // Stryker disable next-line BlockStatement: an empty catch returns undefined, which refuses just as false does
-  } catch {
+  } /* Stryker disable next-line BlockStatement: an empty catch returns undefined, which refuses just as false does */ catch {
     // Stryker disable next-line BooleanLiteral: no known input makes node throw once algorithm and key type agree; the catch stays so an unforeseen OpenSSL error is a refusal, not an internal error
     return false;
   }
