@@ -3,9 +3,12 @@
  * POLICY_REFRESH_SECONDS, a changed policy never served a result cached under the old one,
  * and a failed refresh keeping the previous valid policy.
  */
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,14 +16,20 @@ import { logger } from '../src/core/observability.js';
 import { VerifierError } from '../src/core/verifier.js';
 import type { VerifierFactories } from '../src/policy/compile.js';
 import { PolicyError } from '../src/policy/load.js';
+import { type AwsClients, makeAwsClients } from '../src/core/aws.js';
+import { decide } from '../src/gate/decide.js';
 import { defaultTrustDir, Runtime } from '../src/gate/runtime.js';
 
 const ssm = mockClient(SSMClient);
+const kms = mockClient(KMSClient);
+const ecr = mockClient(ECRClient);
 const doc = (mode: string) =>
   JSON.stringify({ version: 1, mode, allow: { repositories: ['docker.io/library/busybox'] } });
 
 beforeEach(() => {
   ssm.reset();
+  kms.reset();
+  ecr.reset();
   vi.useFakeTimers({ toFake: ['Date'] });
 });
 afterEach(() => vi.useRealTimers());
@@ -167,6 +176,76 @@ describe('runtime gate', () => {
     const failure = new Runtime({ POLICY: policy }, { factories }).gate();
     await expect(failure).rejects.toBeInstanceOf(PolicyError);
     await expect(failure).rejects.toThrow(/^POLICY: publicKey is not a PEM key$/);
+  });
+
+  it('TRUST_DIR, when set, is where the AWS Signer roots are read: not the trust layer shipped with the code', async () => {
+    const policy = JSON.stringify({
+      version: 1,
+      rules: [
+        {
+          name: 'app',
+          images: ['registry.example.com/**'],
+          verifiers: [
+            { type: 'aws-signer', signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/P'] },
+          ],
+        },
+      ],
+    });
+    // the repository's layers/trust holds the AWS Signer root: the gate builds
+    await expect(new Runtime({ POLICY: policy }).gate()).resolves.toBeDefined();
+    const empty = mkdtempSync(join(tmpdir(), 'runtime-trust-'));
+    const failure = new Runtime({ POLICY: policy, TRUST_DIR: empty }).gate();
+    await expect(failure).rejects.toBeInstanceOf(PolicyError);
+    await expect(failure).rejects.toThrow(`put the AWS Signer Notation roots in ${join(empty, 'signer-roots')}`);
+  });
+});
+
+/** Real clients (mocked by aws-sdk-client-mock), with the regions they were asked for. */
+function recordingClients(): { clients: AwsClients; kmsRegions: Array<string | undefined>; ecrRegions: string[] } {
+  const real = makeAwsClients();
+  const kmsRegions: Array<string | undefined> = [];
+  const ecrRegions: string[] = [];
+  const clients: AwsClients = Object.create(real, {
+    kmsFor: { value: (region?: string) => (kmsRegions.push(region), real.kmsFor(region)) },
+    ecrFor: { value: (region: string) => (ecrRegions.push(region), real.ecrFor(region)) },
+  });
+  return { clients, kmsRegions, ecrRegions };
+}
+
+describe('runtime wiring of AWS clients', () => {
+  const DIGEST = `sha256:${'ab'.repeat(32)}`;
+  const rule = (images: string, verifier: object) =>
+    JSON.stringify({ version: 1, rules: [{ name: 'app', images: [images], verifiers: [verifier] }] });
+
+  it('AWS_REGION is the region of a KMS key named without an ARN', async () => {
+    kms.on(GetPublicKeyCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const { clients, kmsRegions } = recordingClients();
+    const policy = rule('registry.example.com/**', { type: 'cosign', kmsKey: 'alias/cosign' });
+    const runtime = new Runtime({ POLICY: policy, AWS_REGION: 'eu-west-3' }, { clients });
+    const image = { container: 'web', image: `registry.example.com/app@${DIGEST}`, digest: DIGEST };
+    const [decision] = await decide([image], await runtime.gate(), { deadline: Date.now() + 10_000 });
+    expect(decision).toMatchObject({ decision: 'deny', reason: 'KEY_ERROR' });
+    expect(decision!.detail).not.toMatch(/no AWS region/);
+    expect(kmsRegions).toEqual(['eu-west-3']);
+  });
+
+  it("an ECR image's registry token is asked of an ECR client in the registry's own region", async () => {
+    ecr.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const { clients, ecrRegions } = recordingClients();
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    });
+    const ecrRepo = '123456789012.dkr.ecr.ap-south-1.amazonaws.com/app';
+    const runtime = new Runtime(
+      { POLICY: rule(`${ecrRepo}`, { type: 'cosign', publicKey }), AWS_REGION: 'eu-west-3' },
+      { clients },
+    );
+    const image = { container: 'web', image: `${ecrRepo}@${DIGEST}`, digest: DIGEST };
+    const [decision] = await decide([image], await runtime.gate(), { deadline: Date.now() + 10_000 });
+    expect(decision).toMatchObject({ decision: 'deny', reason: 'REGISTRY_AUTH_FAILURE' });
+    expect(ecrRegions).toContain('ap-south-1');
+    expect(ecr.commandCalls(GetAuthorizationTokenCommand)).not.toHaveLength(0);
   });
 });
 
