@@ -18,6 +18,12 @@ const KMS_COSIGN = {
   type: 'cosign',
   kmsKey: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
 };
+const KEYLESS = {
+  type: 'cosign',
+  keyless: {
+    identities: [{ issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/o/r' }],
+  },
+};
 const AWS_SIGNER = {
   type: 'aws-signer',
   signingProfiles: ['arn:aws:signer:us-east-1:123456789012:/signing-profiles/app'],
@@ -77,6 +83,18 @@ describe('loadVerifierFactories', () => {
     expect(first).toBeDefined();
     compilePolicy(policy, await loadVerifierFactories(policy, deps(state)));
     expect(state.kmsKeys).toBe(first);
+  });
+
+  it('keeps one Sigstore root in the caller state across policies, read from the shipped file unless a refresh is set', async () => {
+    const state: FamilyState = {};
+    const policy = loaded([[KEYLESS]]);
+    compilePolicy(policy, await loadVerifierFactories(policy, deps(state)));
+    const first = state.sigstoreRoot;
+    expect(first).toBeDefined();
+    compilePolicy(policy, await loadVerifierFactories(policy, deps(state)));
+    expect(state.sigstoreRoot).toBe(first);
+    const root = await first!.get();
+    expect(root.certificateAuthorities.length).toBeGreaterThan(0);
   });
 });
 
