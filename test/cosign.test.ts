@@ -73,7 +73,15 @@ describe('cosignSignatureTag', () => {
   });
 
   it('refuses something that is not a digest', () => {
-    expect(() => cosignSignatureTag('latest')).toThrow(VerifierError);
+    const error = (() => {
+      try {
+        cosignSignatureTag('latest');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(VerifierError);
+    expect(error).toMatchObject({ reason: 'INTERNAL_ERROR', message: 'not an image digest: "latest"' });
   });
 });
 

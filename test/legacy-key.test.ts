@@ -6,11 +6,13 @@
  * simple signing claim is read strictly.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Descriptor } from '../src/core/registry.js';
+import { type Descriptor, MEDIA_TYPES } from '../src/core/registry.js';
 import {
   COSIGN_SIGNATURE_TYPE,
   MAX_SIGNATURE_LAYERS,
   MAX_SIMPLE_SIGNING_PAYLOAD_BYTES,
+  SIGNATURE_ANNOTATION,
+  SIMPLE_SIGNING_MEDIA_TYPE,
 } from '../src/verify/cosign/legacy-key.js';
 import type * as LegacyKeyModule from '../src/verify/cosign/legacy-key.js';
 import { pemKeySource } from '../src/verify/cosign/keys.js';
@@ -81,6 +83,46 @@ describe('L.CosignKeyVerifier, strictly', () => {
     expect(await verify()).toMatchObject({ ok: true });
     await signImage(reg, REPO, image, ours.privateKey, { payload: padTo(MAX_SIMPLE_SIGNING_PAYLOAD_BYTES + 1) });
     expect(await verify()).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID', detail: /exceeds the/ });
+  });
+
+  it('refuses a signature layer whose descriptor has a negative size or a digest that is not sha256:<64 hex>', async () => {
+    const payload = cosignPayload(`${reg.host}/${REPO}`, image.digest);
+    const blob = await reg.pushBlob(REPO, payload);
+    const layer = {
+      mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+      digest: blob.digest,
+      size: blob.size,
+      annotations: { [SIGNATURE_ANNOTATION]: signPayload(ours.privateKey, payload) },
+    };
+    const withLayer = async (edit: object) => {
+      const manifest = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, layers: [{ ...layer, ...edit }] };
+      await reg.pushManifest(REPO, manifest, { mediaType: manifest.mediaType, tag: signatureTag(image.digest) });
+      return verify();
+    };
+    expect(await withLayer({})).toMatchObject({ ok: true });
+    const hex = blob.digest.slice('sha256:'.length);
+    const edits = [
+      { size: -1 },
+      { digest: `${blob.digest}0` },
+      { digest: `x${blob.digest}` },
+      { digest: `sha256:${hex.slice(1)}` },
+    ];
+    for (const edit of edits) {
+      expect(await withLayer(edit), JSON.stringify(edit)).toMatchObject({
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: `signature manifest ${signatureTag(image.digest)} has a malformed layer descriptor`,
+      });
+    }
+  });
+
+  it('refuses a signature layer whose signature annotation is empty, naming the annotation', async () => {
+    await signImage(reg, REPO, image, ours.privateKey, { annotation: '' });
+    expect(await verify()).toMatchObject({
+      ok: false,
+      reason: 'SIGNATURE_INVALID',
+      detail: /signature layer has no dev\.cosignproject\.cosign\/signature annotation/,
+    });
   });
 
   it('a single failing layer is reported without a layer number', async () => {
