@@ -60,6 +60,9 @@ describe('checkStrictCbor', () => {
       'a2 20 00 01 00', // -1 and 1
       'a2 41 61 00 61 61 00', // h'61' and "a"
       'a2 41 00 00 41 01 00', // h'00' and h'01'
+      'a2 20 00 21 00', // -1 and -2
+      'a2 61 40 00 40 00', // "@" and h'' (the text's content is the bytes' whole encoding)
+      'a2 41 01 00 81 01 00', // h'01' and [1] (same content, different heads)
     ])
       expect(() => check(ok), ok).not.toThrow();
   });
