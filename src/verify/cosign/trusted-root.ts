@@ -33,6 +33,7 @@ type Json = Record<string, unknown>;
 export function readTrustedRoot(path: string): TrustedRoot {
   let text: string;
   try {
+    // Stryker disable next-line StringLiteral: without an encoding Node returns a Buffer, which JSON.parse reads as UTF-8 text all the same
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new VerifierError('POLICY_ERROR', `cannot read Sigstore trusted root ${path}: ${(e as Error).message}`);
@@ -66,14 +67,14 @@ function checkShape(doc: unknown): string | undefined {
     for (const [i, entry] of entries.entries()) {
       const key = isObject(entry) ? entry.publicKey : undefined;
       if (!isObject(key) || typeof key.rawBytes !== 'string') return `${list}[${i}] has no publicKey`;
-      if (!hasStart(key.validFor)) return `${list}[${i}].publicKey.validFor.start is missing`;
+      if (!hasStart(key.validFor)) return `${list}[${i}].publicKey.validFor.start is missing or not a time`;
     }
   }
   for (const list of ['certificateAuthorities', 'timestampAuthorities'] as const) {
     const entries = doc[list] ?? [];
     if (!Array.isArray(entries)) return `${list} is not a list`;
     for (const [i, entry] of entries.entries()) {
-      if (!isObject(entry) || !hasStart(entry.validFor)) return `${list}[${i}].validFor.start is missing`;
+      if (!isObject(entry) || !hasStart(entry.validFor)) return `${list}[${i}].validFor.start is missing or not a time`;
     }
   }
   return undefined;
@@ -178,8 +179,12 @@ async function fetchFromTuf(timeoutMs: number): Promise<TrustedRoot> {
   return getTrustedRoot({ cachePath: '/tmp/sigstore-tuf', timeout: timeoutMs, retry: false });
 }
 
+/**
+ * A start that is not a time would be read as an invalid Date, which the library
+ * compares as never valid: refuse it here, with the field's name, like a missing one.
+ */
 function hasStart(validFor: unknown): boolean {
-  return isObject(validFor) && typeof validFor.start === 'string' && validFor.start.length > 0;
+  return isObject(validFor) && typeof validFor.start === 'string' && !Number.isNaN(Date.parse(validFor.start));
 }
 
 function isObject(v: unknown): v is Json {
