@@ -14,9 +14,11 @@ export type CosignSigner =
   | { kind: 'key'; source: KeySource }
   | { kind: 'keyless'; identities: PolicyIdentity[]; privateCas?: () => PrivateCas };
 
-/** A trusted root with nothing in it: keys with `tlog: skip` trust only the key. */
+/**
+ * A trusted root with nothing in it: keys with `tlog: skip` trust only the key. It holds
+ * only the four lists toTrustMaterial reads (a media type would be read by nothing).
+ */
 const EMPTY_ROOT = {
-  mediaType: '',
   tlogs: [],
   certificateAuthorities: [],
   ctlogs: [],
