@@ -131,15 +131,15 @@ function rawExtension(cert: X509Certificate, oid: string): string | undefined {
   return ext ? ext.value.toString('utf8') : undefined;
 }
 
-/** Newer Fulcio extensions hold a DER UTF8String (tag 12). */
+/**
+ * Newer Fulcio extensions hold a DER UTF8String inside the extnValue OCTET STRING, which
+ * @sigstore/core parses into the OCTET STRING's first child. Only that form is read.
+ */
 function utf8Extension(cert: X509Certificate, oid: string): string | undefined {
   const ext = cert.extension(oid);
   if (!ext) return undefined;
-  const obj = ext.valueObj;
-  // Stryker disable next-line ConditionalExpression,StringLiteral: valueObj is the extnValue, an OCTET STRING in every RFC 5280 certificate, whose first child is the UTF8String the line below reads: this branch is taken only for a certificate that codes extnValue otherwise
-  if (obj.tag.number === 12) return obj.value.toString('utf8');
   // Stryker disable next-line OptionalChaining: without a child, `subs[0].value` throws and readable() turns the throw into the same absent claim
-  return obj.subs[0]?.value.toString('utf8');
+  return ext.valueObj.subs[0]?.value.toString('utf8');
 }
 
 function githubRepository(uri: string | undefined): string | undefined {
