@@ -4,6 +4,9 @@
  * every policy through it. A factory of a family that was not loaded refuses to build.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy, factoriesUsed } from '../src/policy/compile.js';
@@ -95,6 +98,49 @@ describe('loadVerifierFactories', () => {
     expect(state.sigstoreRoot).toBe(first);
     const root = await first!.get();
     expect(root.certificateAuthorities.length).toBeGreaterThan(0);
+  });
+});
+
+describe("relative paths in a Notary policy start at the policy's folder", () => {
+  const ROOT_PEM = readFileSync('layers/trust/signer-roots/aws-signer-notation-root.pem');
+  const policyDir = mkdtempSync(join(tmpdir(), 'factories-base-'));
+  mkdirSync(join(policyDir, 'store', 'x509', 'ca', 'acme'), { recursive: true });
+  writeFileSync(join(policyDir, 'store', 'x509', 'ca', 'acme', 'root.pem'), ROOT_PEM);
+  mkdirSync(join(policyDir, 'roots'));
+  writeFileSync(join(policyDir, 'roots', 'root.pem'), ROOT_PEM);
+  const emptyTrustDir = mkdtempSync(join(tmpdir(), 'factories-trust-'));
+  const depsAt = (baseDir: string) => ({ ...deps(), baseDir, trustDir: emptyTrustDir });
+
+  it('a notation trustStore folder', async () => {
+    const notation = {
+      type: 'notation',
+      trustStore: 'store',
+      trustPolicy: {
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'p',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:acme'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      },
+    };
+    const policy = loaded([[notation]]);
+    expect(compilePolicy(policy, await loadVerifierFactories(policy, depsAt(policyDir))).rules).toHaveLength(1);
+    const elsewhere = await loadVerifierFactories(policy, depsAt(emptyTrustDir));
+    expect(() => compilePolicy(policy, elsewhere)).toThrow(`Notation trust store ${join(emptyTrustDir, 'store')}`);
+  });
+
+  it('an aws-signer trustStore folder', async () => {
+    const policy = loaded([[{ ...AWS_SIGNER, trustStore: 'roots' }]]);
+    expect(compilePolicy(policy, await loadVerifierFactories(policy, depsAt(policyDir))).rules).toHaveLength(1);
+    const elsewhere = await loadVerifierFactories(policy, depsAt(emptyTrustDir));
+    expect(() => compilePolicy(policy, elsewhere)).toThrow(
+      `aws-signer trustStore ${join(emptyTrustDir, 'roots')} cannot be read`,
+    );
   });
 });
 

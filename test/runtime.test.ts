@@ -178,6 +178,20 @@ describe('runtime gate', () => {
     await expect(failure).rejects.toThrow(/^POLICY: publicKey is not a PEM key$/);
   });
 
+  it('a factory that fails with anything but a VerifierError is a bug, passed on as it is (not a PolicyError)', async () => {
+    const bug = () => {
+      throw new TypeError('cannot read properties of undefined');
+    };
+    const factories = { cosign: bug, notation: bug, awsSigner: bug, notationCli: bug } as VerifierFactories;
+    const policy = JSON.stringify({
+      version: 1,
+      rules: [{ name: 'app', images: ['registry.example.com/**'], verifiers: [{ type: 'cosign', publicKey: 'x' }] }],
+    });
+    const failure = new Runtime({ POLICY: policy }, { factories }).gate();
+    await expect(failure).rejects.toBeInstanceOf(TypeError);
+    await expect(failure).rejects.not.toBeInstanceOf(PolicyError);
+  });
+
   it('TRUST_DIR, when set, is where the AWS Signer roots are read: not the trust layer shipped with the code', async () => {
     const policy = JSON.stringify({
       version: 1,
@@ -250,6 +264,18 @@ describe('runtime wiring of AWS clients', () => {
 });
 
 describe('defaultTrustDir', () => {
+  it('in Lambda, the layer mounted at /opt/trust comes first', () => {
+    expect(defaultTrustDir((p) => p === '/opt/trust' || p.endsWith('layers/trust'))).toBe('/opt/trust');
+  });
+
+  it('with no layers/trust anywhere above the module, the search stops at the file system root', () => {
+    const asked: string[] = [];
+    const found = defaultTrustDir((p) => (asked.push(p), false));
+    expect(found).toBe(join('/', 'layers', 'trust'));
+    expect(asked[0]).toBe('/opt/trust');
+    expect(asked.at(-1)).toBe(found);
+  });
+
   it('from a checkout (no /opt/trust layer), the nearest layers/trust above the module: the repository copy', () => {
     expect(defaultTrustDir()).toBe(resolve(import.meta.dirname, '..', 'layers', 'trust'));
   });

@@ -135,14 +135,14 @@ export class Runtime {
 /**
  * The Lambda layer mounts the trust material at /opt/trust (TRUST_DIR in the template);
  * the CLI and the demo, run from a checkout (src/gate/) or its bundle (dist/), use the
- * repository's copy: the nearest layers/trust above this module.
+ * repository's copy: the nearest layers/trust above this module. `exists` is for the tests.
  */
-export function defaultTrustDir(): string {
-  if (existsSync('/opt/trust')) return '/opt/trust';
+export function defaultTrustDir(exists: (path: string) => boolean = existsSync): string {
+  if (exists('/opt/trust')) return '/opt/trust';
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'layers', 'trust');
-    if (existsSync(candidate) || dirname(dir) === dir) return candidate;
+    if (exists(candidate) || dirname(dir) === dir) return candidate;
     dir = dirname(dir);
   }
 }
