@@ -91,7 +91,13 @@ export async function logBody(mock: MockSigstore, body: object): Promise<Json> {
         logIndex: number;
         verification: {
           signedEntryTimestamp: string;
-          inclusionProof: { logIndex: number; treeSize: number; rootHash: string; hashes: string[]; checkpoint: string };
+          inclusionProof: {
+            logIndex: number;
+            treeSize: number;
+            rootHash: string;
+            hashes: string[];
+            checkpoint: string;
+          };
         };
       }
     >,
