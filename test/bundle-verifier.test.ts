@@ -430,6 +430,15 @@ describe('verifyBundle', () => {
       expect(failure(await withIssuer(makeCert({ ...intSpec, key: key('p384', 'bv-int-2') })))).toMatchObject(refused);
     });
 
+    it('a CA whose key cannot verify a signature (X25519) is no issuer, even when its own issuer is trusted', async () => {
+      const x = generateKeyPairSync('x25519');
+      const unusable = makeCert({ ...intSpec, key: { privateKey: x.privateKey, publicKey: x.publicKey } });
+      expect(failure(await withIssuer(unusable))).toMatchObject({
+        reason: 'UNTRUSTED_SIGNER',
+        detail: expect.stringContaining('does not chain to a trusted CA'),
+      });
+    });
+
     it('an intermediate is no anchor: the chain must end at a trusted self-signed root', async () => {
       // the intermediate is trusted, its root is not
       expect(failure(await withIssuer(pkiInt, [otherRoot]))).toMatchObject({ reason: 'UNTRUSTED_SIGNER' });
@@ -454,6 +463,26 @@ describe('verifyBundle', () => {
       expect(failure(verifyBundle({}, fulcio(), new Date()))).toMatchObject({
         reason: 'SIGNATURE_INVALID',
         detail: expect.stringMatching(/^malformed Sigstore bundle: /),
+      });
+    });
+
+    it('a logged dsse body with no spec (the library throws a TypeError) ends as a failure', async () => {
+      const k = ecKey();
+      const bundle = clone(await signWithKey(k.privateKey, k.publicKeyPem, STATEMENT, mock));
+      (vm(bundle).tlogEntries as Json[])[0] = await logBody(mock, { kind: 'dsse', apiVersion: '0.0.1' });
+      expect(failure(verifyBundle(bundle, keyTrust(k, 'required'), new Date()))).toMatchObject({
+        reason: 'SIGNATURE_INVALID',
+        detail: expect.stringMatching(/^bundle could not be verified: Cannot read properties of undefined/),
+      });
+    });
+
+    it('an integratedTime that is no number ends as a failure naming the invalid time', async () => {
+      const bundle = clone(await signKeyless(mock, STATEMENT, { claims }));
+      (vm(bundle).tlogEntries as Json[])[0]!.integratedTime = 'not a number';
+      expect(failure(verifyBundle(bundle, fulcio(), new Date()))).toEqual({
+        ok: false,
+        reason: 'SIGNATURE_INVALID',
+        detail: 'bundle could not be verified: Invalid time value',
       });
     });
 
