@@ -18,7 +18,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { VerifierVerdict } from '../src/core/verifier.js';
 import { MAX_SIGNATURE_LAYERS, MAX_SIMPLE_SIGNING_PAYLOAD_BYTES } from '../src/verify/cosign/legacy-key.js';
 import type * as LegacyKeylessModule from '../src/verify/cosign/legacy-keyless.js';
-import { pemKeySource } from '../src/verify/cosign/keys.js';
+import { loadPemKey, pemKeySource, shortFingerprint } from '../src/verify/cosign/keys.js';
 import type { TlogMode } from '../src/verify/cosign/bundle-verifier.js';
 import { SignerPolicy, type CosignSigner } from '../src/verify/cosign/signer-policy.js';
 import { parseTrustedRoot } from '../src/verify/cosign/trusted-root.js';
@@ -120,9 +120,17 @@ describe('LegacySigVerifier: the decision', () => {
   it('names no Rekor SET when the signature was admitted without one (log not required)', async () => {
     const { [SET]: _set, ...unlogged } = keyed;
     await pushLayer(unlogged);
+    const fingerprint = shortFingerprint(loadPemKey(key.publicKeyPem).fingerprint);
+    expect(await verify(keyPolicy('skip'))).toEqual({ ok: true, by: `cosign .sig, key ${fingerprint}` });
+  });
+
+  it('UNTRUSTED_SIGNER for a key .sig by another key, saying the layer names no key (cosign writes no hint)', async () => {
+    const theirs = await keyAnnotations(mock, generateKeyPair('p256'), payload);
+    await pushLayer({ [SIG]: theirs[SIG]! });
     expect(await verify(keyPolicy('skip'))).toEqual({
-      ok: true,
-      by: expect.stringMatching(/^cosign \.sig, key [^,]+$/),
+      ok: false,
+      reason: 'UNTRUSTED_SIGNER',
+      detail: expect.stringMatching(/^bundle signature \(key hint none\) does not verify with /),
     });
   });
 
@@ -291,7 +299,7 @@ describe('LegacySigVerifier: the annotations', () => {
       `${good.slice(0, 8)} ${good.slice(8)}`,
       `${good}\n`,
       unpadded,
-      `${unpadded}A`,
+      `${good}A`,
     ].filter((s) => s !== good)) {
       reg = new MemoryRegistry();
       await pushLayer({ ...keyless, [SIG]: sig });
@@ -369,6 +377,13 @@ describe('LegacySigVerifier: the Rekor SET annotation', () => {
   it.each([
     ['SignedEntryTimestamp', 'a number', (d: SetDoc) => Object.assign(d, { SignedEntryTimestamp: 7 })],
     ['body', 'missing', (d: SetDoc) => Object.assign(d.Payload, { body: undefined }) && d],
+    // a byte array decodes to the very body bytes wherever base64 text is expected: still not what cosign writes
+    [
+      'body',
+      'a byte array of the logged body',
+      (d: SetDoc) => Object.assign(d.Payload, { body: [...Buffer.from(d.Payload.body as string, 'base64')] }) && d,
+    ],
+    ['logID', 'a list of its hex', (d: SetDoc) => Object.assign(d.Payload, { logID: [d.Payload.logID] }) && d],
     [
       'integratedTime',
       'a string',
