@@ -30,7 +30,6 @@ import { verifyBundle, type BundleTrust, type Failure } from './bundle-verifier.
 import type { SignerPolicy } from './signer-policy.js';
 
 export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
-export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain';
 export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 export const TIMESTAMP_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp';
 
@@ -54,6 +53,7 @@ export class LegacySigVerifier implements Verifier {
         reason: 'SIGNATURE_MISSING',
         detail: `no cosign signature found (no Sigstore bundle, no tag ${tag})`,
       };
+    // Stryker disable next-line ArrayDeclaration: an element put in the fallback list is a string, without a mediaType: filtered out
     const layers = (manifest.json.layers ?? [])
       .filter((l) => l?.mediaType === SIMPLE_SIGNING_MEDIA_TYPE)
       .slice(0, MAX_SIGNATURE_LAYERS);
@@ -87,7 +87,9 @@ export class LegacySigVerifier implements Verifier {
     const bundle = legacyBundle(layer.annotations ?? {}, this.policy.signer.kind === 'key');
     if (typeof bundle === 'string') return invalid(bundle);
     const payload = await ctx.repo.getBlob(layer.digest, MAX_SIMPLE_SIGNING_PAYLOAD_BYTES, ctx.signal);
-    bundle.messageSignature.messageDigest.digest = createHash('sha256').update(payload).digest('base64');
+    const hash = createHash('sha256').update(payload);
+    // Stryker disable next-line StringLiteral: digest('') gives the Buffer, which protobuf-specs' bytesFromBase64 (Buffer.from(b64, 'base64')) copies as is
+    bundle.messageSignature.messageDigest.digest = hash.digest('base64');
     const verdict = verifyBundle(bundle, trust, ctx.now, payload);
     if (!verdict.ok) return verdict;
     const who = this.policy.accept(verdict.bundle.signer);
@@ -128,7 +130,15 @@ export function legacyBundle(annotations: Record<string, string>, withKey: boole
   return {
     mediaType: BUNDLE_V01,
     verificationMaterial,
-    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: '' }, signature },
+    messageSignature: {
+      // Stryker disable next-line ObjectLiteral: checkLayer sets the digest before use; no algorithm reads as HASH_ALGORITHM_UNSPECIFIED, which @sigstore/verify hashes with sha256, as SHA2_256
+      messageDigest: {
+        algorithm: 'SHA2_256',
+        // Stryker disable next-line StringLiteral: a placeholder: checkLayer sets the payload's digest before the bundle is read
+        digest: '',
+      },
+      signature,
+    },
   };
 }
 
@@ -165,7 +175,7 @@ function rekorEntries(text: string | undefined): unknown[] | string {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
-  } catch {
+  } /* Stryker disable next-line BlockStatement: without the return, doc stays undefined and the field checks below return bad */ catch {
     return bad;
   }
   const set = get(doc, 'SignedEntryTimestamp');
@@ -189,7 +199,7 @@ function rekorEntries(text: string | undefined): unknown[] | string {
     const decoded = JSON.parse(Buffer.from(body, 'base64').toString('utf8'));
     kind = decoded.kind;
     version = decoded.apiVersion;
-  } catch {
+  } /* Stryker disable next-line BlockStatement: without the return, kind and version stay undefined and the check below returns bad */ catch {
     return bad;
   }
   if (typeof kind !== 'string' || typeof version !== 'string') return bad;
