@@ -355,11 +355,15 @@ describe('legacy .att attestations', () => {
       );
     });
 
-    it('another kind records no envelope hash, even with a matching envelopeHash field', async () => {
+    it('another kind records no envelope hash, even with matching envelopeHash and content.hash fields', async () => {
       const { reg, desc, layer } = await keylessImage();
       const blob = await envelopeBytes(reg, desc.digest);
       const hash = { algorithm: 'sha256', value: createHash('sha256').update(blob).digest('hex') };
-      await rewriteBody(reg, desc.digest, { kind: 'hashedrekord', apiVersion: '0.0.1', spec: { envelopeHash: hash } });
+      await rewriteBody(reg, desc.digest, {
+        kind: 'hashedrekord',
+        apiVersion: '0.0.1',
+        spec: { envelopeHash: hash, content: { hash } },
+      });
       await expectRefused(
         reg,
         desc.digest,
