@@ -32,7 +32,7 @@ export interface FoundBundle {
 }
 
 export function isBundleType(type: string | undefined): boolean {
-  return type !== undefined && BUNDLE_TYPE.test(type);
+  return BUNDLE_TYPE.test(type ?? '');
 }
 
 /** Referrers that may be bundles: typed as one, untyped, or typed with the empty config (GHCR). */

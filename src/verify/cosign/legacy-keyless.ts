@@ -147,7 +147,12 @@ export function legacyMaterial(
   annotations: Record<string, string>,
   withKey: boolean,
 ): LegacyBundleJson['verificationMaterial'] | string {
-  const key = withKey ? { publicKey: { hint: '' } } : certificateMaterial(annotations[CERTIFICATE_ANNOTATION]);
+  const key = withKey
+    ? {
+        // Stryker disable next-line ObjectLiteral: protobuf-specs reads a missing hint as '' all the same (cosign writes none)
+        publicKey: { hint: '' },
+      }
+    : certificateMaterial(annotations[CERTIFICATE_ANNOTATION]);
   if (typeof key === 'string') return key;
   const tlogEntries = rekorEntries(annotations[REKOR_BUNDLE_ANNOTATION]);
   if (typeof tlogEntries === 'string') return tlogEntries;
