@@ -15,7 +15,9 @@ import { join, resolve } from 'node:path';
 import { GetRevocationStatusCommand, SignerClient } from '@aws-sdk/client-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type AwsClients, makeAwsClients } from '../src/core/aws.js';
 import type { Descriptor } from '../src/core/registry.js';
+import { factoriesFrom } from '../src/verify/load-factories.js';
 import { Certificate } from '../src/verify/notary/x509.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { attachSignature, context } from './support/notation-context.js';
@@ -35,6 +37,9 @@ const SIGNED_AT = new Date('2025-03-01T10:00:00Z');
 const c = makeChain(key('p384', 'signer-leaf'), { rootKey: key('p384', 'signer-root'), label: 'aws' });
 const rootDir = mkdtempSync(join(tmpdir(), 'signer-roots-'));
 writeFileSync(join(rootDir, 'test-root.pem'), pem(c.root.der));
+const unused = (): never => {
+  throw new Error('not used by this test');
+};
 const emptyTrust = mkdtempSync(join(tmpdir(), 'trust-'));
 
 function signerEnvelope(over: { profileVersion?: string; target?: Descriptor; expiry?: Date } = {}): Buffer {
@@ -468,6 +473,30 @@ describe('AWS Signer GetRevocationStatus', () => {
       'ap-south-1',
     ]);
     expect(await regionFor('arn:aws:signer::123456789012:/signing-profiles/Prod/Ab12')).toEqual(['us-east-1']);
+  });
+
+  it('built as the Runtime builds it (the Notary family factory), the configured region reaches the verifier', async () => {
+    signer.on(GetRevocationStatusCommand).resolves({ revokedEntities: [] });
+    const asked: string[] = [];
+    const clients: AwsClients = Object.create(makeAwsClients(), {
+      signerFor: { value: async (r: string) => (asked.push(r), new SignerClient({ region: r })) },
+    });
+    const notary = await import('../src/verify/notary-family.js');
+    const factories = factoriesFrom(
+      { notary },
+      { clients, kmsKeys: () => unused(), baseDir: process.cwd(), trustDir: emptyTrust, region: 'ap-south-1' },
+    );
+    const verifier = factories.awsSigner({
+      type: 'aws-signer',
+      signingProfiles: ['arn:aws:signer::123456789012:/signing-profiles/Prod'],
+      revocation: 'enforce',
+      trustStore: rootDir,
+    });
+    const repo = new MemoryRepo();
+    const envelope = signerEnvelope({ profileVersion: 'arn:aws:signer::123456789012:/signing-profiles/Prod/Ab12' });
+    attachSignature(repo, TARGET, envelope, 'application/jose+json');
+    expect(await verifier.verify(context(repo, TARGET, new Date('2025-06-01T00:00:00Z')))).toMatchObject({ ok: true });
+    expect(asked).toEqual(['ap-south-1']);
   });
 });
 

@@ -7,11 +7,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { makeAwsClients } from '../src/core/aws.js';
 import { compilePolicy, factoriesUsed } from '../src/policy/compile.js';
 import { type LoadedPolicy, validate } from '../src/policy/load.js';
+import { VerifierError } from '../src/core/verifier.js';
+import { makeKmsKeyStore, realVerifierFactories } from '../src/verify/factories.js';
 import { baseDirFor, type FamilyState, loadVerifierFactories } from '../src/verify/load-factories.js';
+import { MemoryRegistry, verifyContext } from './support/memory-repo.js';
 
 const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .publicKey.export({ type: 'spki', format: 'pem' })
@@ -141,6 +144,22 @@ describe("relative paths in a Notary policy start at the policy's folder", () =>
     expect(() => compilePolicy(policy, elsewhere)).toThrow(
       `aws-signer trustStore ${join(emptyTrustDir, 'roots')} cannot be read`,
     );
+  });
+});
+
+describe('realVerifierFactories (every family at once, for tests and benches)', () => {
+  it("hands the caller's KMS key store to cosign verifiers", async () => {
+    const store = makeKmsKeyStore(makeAwsClients(), 'eu-west-1');
+    const get = vi.spyOn(store, 'get').mockRejectedValue(new VerifierError('KEY_ERROR', 'KMS said no'));
+    const policy = loaded([[KMS_COSIGN]]);
+    const factories = realVerifierFactories({ clients: makeAwsClients(), kmsKeys: store, baseDir: process.cwd() });
+    const verifier = compilePolicy(policy, factories).rules[0]!.verifiers[0]!;
+    const reg = new MemoryRegistry();
+    const image = await reg.pushImage('team/app', 'v1');
+    await expect(verifier.verify(verifyContext(reg.repository('team/app'), image.digest))).rejects.toThrow(
+      'KMS said no',
+    );
+    expect(get).toHaveBeenCalledWith(KMS_COSIGN.kmsKey, expect.anything());
   });
 });
 

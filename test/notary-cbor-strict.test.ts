@@ -63,6 +63,7 @@ describe('checkStrictCbor', () => {
       'a2 20 00 21 00', // -1 and -2
       'a2 61 40 00 40 00', // "@" and h'' (the text's content is the bytes' whole encoding)
       'a2 41 01 00 81 01 00', // h'01' and [1] (same content, different heads)
+      'a2 41 80 00 41 81 00', // h'80' and h'81' (neither is UTF-8: compared as bytes, not as text)
     ])
       expect(() => check(ok), ok).not.toThrow();
   });

@@ -108,6 +108,11 @@ describe('parseDer refuses what DER forbids', () => {
     ['GeneralizedTime with an empty fraction', gen('20250101000000.Z'), /: not a DER time/],
     ['GeneralizedTime without minutes and seconds', gen('2025010100.20250101000000Z'), /: not a DER time/],
     ['GeneralizedTime with a letter before it', gen('x20250101000000Z'), /: not DER \(Wrong input string/],
+    [
+      'GeneralizedTime with a character after the Z (asn1js refuses it first)',
+      gen('20250101000000Zx'),
+      /: not DER \(Wrong input string/,
+    ],
     ['GeneralizedTime hour 24', gen('20250101240000Z'), /: time out of range/],
     ['GeneralizedTime on 29 February 2100 (not a leap year)', gen('21000229000000Z'), /: time out of range/],
     ['multi-byte tag number (asn1js refuses universal 37+)', '1f 81 00 00', /: not DER \(UNIVERSAL 37/],

@@ -18,7 +18,7 @@ import {
   type TrustPolicyStatement,
   type Validation,
 } from './trust-policy.js';
-import { TrustStore, TrustStoreError } from './trust-store.js';
+import { TrustStore } from './trust-store.js';
 
 type Enforced = Exclude<TrustPolicyStatement, { level: 'skip' }>;
 
@@ -185,9 +185,8 @@ export function createNotationVerifier(config: NotationVerifierConfig, deps: Not
   try {
     store = TrustStore.load(storeRoot, policy.trustStores());
   } catch (e) {
-    if (e instanceof TrustStoreError)
-      throw new VerifierError('POLICY_ERROR', `Notation trust store ${storeRoot}: ${e.message}`);
-    throw e;
+    // TrustStore.load throws only TrustStoreErrors, each naming the store and the file
+    throw new VerifierError('POLICY_ERROR', `Notation trust store ${storeRoot}: ${(e as Error).message}`);
   }
   return new NotationVerifier(policy, store, {
     maxSignatures: deps.maxSignatures ?? DEFAULT_MAX_SIGNATURES,
