@@ -32,7 +32,8 @@ export interface FoundBundle {
 }
 
 export function isBundleType(type: string | undefined): boolean {
-  return BUNDLE_TYPE.test(type ?? '');
+  // no type reads as 'undefined', which the pattern refuses
+  return BUNDLE_TYPE.test(String(type));
 }
 
 /** Referrers that may be bundles: typed as one, untyped, or typed with the empty config (GHCR). */
