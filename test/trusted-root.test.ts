@@ -186,6 +186,25 @@ describe('a trusted_root.json file', () => {
     },
   );
 
+  it('a validity end that is not a time is refused; no end (absent or null) is valid to this day', () => {
+    const start = '2021-01-01T00:00:00Z';
+    for (const end of ['never', 5, '', {}]) {
+      for (const field of ['tlogs', 'ctlogs'])
+        expect(refusal(withField(field, [tlogEntry({ ...KEY, validFor: { start, end } })])), `${field} ${end}`).toEqual(
+          malformed(`${field}[0].publicKey.validFor.end is not a time`),
+        );
+      for (const field of ['certificateAuthorities', 'timestampAuthorities']) {
+        const shipped = shippedJson()[field] as Record<string, unknown>[];
+        const entry = { ...shipped[0], validFor: { start, end } };
+        expect(refusal(withField(field, [...shipped, entry])), `${field} ${end}`).toEqual(
+          malformed(`${field}[${shipped.length}].validFor.end is not a time`),
+        );
+      }
+    }
+    for (const validFor of [{ start }, { start, end: null }, { start, end: '2031-01-01T00:00:00Z' }])
+      expect(() => M.parseTrustedRoot(withField('tlogs', [tlogEntry({ ...KEY, validFor })]), 'root')).not.toThrow();
+  });
+
   it('a field the parser does not know is refused with its words', () => {
     const text = withField('tlogs', [{ ...tlogEntry(KEY), hashAlgorithm: 'MD5' }]);
     expect(refusal(text)).toEqual({

@@ -67,14 +67,16 @@ function checkShape(doc: unknown): string | undefined {
     for (const [i, entry] of entries.entries()) {
       const key = isObject(entry) ? entry.publicKey : undefined;
       if (!isObject(key) || typeof key.rawBytes !== 'string') return `${list}[${i}] has no publicKey`;
-      if (!hasStart(key.validFor)) return `${list}[${i}].publicKey.validFor.start is missing or not a time`;
+      const problem = validityProblem(key.validFor);
+      if (problem) return `${list}[${i}].publicKey.${problem}`;
     }
   }
   for (const list of ['certificateAuthorities', 'timestampAuthorities'] as const) {
     const entries = doc[list] ?? [];
     if (!Array.isArray(entries)) return `${list} is not a list`;
     for (const [i, entry] of entries.entries()) {
-      if (!isObject(entry) || !hasStart(entry.validFor)) return `${list}[${i}].validFor.start is missing or not a time`;
+      const problem = validityProblem(isObject(entry) ? entry.validFor : undefined);
+      if (problem) return `${list}[${i}].${problem}`;
     }
   }
   return undefined;
@@ -180,11 +182,18 @@ async function fetchFromTuf(timeoutMs: number): Promise<TrustedRoot> {
 }
 
 /**
- * A start that is not a time would be read as an invalid Date, which the library
- * compares as never valid: refuse it here, with the field's name, like a missing one.
+ * A start or end that is not a time would be read as an invalid Date, which the library
+ * compares as never valid: refuse it here, with the field's name. No end (absent or null,
+ * as protobuf JSON reads null) is valid to this day.
  */
-function hasStart(validFor: unknown): boolean {
-  return isObject(validFor) && typeof validFor.start === 'string' && !Number.isNaN(Date.parse(validFor.start));
+function validityProblem(validFor: unknown): string | undefined {
+  if (!isObject(validFor) || !isTime(validFor.start)) return 'validFor.start is missing or not a time';
+  if (validFor.end !== undefined && validFor.end !== null && !isTime(validFor.end)) return 'validFor.end is not a time';
+  return undefined;
+}
+
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && !Number.isNaN(Date.parse(v));
 }
 
 function isObject(v: unknown): v is Json {
