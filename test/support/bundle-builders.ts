@@ -16,6 +16,7 @@ import {
   type Witness,
 } from '@sigstore/sign';
 import { pem } from './notation-signer.js';
+import { postToMockRekor } from './sigstore-legacy.js';
 import type { MockSigstore } from './sigstore-signer.js';
 
 export type Json = Record<string, unknown>;
@@ -75,33 +76,7 @@ export async function messageBundle(m: SigningMaterial, artifact: Buffer): Promi
 
 /** Log `body` as it is in the mock Rekor; the bundle's tlogEntries[] item for it (promise and proof). */
 export async function logBody(mock: MockSigstore, body: object): Promise<Json> {
-  const res = await fetch(`${mock.url}/api/v1/log/entries`, {
-    method: 'POST',
-    body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
-  });
-  if (res.status !== 201) throw new Error(`mock Rekor: ${res.status} ${await res.text()}`);
-  const e = Object.values(
-    (await res.json()) as Record<
-      string,
-      {
-        body: string;
-        integratedTime: number;
-        logID: string;
-        logIndex: number;
-        verification: {
-          signedEntryTimestamp: string;
-          inclusionProof: {
-            logIndex: number;
-            treeSize: number;
-            rootHash: string;
-            hashes: string[];
-            checkpoint: string;
-          };
-        };
-      }
-    >,
-  )[0]!;
+  const e = await postToMockRekor(mock, body);
   const proof = e.verification.inclusionProof;
   return TransparencyLogEntry.toJSON({
     logIndex: String(e.logIndex),

@@ -7,9 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import { FulcioSigner, TSAWitness } from '@sigstore/sign';
+import { TSAWitness } from '@sigstore/sign';
 import { signPayload, signatureTag, type RepoPusher, type TestKeyPair } from './cosign-signer.js';
-import { logEntry } from './sigstore-legacy.js';
+import { fulcioSign, logHashedRekord } from './sigstore-legacy.js';
 import type { Claims, MockSigstore } from './sigstore-signer.js';
 
 export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -24,23 +24,6 @@ export interface SigLayer {
   size?: unknown;
 }
 
-function jwt(claims: Claims): string {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${part({ alg: 'none' })}.${part({ ...claims, aud: 'sigstore', exp: Math.floor(Date.now() / 1000) + 600 })}.`;
-}
-
-/** The hashedrekord entry Rekor logs for this payload, signature (base64) and PEM; the SET annotation text. */
-function logHashedRekord(mock: MockSigstore, payload: Buffer, signature: string, pem: string): Promise<string> {
-  return logEntry(mock, {
-    apiVersion: '0.0.1',
-    kind: 'hashedrekord',
-    spec: {
-      data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') } },
-      signature: { content: signature, publicKey: { content: Buffer.from(pem).toString('base64') } },
-    },
-  });
-}
-
 /** Keyless annotations over `payload`, as cosign writes them (a Rekor SET; an RFC 3161 timestamp when asked). */
 export async function keylessAnnotations(
   mock: MockSigstore,
@@ -48,19 +31,13 @@ export async function keylessAnnotations(
   payload: Buffer,
   opts: { tsa?: boolean } = {},
 ): Promise<Record<string, string>> {
-  const signer = new FulcioSigner({
-    fulcioBaseURL: mock.url,
-    identityProvider: { getToken: async () => jwt(claims) },
-    retry: false,
-  });
-  const signed = await signer.sign(payload);
-  if (signed.key.$case !== 'x509Certificate') throw new Error('expected a certificate');
+  const signed = await fulcioSign(mock, claims, payload);
   const signature = signed.signature.toString('base64');
   const annotations: Record<string, string> = {
     'dev.cosignproject.cosign/signature': signature,
-    'dev.sigstore.cosign/certificate': signed.key.certificate,
+    'dev.sigstore.cosign/certificate': signed.certificate,
     'dev.sigstore.cosign/chain': '',
-    'dev.sigstore.cosign/bundle': await logHashedRekord(mock, payload, signature, signed.key.certificate),
+    'dev.sigstore.cosign/bundle': await logHashedRekord(mock, payload, signature, signed.certificate),
   };
   if (opts.tsa) {
     // the TSA stamps the signature bytes, as cosign's --timestamp-server-url does

@@ -25,6 +25,22 @@ function jwt(claims: Claims): string {
   return `${part({ alg: 'none' })}.${part({ ...claims, aud: 'sigstore' })}.`;
 }
 
+/** A signature over `payload` and the PEM certificate the mock Fulcio issued for `claims`. */
+export async function fulcioSign(
+  mock: MockSigstore,
+  claims: Claims,
+  payload: Buffer,
+): Promise<{ signature: Buffer; certificate: string }> {
+  const signer = new FulcioSigner({
+    fulcioBaseURL: mock.url,
+    identityProvider: { getToken: async () => jwt(claims) },
+    retry: false,
+  });
+  const signed = await signer.sign(payload);
+  if (signed.key.$case !== 'x509Certificate') throw new Error('expected a certificate');
+  return { signature: signed.signature, certificate: signed.key.certificate };
+}
+
 export async function pushLegacyKeyless(
   reg: RepoPusher,
   repo: string,
@@ -34,18 +50,12 @@ export async function pushLegacyKeyless(
   opts: LegacyOptions = {},
 ): Promise<void> {
   const payload = cosignPayload(`${reg.host}/${repo}`, opts.bindDigest ?? image.digest);
-  const signer = new FulcioSigner({
-    fulcioBaseURL: mock.url,
-    identityProvider: { getToken: async () => jwt(claims) },
-    retry: false,
-  });
-  const signed = await signer.sign(payload);
-  if (signed.key.$case !== 'x509Certificate') throw new Error('expected a certificate');
+  const signed = await fulcioSign(mock, claims, payload);
   const signature = signed.signature.toString('base64');
-  const set = await logHashedRekord(mock, payload, signature, signed.key.certificate, opts.tamperSet);
+  const set = await logHashedRekord(mock, payload, signature, signed.certificate, opts.tamperSet);
   await pushLayer(reg, repo, image, payload, {
     'dev.cosignproject.cosign/signature': signature,
-    'dev.sigstore.cosign/certificate': signed.key.certificate,
+    'dev.sigstore.cosign/certificate': signed.certificate,
     'dev.sigstore.cosign/chain': '',
     'dev.sigstore.cosign/bundle': set,
   });
@@ -68,8 +78,8 @@ export async function pushLegacyKeyWithSet(
   });
 }
 
-/** Log a hashedrekord entry; the `dev.sigstore.cosign/bundle` annotation text for it. */
-async function logHashedRekord(
+/** Log a hashedrekord entry (signature in base64); the `dev.sigstore.cosign/bundle` annotation text for it. */
+export async function logHashedRekord(
   mock: MockSigstore,
   payload: Buffer,
   signature: string,
@@ -89,24 +99,7 @@ async function logHashedRekord(
 
 /** Log a proposed Rekor entry in the mock; the `dev.sigstore.cosign/bundle` annotation text for it. */
 export async function logEntry(mock: MockSigstore, entry: object, tamper = false): Promise<string> {
-  const res = await fetch(`${mock.url}/api/v1/log/entries`, {
-    method: 'POST',
-    body: JSON.stringify(entry),
-    headers: { 'content-type': 'application/json' },
-  });
-  if (res.status !== 201) throw new Error(`mock Rekor: ${res.status} ${await res.text()}`);
-  const logged = Object.values(
-    (await res.json()) as Record<
-      string,
-      {
-        body: string;
-        integratedTime: number;
-        logID: string;
-        logIndex: number;
-        verification: { signedEntryTimestamp: string };
-      }
-    >,
-  )[0]!;
+  const logged = await postToMockRekor(mock, entry);
   const set = Buffer.from(logged.verification.signedEntryTimestamp, 'base64');
   if (tamper) set[set.length - 5] = set[set.length - 5]! ^ 1;
   return JSON.stringify({
@@ -118,6 +111,29 @@ export async function logEntry(mock: MockSigstore, entry: object, tamper = false
       logID: logged.logID,
     },
   });
+}
+
+/** What the mock Rekor answers for one logged entry (Rekor's LogEntry). */
+export interface MockLogEntry {
+  body: string;
+  integratedTime: number;
+  logID: string;
+  logIndex: number;
+  verification: {
+    signedEntryTimestamp: string;
+    inclusionProof: { logIndex: number; treeSize: number; rootHash: string; hashes: string[]; checkpoint: string };
+  };
+}
+
+/** Log a proposed Rekor entry in the mock, as cosign posts it; the entry the log answers with. */
+export async function postToMockRekor(mock: MockSigstore, entry: object): Promise<MockLogEntry> {
+  const res = await fetch(`${mock.url}/api/v1/log/entries`, {
+    method: 'POST',
+    body: JSON.stringify(entry),
+    headers: { 'content-type': 'application/json' },
+  });
+  if (res.status !== 201) throw new Error(`mock Rekor: ${res.status} ${await res.text()}`);
+  return Object.values((await res.json()) as Record<string, MockLogEntry>)[0]!;
 }
 
 async function pushLayer(
