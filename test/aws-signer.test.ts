@@ -235,24 +235,12 @@ describe('AWS Signer verifier', () => {
       reason: 'UNTRUSTED_SIGNER',
       detail: expect.stringContaining('signingAuthority'),
     });
-    const unknown = signJws({
-      target: TARGET,
-      alg: 'ES384',
-      key: c.leaf.key.privateKey,
-      chain: c.chain,
-      scheme: 'notary.x509.signingAuthority',
-      signingTime: SIGNED_AT,
-      extra: {
-        'com.amazonaws.signer.signingProfileVersion': PROFILE_VERSION,
-        'com.amazonaws.signer.signingJob': JOB,
-        'com.amazonaws.signer.future': 1,
-      },
-      crit: [
-        'com.amazonaws.signer.signingProfileVersion',
-        'com.amazonaws.signer.signingJob',
-        'com.amazonaws.signer.future',
-      ],
-    });
+    const future = 'com.amazonaws.signer.future';
+    const unknown = withAttributes({ [A.version]: PROFILE_VERSION, [A.job]: JOB, [future]: 1 }, [
+      A.version,
+      A.job,
+      future,
+    ]);
     expect((await run(unknown)).verdict).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
     expect((await run(signerEnvelope({ expiry: new Date('2025-04-01T00:00:00Z') }))).verdict).toMatchObject({
       ok: false,

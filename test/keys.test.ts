@@ -470,8 +470,8 @@ describe('KmsKeyStore', () => {
   });
 
   describe('regions', () => {
-    it('takes the region from a key ARN and the default region for an alias', async () => {
-      kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
+    /** A store with us-east-2 as its default region that records the region of each client it makes. */
+    const recordingStore = () => {
       const asked: string[] = [];
       const store = newStore(
         (region) => {
@@ -480,6 +480,12 @@ describe('KmsKeyStore', () => {
         },
         { defaultRegion: 'us-east-2' },
       );
+      return { store, asked };
+    };
+
+    it('takes the region from a key ARN and the default region for an alias', async () => {
+      kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
+      const { store, asked } = recordingStore();
       await store.get(ARN);
       await store.get('alias/cosign');
       await store.get('arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/cosign');
@@ -509,14 +515,7 @@ describe('KmsKeyStore', () => {
 
     it('uses the default region for an id that is not a whole KMS ARN', async () => {
       kms.on(GetPublicKeyCommand).resolves(kmsAnswer(pair.publicKey, ['ECDSA_SHA_256']));
-      const asked: string[] = [];
-      const store = newStore(
-        (region) => {
-          asked.push(region);
-          return new KMSClient({ region });
-        },
-        { defaultRegion: 'us-east-2' },
-      );
+      const { store, asked } = recordingStore();
       await store.get('xarn:aws:kms:eu-west-1:123456789012:key/k');
       await store.get('arn:aws:kms:eu-west-1:123456789012:key/k\nother');
       expect(asked).toEqual(['us-east-2', 'us-east-2']);

@@ -13,13 +13,10 @@ import type { Descriptor } from '../src/core/registry.js';
 import { checkIntegrity } from '../src/verify/notary/checks.js';
 import { parseCose } from '../src/verify/notary/cose.js';
 import { EnvelopeError, MEDIA_TYPE_COSE } from '../src/verify/notary/envelope.js';
-import { digestOf, key, makeChain, rawSign } from './support/notation-signer.js';
+import { imageDescriptor } from './support/notation-context.js';
+import { key, makeChain, rawSign } from './support/notation-signer.js';
 
-const TARGET: Descriptor = {
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  digest: digestOf(Buffer.from('cose image')),
-  size: 10,
-};
+const TARGET = imageDescriptor(Buffer.from('cose image'));
 const MANIFEST: Descriptor = {
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
   digest: `sha256:${'cd'.repeat(32)}`,

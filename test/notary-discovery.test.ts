@@ -9,16 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { MAX_MANIFEST_BYTES, MAX_PAYLOAD_BYTES, RegistryError, type Descriptor } from '../src/core/registry.js';
 import type { VerifierVerdict } from '../src/core/verifier.js';
 import { failure, fetchEnvelope, firstPassing, type FoundEnvelope } from '../src/verify/notary/discovery.js';
-import { context } from './support/notation-context.js';
+import { context, imageDescriptor } from './support/notation-context.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
 import { digestOf, EMPTY, SIG_TYPE } from './support/notation-signer.js';
 
 const IMAGE = Buffer.from('{"schemaVersion":2,"layers":[]}');
-const TARGET: Descriptor = {
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  digest: digestOf(IMAGE),
-  size: IMAGE.length,
-};
+const TARGET = imageDescriptor(IMAGE);
 const JWS = 'application/jose+json';
 const COSE = 'application/cose';
 const COSIGN = 'application/vnd.dev.cosign.artifact.sig.v1+json';

@@ -11,13 +11,10 @@ import type { Descriptor } from '../src/core/registry.js';
 import { checkIntegrity } from '../src/verify/notary/checks.js';
 import { EnvelopeError, MEDIA_TYPE_JWS } from '../src/verify/notary/envelope.js';
 import { parseJws } from '../src/verify/notary/jws.js';
-import { digestOf, key, makeChain } from './support/notation-signer.js';
+import { imageDescriptor } from './support/notation-context.js';
+import { key, makeChain } from './support/notation-signer.js';
 
-const TARGET: Descriptor = {
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  digest: digestOf(Buffer.from('jws image')),
-  size: 9,
-};
+const TARGET = imageDescriptor(Buffer.from('jws image'));
 const MANIFEST: Descriptor = {
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
   digest: `sha256:${'ab'.repeat(32)}`,

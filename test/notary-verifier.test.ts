@@ -8,20 +8,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Descriptor } from '../src/core/registry.js';
 import { RevocationChecker, type CertStatus } from '../src/verify/notary/revocation.js';
 import { createNotationVerifier } from '../src/verify/notary/verifier.js';
 import type { Certificate } from '../src/verify/notary/x509.js';
 import { MemoryRepo } from './support/notation-memory-repo.js';
-import { attachSignature, context, makeTrustStore, policy } from './support/notation-context.js';
-import { digestOf, key, makeChain, pem, signJws } from './support/notation-signer.js';
+import { attachSignature, context, imageDescriptor, makeTrustStore, policy } from './support/notation-context.js';
+import { key, makeChain, pem, signJws } from './support/notation-signer.js';
 
 const IMAGE = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}');
-const TARGET: Descriptor = {
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  digest: digestOf(IMAGE),
-  size: IMAGE.length,
-};
+const TARGET = imageDescriptor(IMAGE);
 const SIGNER_ID = 'x509.subject: C=US, ST=WA, O=Test Org, CN=Test Signer';
 const SUBJECT = 'CN=Test Signer,O=Test Org,L=Seattle,ST=WA,C=US';
 const c = makeChain(key('p256', 'verifier-leaf'), { label: 'verifier' });

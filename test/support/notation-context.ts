@@ -6,7 +6,12 @@ import { parseReference } from '../../src/core/reference.js';
 import type { Descriptor, RepositoryClient } from '../../src/core/registry.js';
 import type { VerifyContext } from '../../src/core/verifier.js';
 import type { MemoryRepo } from './notation-memory-repo.js';
-import { EMPTY, signatureManifest } from './notation-signer.js';
+import { digestOf, EMPTY, signatureManifest } from './notation-signer.js';
+
+/** The manifest descriptor of an image whose manifest is `bytes`: what a signature's payload names. */
+export function imageDescriptor(bytes: Buffer): Descriptor {
+  return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(bytes), size: bytes.length };
+}
 
 /** A notation-style trust store folder in a temp dir: {ca: {name: [pem or der, ...]}, ...} */
 export function makeTrustStore(
